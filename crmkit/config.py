@@ -1,0 +1,152 @@
+"""Settings, read from the environment in one place (12-factor).
+
+Every default makes the embedded mode (`crm run --target all`: SQLite files, in-process bus) work
+with nothing set. The distributed mode is chosen by setting CRM_DATABASE_URL and CRM_BUS=rabbitmq.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVICE_NAMES = ("contacts", "sales", "support", "marketing", "integrations")
+DEFAULT_GRPC_PORTS = {"contacts": 50051, "sales": 50052, "support": 50053, "marketing": 50054, "integrations": 50055}
+DEFAULT_METRICS_PORTS = {
+    "all": 9464,
+    "gateway": 9464,
+    "contacts": 9465,
+    "sales": 9466,
+    "support": 9467,
+    "marketing": 9468,
+    "integrations": 9469,
+    "relay": 9470,
+}
+BUS_KINDS = ("inprocess", "rabbitmq")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("var")
+    # A URL template: `{service}` is replaced by the service name (contacts, gateway, ...).
+    database_url: str = ""
+    database_overrides: Mapping[str, str] = field(default_factory=dict)
+    bus: str = "inprocess"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    # Prefix of every exchange and queue name, so several suites (or test runs) share one broker.
+    amqp_prefix: str = "crm"
+    redis_url: str = ""
+    internal_token_secret: str = ""
+    internal_token_ttl_seconds: int = 60
+    gateway_addr: str = "127.0.0.1:8080"
+    gateway_workers: int = 1
+    gateway_threads: int = 16
+    grpc_bind_host: str = "127.0.0.1"
+    service_addrs: Mapping[str, str] = field(default_factory=dict)
+    grpc_deadline_seconds: float = 5.0
+    metrics_port: int | None = None
+    max_body_bytes: int = 1024 * 1024
+    relay_poll_seconds: float = 0.2
+    relay_batch_size: int = 200
+    retry_delays_ms: tuple[int, ...] = (1000, 5000, 30000)
+    consumer_prefetch: int = 32
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("CRM_DATA_DIR") or "var")
+        bus = env.get("CRM_BUS") or "inprocess"
+        if bus not in BUS_KINDS:
+            raise ConfigError(f"CRM_BUS must be one of {', '.join(BUS_KINDS)}, got {bus!r}")
+        addrs = {
+            name: env.get(f"CRM_{name.upper()}_ADDR") or f"127.0.0.1:{port}"
+            for name, port in DEFAULT_GRPC_PORTS.items()
+        }
+        overrides = {
+            name: env[f"CRM_{name.upper()}_DATABASE_URL"]
+            for name in (*SERVICE_NAMES, "gateway")
+            if env.get(f"CRM_{name.upper()}_DATABASE_URL")
+        }
+        raw_delays = env.get("CRM_RETRY_DELAYS_MS") or "1000,5000,30000"
+        try:
+            delays = tuple(int(x) for x in raw_delays.split(",") if x.strip())
+        except ValueError:
+            raise ConfigError(f"CRM_RETRY_DELAYS_MS must be comma-separated milliseconds, got {raw_delays!r}") from None
+        if not delays or min(delays) <= 0:
+            raise ConfigError("CRM_RETRY_DELAYS_MS needs at least one positive delay")
+        metrics_raw = env.get("CRM_METRICS_PORT")
+        log_format = env.get("CRM_LOG_FORMAT") or "json"
+        if log_format not in ("json", "text"):
+            raise ConfigError(f"CRM_LOG_FORMAT must be json or text, got {log_format!r}")
+        return cls(
+            data_dir=data_dir,
+            database_url=env.get("CRM_DATABASE_URL") or "",
+            database_overrides=overrides,
+            bus=bus,
+            amqp_url=env.get("CRM_AMQP_URL") or cls.amqp_url,
+            amqp_prefix=env.get("CRM_AMQP_PREFIX") or "crm",
+            redis_url=env.get("CRM_REDIS_URL") or "",
+            internal_token_secret=env.get("CRM_INTERNAL_TOKEN_SECRET") or "",
+            internal_token_ttl_seconds=_int(env, "CRM_INTERNAL_TOKEN_TTL_SECONDS", 60),
+            gateway_addr=env.get("CRM_GATEWAY_ADDR") or "127.0.0.1:8080",
+            gateway_workers=_int(env, "CRM_GATEWAY_WORKERS", 1),
+            gateway_threads=_int(env, "CRM_GATEWAY_THREADS", 16),
+            grpc_bind_host=env.get("CRM_GRPC_BIND_HOST") or "127.0.0.1",
+            service_addrs=addrs,
+            grpc_deadline_seconds=_float(env, "CRM_GRPC_DEADLINE_SECONDS", 5.0),
+            metrics_port=None if metrics_raw in (None, "") else _int(env, "CRM_METRICS_PORT", 0),
+            max_body_bytes=_int(env, "CRM_MAX_BODY_BYTES", 1024 * 1024),
+            relay_poll_seconds=_float(env, "CRM_RELAY_POLL_SECONDS", 0.2),
+            relay_batch_size=_int(env, "CRM_RELAY_BATCH_SIZE", 200),
+            retry_delays_ms=delays,
+            consumer_prefetch=_int(env, "CRM_CONSUMER_PREFETCH", 32),
+            log_level=(env.get("CRM_LOG_LEVEL") or "INFO").upper(),
+            log_format=log_format,
+        )
+
+    def database_url_for(self, service: str) -> str:
+        if service in self.database_overrides:
+            return self.database_overrides[service]
+        if self.database_url:
+            return self.database_url.replace("{service}", service)
+        return f"sqlite:///{self.data_dir / f'{service}.db'}"
+
+    def grpc_addr(self, service: str) -> str:
+        return self.service_addrs.get(service) or f"127.0.0.1:{DEFAULT_GRPC_PORTS[service]}"
+
+    def grpc_bind(self, service: str) -> str:
+        port = self.grpc_addr(service).rsplit(":", 1)[1]
+        return f"{self.grpc_bind_host}:{port}"
+
+    def metrics_port_for(self, target: str) -> int:
+        """0 disables the endpoint; each target has its own default so local processes don't collide."""
+        if self.metrics_port is not None:
+            return self.metrics_port
+        return DEFAULT_METRICS_PORTS.get(target, 0)

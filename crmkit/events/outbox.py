@@ -1,0 +1,58 @@
+"""Writing events: an outbox row in the same transaction as the state change it describes."""
+
+from __future__ import annotations
+
+import threading
+
+import sqlalchemy as sa
+from crm.events.v1.envelope_pb2 import Envelope
+from google.protobuf.message import Message
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+from crmkit.db import utcnow
+from crmkit.ids import new_id
+from crmkit.telemetry import current_trace_headers
+
+
+class Outbox:
+    def __init__(self, source: str, table: sa.Table) -> None:
+        self.source = source
+        self.table = table
+        # Set after a commit that wrote events, so an in-process relay wakes at once instead of polling.
+        self.written = threading.Event()
+
+    def add(self, session: Session, message: Message, *, tenant_id: str, subject: str) -> Envelope:
+        now = utcnow()
+        headers = current_trace_headers()
+        envelope = Envelope(
+            id=new_id(),
+            type=message.DESCRIPTOR.full_name,
+            source=self.source,
+            tenant=tenant_id,
+            subject=subject,
+            traceparent=headers.get("traceparent", ""),
+            tracestate=headers.get("tracestate", ""),
+            data=message.SerializeToString(),
+        )
+        envelope.time.FromDatetime(now)
+        session.execute(
+            sa.insert(self.table).values(
+                id=envelope.id,
+                tenant_id=tenant_id,
+                event_type=envelope.type,
+                subject=subject,
+                payload=envelope.SerializeToString(),
+                created_at=now,
+            )
+        )
+        if not session.info.get("crm_outbox_hooked"):
+            session.info["crm_outbox_hooked"] = True
+            sa_event.listen(session, "after_commit", lambda _s: self.written.set(), once=True)
+        return envelope
+
+
+def decode_payload(envelope: Envelope, message_type: type[Message]) -> Message:
+    message = message_type()
+    message.ParseFromString(envelope.data)
+    return message

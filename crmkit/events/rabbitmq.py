@@ -1,0 +1,249 @@
+"""The RabbitMQ transport (pika): a topic exchange, one quorum queue per consumer, tiered retry
+queues that dead-letter back after their TTL, and a dead-letter queue per consumer.
+
+    <prefix>.events            topic exchange; routing key = event type
+    <prefix>.<consumer>        quorum queue bound to the consumer's event types
+    <prefix>.<consumer>.retry.N  holds a failed delivery for retry_delays_ms[N], then back to the queue
+    <prefix>.<consumer>.dlq    where deliveries go when retries are exhausted (`crm dlq`)
+
+pika connections are not thread-safe: every publisher and every consumer owns its connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import pika
+from crm.events.v1.envelope_pb2 import Envelope
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.exceptions import AMQPError
+
+from crmkit.events.transport import (
+    DeadLetter,
+    DeliveryHandler,
+    Outcome,
+    OutgoingMessage,
+    Subscription,
+    Verdict,
+)
+
+log = logging.getLogger(__name__)
+ATTEMPT_HEADER = "x-crm-attempt"
+ERROR_HEADER = "x-crm-error"
+CONTENT_TYPE = "application/x-protobuf"
+
+
+class RabbitBus:
+    def __init__(
+        self, url: str, prefix: str = "crm", retry_delays_ms: Sequence[int] = (1000, 5000, 30000), prefetch: int = 32
+    ) -> None:
+        self.parameters = pika.URLParameters(url)
+        self.parameters.blocked_connection_timeout = 30
+        self.parameters.connection_attempts = 1
+        self.prefix = prefix
+        self.exchange = f"{prefix}.events"
+        self.retry_delays_ms = list(retry_delays_ms)
+        self.prefetch = prefetch
+
+    def queue_name(self, consumer: str) -> str:
+        return f"{self.prefix}.{consumer}"
+
+    def connect(self) -> pika.BlockingConnection:
+        return pika.BlockingConnection(self.parameters)
+
+    def publisher(self) -> RabbitPublisher:
+        return RabbitPublisher(self)
+
+    def declare(self, subscription: Subscription) -> None:
+        connection = self.connect()
+        try:
+            self._declare_on(connection.channel(), subscription)
+        finally:
+            _close_quietly(connection)
+
+    def _declare_on(self, channel: BlockingChannel, subscription: Subscription) -> str:
+        channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
+        name = self.queue_name(subscription.consumer)
+        channel.queue_declare(name, durable=True, arguments={"x-queue-type": "quorum"})
+        for binding in subscription.bindings:
+            channel.queue_bind(name, self.exchange, routing_key=binding)
+        for index, delay in enumerate(self.retry_delays_ms):
+            channel.queue_declare(
+                f"{name}.retry.{index}",
+                durable=True,
+                arguments={
+                    "x-queue-type": "quorum",
+                    "x-message-ttl": delay,
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": name,
+                },
+            )
+        channel.queue_declare(f"{name}.dlq", durable=True, arguments={"x-queue-type": "quorum"})
+        return name
+
+    def consume(self, subscription: Subscription, handler: DeliveryHandler, stop: threading.Event) -> None:
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                self._consume_until(subscription, handler, stop)
+                backoff = 0.5
+            except (AMQPError, OSError) as exc:
+                log.warning(
+                    "consumer %s lost the broker (%s); reconnecting in %.1fs",
+                    subscription.consumer,
+                    type(exc).__name__,
+                    backoff,
+                )
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _consume_until(self, subscription: Subscription, handler: DeliveryHandler, stop: threading.Event) -> None:
+        connection = self.connect()
+        try:
+            channel = connection.channel()
+            name = self._declare_on(channel, subscription)
+            republish = connection.channel()
+            republish.confirm_delivery()
+            channel.basic_qos(prefetch_count=self.prefetch)
+
+            def on_message(ch: BlockingChannel, method: Any, properties: pika.BasicProperties, body: bytes) -> None:
+                headers = dict(properties.headers or {})
+                attempt = int(headers.get(ATTEMPT_HEADER, 0))
+                try:
+                    outcome = handler(body, attempt)
+                except Exception as exc:  # a bug in the handler must not kill the connection loop
+                    log.exception("consumer %s handler crashed", subscription.consumer)
+                    outcome = Outcome(Verdict.RETRY, f"{type(exc).__name__}: {exc}")
+                if outcome.verdict is Verdict.RETRY:
+                    tier = min(attempt, len(self.retry_delays_ms) - 1)
+                    headers[ATTEMPT_HEADER] = attempt + 1
+                    republish.basic_publish("", f"{name}.retry.{tier}", body, _properties(properties, headers))
+                elif outcome.verdict is Verdict.DEAD_LETTER:
+                    headers[ATTEMPT_HEADER] = attempt + 1
+                    headers[ERROR_HEADER] = outcome.error[:1000]
+                    republish.basic_publish("", f"{name}.dlq", body, _properties(properties, headers))
+                # Only now, after the handler's commit (or the confirmed hand-over to retry/dlq).
+                ch.basic_ack(method.delivery_tag)
+
+            channel.basic_consume(name, on_message)
+            while not stop.is_set():
+                connection.process_data_events(time_limit=0.5)
+        finally:
+            _close_quietly(connection)
+
+    def dead_letters(self, consumer: str, limit: int = 100) -> list[DeadLetter]:
+        """Peek at dead letters: fetched without ack, so closing the channel returns them."""
+        connection = self.connect()
+        letters: list[DeadLetter] = []
+        try:
+            channel = connection.channel()
+            for _ in range(limit):
+                method, properties, body = channel.basic_get(f"{self.queue_name(consumer)}.dlq", auto_ack=False)
+                if method is None:
+                    break
+                letters.append(_dead_letter(properties, body))
+        finally:
+            _close_quietly(connection)
+        return letters
+
+    def replay_dead_letters(self, consumer: str, limit: int | None = None) -> int:
+        connection = self.connect()
+        moved = 0
+        try:
+            channel = connection.channel()
+            channel.confirm_delivery()
+            name = self.queue_name(consumer)
+            while limit is None or moved < limit:
+                method, properties, body = channel.basic_get(f"{name}.dlq", auto_ack=False)
+                if method is None:
+                    break
+                headers = {
+                    k: v for k, v in (properties.headers or {}).items() if k not in (ATTEMPT_HEADER, ERROR_HEADER)
+                }
+                channel.basic_publish("", name, body, _properties(properties, headers))
+                channel.basic_ack(method.delivery_tag)
+                moved += 1
+        finally:
+            _close_quietly(connection)
+        return moved
+
+    def close(self) -> None:
+        pass
+
+
+class RabbitPublisher:
+    """Publishes with publisher confirms: publish() returns only when the broker has every message."""
+
+    def __init__(self, bus: RabbitBus) -> None:
+        self.bus = bus
+        self._connection: pika.BlockingConnection | None = None
+        self._channel: BlockingChannel | None = None
+
+    def _ensure_channel(self) -> BlockingChannel:
+        if self._channel is None or not self._channel.is_open:
+            self.close()
+            self._connection = self.bus.connect()
+            self._channel = self._connection.channel()
+            self._channel.confirm_delivery()
+            self._channel.exchange_declare(self.bus.exchange, exchange_type="topic", durable=True)
+        return self._channel
+
+    def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        try:
+            channel = self._ensure_channel()
+            for message in messages:
+                channel.basic_publish(
+                    self.bus.exchange,
+                    message.event_type,
+                    message.body,
+                    pika.BasicProperties(
+                        message_id=message.message_id,
+                        type=message.event_type,
+                        content_type=CONTENT_TYPE,
+                        delivery_mode=pika.DeliveryMode.Persistent,
+                        headers=dict(message.headers) or None,
+                    ),
+                )
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._connection is not None:
+            _close_quietly(self._connection)
+        self._connection = None
+        self._channel = None
+
+
+def _properties(original: pika.BasicProperties, headers: dict[str, Any]) -> pika.BasicProperties:
+    return pika.BasicProperties(
+        message_id=original.message_id,
+        type=original.type,
+        content_type=original.content_type or CONTENT_TYPE,
+        delivery_mode=pika.DeliveryMode.Persistent,
+        headers=headers,
+    )
+
+
+def _dead_letter(properties: pika.BasicProperties, body: bytes) -> DeadLetter:
+    headers = properties.headers or {}
+    error = headers.get(ERROR_HEADER, "")
+    if isinstance(error, bytes):
+        error = error.decode(errors="replace")
+    try:
+        envelope = Envelope.FromString(body)
+        message_id, event_type = envelope.id, envelope.type
+    except Exception:
+        message_id, event_type = properties.message_id or "", properties.type or ""
+    return DeadLetter(message_id, event_type, str(error), body)
+
+
+def _close_quietly(connection: pika.BlockingConnection) -> None:
+    try:
+        if connection.is_open:
+            connection.close()
+    except Exception as exc:
+        log.debug("closing an AMQP connection failed: %s", exc)

@@ -1,0 +1,91 @@
+"""What a transport must do; RabbitMQ (pika) and the in-process bus both implement it.
+
+The delivery guarantees live above this line (outbox, relay, inbox), so both transports run the
+same outbox/inbox code: a transport only publishes with confirmation and delivers with acks.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    message_id: str
+    event_type: str  # also the routing key
+    body: bytes  # a serialized Envelope
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Verdict(enum.Enum):
+    ACK = "ack"  # handled, or a duplicate, or not for this consumer
+    RETRY = "retry"  # failed; deliver again after a back-off
+    DEAD_LETTER = "dead_letter"  # failed for good; park it where an operator can replay it
+
+
+@dataclass(frozen=True)
+class Outcome:
+    verdict: Verdict
+    error: str = ""
+
+
+# Given the body and how many times it was tried before, decide what happens to a delivery.
+DeliveryHandler = Callable[[bytes, int], Outcome]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    consumer: str  # unique name, e.g. "marketing.contact-projection"; one durable queue each
+    bindings: tuple[str, ...]  # event types (AMQP topic patterns)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message_id: str
+    event_type: str
+    error: str
+    body: bytes
+
+
+class Publisher(Protocol):
+    def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Return only once the transport has confirmed every message; raise otherwise."""
+
+    def close(self) -> None: ...
+
+
+class Bus(Protocol):
+    def publisher(self) -> Publisher: ...
+
+    def declare(self, subscription: Subscription) -> None:
+        """Create the subscription's queue, bindings, retry and dead-letter queues (idempotent)."""
+
+    def consume(self, subscription: Subscription, handler: DeliveryHandler, stop: threading.Event) -> None:
+        """Deliver until `stop` is set, acting on each Outcome. Blocks; run it in a thread."""
+
+    def dead_letters(self, consumer: str, limit: int = 100) -> list[DeadLetter]: ...
+
+    def replay_dead_letters(self, consumer: str, limit: int | None = None) -> int:
+        """Move dead letters back to the consumer's queue; returns how many moved."""
+
+    def close(self) -> None: ...
+
+
+def topic_matches(pattern: str, routing_key: str) -> bool:
+    """AMQP topic semantics: words split on '.', '*' is one word, '#' zero or more."""
+    return _match(pattern.split("."), routing_key.split("."))
+
+
+def _match(pattern: list[str], words: list[str]) -> bool:
+    if not pattern:
+        return not words
+    head, rest = pattern[0], pattern[1:]
+    if head == "#":
+        return any(_match(rest, words[i:]) for i in range(len(words) + 1))
+    if not words:
+        return False
+    return (head == "*" or head == words[0]) and _match(rest, words[1:])

@@ -1,0 +1,168 @@
+"""The gRPC server bootstrap every service uses: health, reflection, and the interceptor that
+checks the internal token and scope, maps domain errors to status codes, and records metrics."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent import futures
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from crm.common.v1 import options_pb2
+from google.protobuf import any_pb2, descriptor_pool
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
+from opentelemetry import trace
+from opentelemetry.instrumentation.grpc import server_interceptor as otel_server_interceptor
+
+from crmkit import metrics
+from crmkit.errors import ServiceError
+from crmkit.logs import tenant_id_var
+from crmkit.tokens import InternalTokens, bind_principal, unbind_principal
+
+log = logging.getLogger(__name__)
+UNAUTHENTICATED_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+
+# add_XServicer_to_server and the servicer instance, as the generated code names them.
+Registration = tuple[Callable[[Any, grpc.Server], None], Any]
+
+
+@functools.cache
+def required_scope(full_method: str) -> str:
+    """The crm.common.v1.required_scope option of "/pkg.Service/Method" ('' when none)."""
+    service_name, _, method_name = full_method.lstrip("/").partition("/")
+    try:
+        service = descriptor_pool.Default().FindServiceByName(service_name)
+    except KeyError:
+        return ""
+    method = service.methods_by_name.get(method_name)
+    if method is None:
+        return ""
+    return str(method.GetOptions().Extensions[options_pb2.required_scope])
+
+
+def status_for(error: ServiceError) -> grpc.Status:
+    code = code_pb2.Code.Value(error.grpc_code)
+    details = []
+    if error.violations:
+        bad_request = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                for v in error.violations
+            ]
+        )
+        packed = any_pb2.Any()
+        packed.Pack(bad_request)
+        details.append(packed)
+    return rpc_status.to_status(status_pb2.Status(code=code, message=error.message, details=details))
+
+
+class CrmServerInterceptor(grpc.ServerInterceptor):
+    def __init__(self, tokens: InternalTokens, service: str) -> None:
+        self.tokens = tokens
+        self.service = service
+
+    def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
+        handler = continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or handler.unary_unary is None or method.startswith(UNAUTHENTICATED_PREFIXES):
+            return handler
+        inner = handler.unary_unary
+        scope = required_scope(method)
+        method_name = method.rsplit("/", 1)[-1]
+
+        def guarded(request: Any, context: grpc.ServicerContext) -> Any:
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                code, response = self._call(inner, request, context, scope)
+                return response
+            finally:
+                metrics.GRPC_HANDLED.labels(self.service, method_name, code.name).inc()
+                metrics.GRPC_LATENCY.labels(self.service, method_name).observe(time.perf_counter() - started)
+
+        return grpc.unary_unary_rpc_method_handler(
+            guarded,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _call(self, inner: Any, request: Any, context: grpc.ServicerContext, scope: str) -> tuple[Any, Any]:
+        metadata = dict(context.invocation_metadata())
+        token = str(metadata.get("authorization", "")).removeprefix("Bearer ").strip()
+        failure: grpc.Status | None = None
+        response = None
+        try:
+            principal = self.tokens.verify(token)
+        except ServiceError as exc:
+            failure = status_for(exc)
+        else:
+            span = trace.get_current_span()
+            span.set_attribute("crm.tenant_id", principal.tenant_id)
+            if scope and not principal.has_scope(scope):
+                failure = rpc_status.to_status(
+                    status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message=f"this call needs the {scope} scope")
+                )
+            else:
+                bound = bind_principal(principal)
+                tenant_bound = tenant_id_var.set(principal.tenant_id)
+                try:
+                    response = inner(request, context)
+                except ServiceError as exc:
+                    failure = status_for(exc)
+                except Exception:
+                    log.exception("unhandled error in %s", self.service)
+                    failure = rpc_status.to_status(status_pb2.Status(code=code_pb2.INTERNAL, message="internal error"))
+                finally:
+                    tenant_id_var.reset(tenant_bound)
+                    unbind_principal(bound)
+        if failure is not None:
+            context.abort_with_status(failure)  # raises; the code is recorded by the caller's finally
+        return grpc.StatusCode.OK, response
+
+
+@dataclass
+class RunningServer:
+    server: grpc.Server
+    health: health.HealthServicer
+    port: int
+
+    def stop(self, grace: float = 5.0) -> None:
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+
+
+def start_server(
+    service: str,
+    registrations: Sequence[Registration],
+    service_names: Sequence[str],
+    bind: str,
+    tokens: InternalTokens,
+    max_workers: int = 16,
+) -> RunningServer:
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"grpc-{service}"),
+        interceptors=[otel_server_interceptor(), CrmServerInterceptor(tokens, service)],
+        options=[("grpc.so_reuseport", 0)],
+    )
+    for add, servicer in registrations:
+        add(servicer, server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
+    )
+    port = server.add_insecure_port(bind)
+    if port == 0:
+        raise RuntimeError(f"{service}: cannot listen on {bind}")
+    server.start()
+    for name in ("", *service_names):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("%s gRPC listening on %s", service, bind)
+    return RunningServer(server, health_servicer, port)

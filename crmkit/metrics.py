@@ -1,0 +1,38 @@
+"""Every Prometheus metric the suite exports, defined once; each process serves them on /metrics."""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+log = logging.getLogger(__name__)
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+GRPC_HANDLED = Counter(
+    "crm_grpc_server_handled", "gRPC calls handled, by method and status code", ["service", "method", "code"]
+)
+GRPC_LATENCY = Histogram(
+    "crm_grpc_server_handling_seconds", "gRPC call latency", ["service", "method"], buckets=LATENCY_BUCKETS
+)
+HTTP_REQUESTS = Counter("crm_http_requests", "Gateway requests, by route and status", ["method", "route", "status"])
+HTTP_LATENCY = Histogram(
+    "crm_http_request_duration_seconds", "Gateway request latency", ["method", "route"], buckets=LATENCY_BUCKETS
+)
+EVENTS_PUBLISHED = Counter("crm_events_published", "Outbox rows published and confirmed", ["source"])
+RELAY_FAILURES = Counter("crm_outbox_relay_failures", "Relay batches that failed and will be retried", ["source"])
+OUTBOX_BACKLOG = Gauge("crm_outbox_backlog", "Outbox rows not yet published", ["source"])
+OUTBOX_OLDEST_AGE = Gauge("crm_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row", ["source"])
+EVENTS_CONSUMED = Counter(
+    "crm_events_consumed",
+    "Deliveries by outcome: processed, duplicate, ignored, retry, dead_letter",
+    ["consumer", "outcome"],
+)
+
+
+def serve(port: int) -> None:
+    if port <= 0:
+        return
+    start_http_server(port)
+    log.info("metrics on :%d/metrics", port)

@@ -1,0 +1,23 @@
+"""What a service hands to the target runner: the composition root's product (like Loki's modules)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crmkit.db import Database
+from crmkit.events.consumer import EventConsumer
+from crmkit.events.outbox import Outbox
+from crmkit.grpcserver import Registration
+
+
+@dataclass
+class ServiceModule:
+    name: str
+    database: Database
+    migrations: Path
+    registrations: list[Registration] = field(default_factory=list)
+    # Full names of the gRPC services it serves (for health and reflection).
+    grpc_services: list[str] = field(default_factory=list)
+    consumers: list[EventConsumer] = field(default_factory=list)
+    outbox: Outbox | None = None

@@ -1,0 +1,40 @@
+"""AIP-158 pagination: page_size defaults and limits, and opaque keyset cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from crmkit.errors import FieldViolation, InvalidArgument
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+
+
+def page_size(requested: int) -> int:
+    if requested < 0:
+        raise InvalidArgument.of([FieldViolation("page_size", "must not be negative")])
+    if requested == 0:
+        return DEFAULT_PAGE_SIZE
+    return min(requested, MAX_PAGE_SIZE)
+
+
+def encode_cursor(after: str, scope: str) -> str:
+    """An opaque token for the page after `after`; `scope` ties it to the listing that made it."""
+    raw = json.dumps({"a": after, "s": scope}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(token: str, scope: str) -> str | None:
+    """The position a token stands for (None for the first page); a foreign or damaged token is 400."""
+    if not token:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        after, token_scope = data["a"], data["s"]
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise InvalidArgument.of([FieldViolation("page_token", "is not a token this listing issued")]) from None
+    if token_scope != scope or not isinstance(after, str):
+        raise InvalidArgument.of([FieldViolation("page_token", "belongs to a different listing")])
+    return after

@@ -1,0 +1,88 @@
+"""Short-lived internal tokens: the gateway authenticates the caller, then names the tenant,
+principal and scopes in a signed JWT that every service verifies (DESIGN.md, "trust")."""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from crmkit.errors import Unauthenticated
+
+ISSUER = "crm-gateway"
+AUDIENCE = "crm-internal"
+ALGORITHM = "HS256"
+ADMIN_SCOPE = "admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant_id: str
+    subject: str
+    scopes: frozenset[str]
+
+    def has_scope(self, scope: str) -> bool:
+        return ADMIN_SCOPE in self.scopes or scope in self.scopes
+
+
+_current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("crm_principal", default=None)
+
+
+def current_principal() -> Principal:
+    principal = _current.get()
+    if principal is None:
+        raise Unauthenticated("no principal in this context")
+    return principal
+
+
+def bind_principal(principal: Principal | None) -> contextvars.Token[Principal | None]:
+    return _current.set(principal)
+
+
+def unbind_principal(token: contextvars.Token[Principal | None]) -> None:
+    _current.reset(token)
+
+
+class InternalTokens:
+    def __init__(self, secret: str, ttl_seconds: int = 60, leeway_seconds: int = 5) -> None:
+        if len(secret) < 32:
+            raise ValueError("the internal token secret must be at least 32 characters")
+        self._secret = secret
+        self._ttl = ttl_seconds
+        self._leeway = leeway_seconds
+
+    def mint(self, principal: Principal, now: float | None = None) -> str:
+        issued = int(time.time() if now is None else now)
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": principal.subject,
+            "tid": principal.tenant_id,
+            "scope": " ".join(sorted(principal.scopes)),
+            "iat": issued,
+            "nbf": issued,
+            "exp": issued + self._ttl,
+        }
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> Principal:
+        if not token:
+            raise Unauthenticated("missing internal token")
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                leeway=self._leeway,
+                options={"require": ["exp", "iat", "nbf", "sub", "aud", "iss"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"invalid internal token: {exc}") from None
+        tenant = claims.get("tid")
+        if not isinstance(tenant, str) or not tenant:
+            raise Unauthenticated("invalid internal token: no tenant")
+        return Principal(tenant_id=tenant, subject=claims["sub"], scopes=frozenset(claims.get("scope", "").split()))

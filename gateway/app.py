@@ -1,0 +1,248 @@
+"""The Flask gateway: authenticates, checks scopes, turns REST into gRPC and answers in JSON."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import grpc
+from flask import Flask, Response, g, jsonify, request
+from google.protobuf import json_format
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry import trace
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
+
+from crmkit import grpcclient, metrics
+from crmkit.config import Settings
+from crmkit.db import Database
+from crmkit.errors import ServiceError
+from crmkit.logs import request_id_var, tenant_id_var
+from crmkit.telemetry import attached, context_from_headers, tracer
+from crmkit.tokens import InternalTokens, Principal
+from gateway import openapi
+from gateway.errors import INTERNAL_MESSAGE, ApiError
+from gateway.routes import Route, build_request, discover
+from gateway.tenancy import Tenancy
+
+log = logging.getLogger(__name__)
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
+
+class SegmentConverter(BaseConverter):
+    """One path segment, stopping at ':' so that custom methods (`/{id}:merge`) route apart."""
+
+    regex = r"[^/:]+"
+
+
+class Backends:
+    """One channel per backend service, and a cached callable per route."""
+
+    def __init__(self, addresses: Mapping[str, str], deadline_seconds: float) -> None:
+        self.addresses = dict(addresses)
+        self.deadline = deadline_seconds
+        self._channels: dict[str, grpc.Channel] = {}
+        self._calls: dict[str, Callable[..., Any]] = {}
+
+    def channel(self, backend: str) -> grpc.Channel:
+        if backend not in self._channels:
+            self._channels[backend] = grpcclient.channel(self.addresses[backend])
+        return self._channels[backend]
+
+    def call(self, route: Route, message: Any, metadata: list[tuple[str, str]]) -> Any:
+        call = self._calls.get(route.full_method)
+        if call is None:
+            call = self.channel(route.backend).unary_unary(
+                route.full_method,
+                request_serializer=route.request_class.SerializeToString,
+                response_deserializer=route.response_class.FromString,
+            )
+            self._calls[route.full_method] = call
+        return call(message, timeout=self.deadline, metadata=metadata)
+
+    def health(self, backend: str, timeout: float = 1.0) -> bool:
+        stub = health_pb2_grpc.HealthStub(self.channel(backend))
+        try:
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
+        except grpc.RpcError:
+            return False
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+    def close(self) -> None:
+        for channel in self._channels.values():
+            channel.close()
+
+
+def create_app(
+    settings: Settings,
+    database: Database,
+    tokens: InternalTokens,
+    backends: Backends,
+    routes: tuple[Route, ...] | None = None,
+) -> Flask:
+    routes = discover() if routes is None else routes
+    tenancy = Tenancy(database)
+    spec = openapi.document(routes)
+    app = Flask("crm-gateway")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.url_map.converters["segment"] = SegmentConverter
+    app.url_map.strict_slashes = False
+    span_tracer = tracer("crm.gateway")
+
+    @app.before_request
+    def start() -> None:
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        g.request_id_token = request_id_var.set(g.request_id)
+        g.started = time.perf_counter()
+        route_name = request.url_rule.rule if request.url_rule else "unmatched"
+        g.trace_scope = attached(context_from_headers(dict(request.headers)))
+        g.trace_scope.__enter__()
+        g.span = span_tracer.start_span(f"{request.method} {route_name}", kind=trace.SpanKind.SERVER)
+        g.span_scope = trace.use_span(g.span, end_on_exit=True)
+        g.span_scope.__enter__()
+        g.span.set_attribute("http.request.method", request.method)
+        g.span.set_attribute("http.route", route_name)
+        g.span.set_attribute("crm.request_id", g.request_id)
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        route_name = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics.HTTP_REQUESTS.labels(request.method, route_name, str(response.status_code)).inc()
+        if "started" in g:
+            metrics.HTTP_LATENCY.labels(request.method, route_name).observe(time.perf_counter() - g.started)
+        if "span" in g:
+            g.span.set_attribute("http.response.status_code", response.status_code)
+        return response
+
+    @app.teardown_request
+    def close_span(_exc: BaseException | None) -> None:
+        if "span_scope" in g:
+            g.span_scope.__exit__(None, None, None)
+        if "trace_scope" in g:
+            g.trace_scope.__exit__(None, None, None)
+        if "tenant_token" in g:
+            tenant_id_var.reset(g.tenant_token)
+        if "request_id_token" in g:
+            request_id_var.reset(g.request_id_token)
+
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError) -> Response:
+        response = jsonify(exc.body())
+        response.status_code = exc.http_status
+        response.headers.update(exc.headers)
+        if exc.http_status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="crm"'
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        code = exc.code or 500
+        messages = {
+            404: f"no route for {request.path}",
+            405: f"{request.method} is not allowed on {request.path}",
+            413: f"the request body is larger than {settings.max_body_bytes} bytes",
+        }
+        return api_error(ApiError(code, messages.get(code, exc.description or exc.name)))
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error in the gateway")
+        return api_error(ApiError(500, INTERNAL_MESSAGE, "INTERNAL"))
+
+    @app.get("/openapi.json")
+    def openapi_document() -> Response:
+        return jsonify(spec)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        checks: dict[str, str] = {}
+        try:
+            database.ping()
+            checks["database"] = "ok"
+        except Exception as exc:
+            log.warning("readiness: gateway database unavailable: %s", type(exc).__name__)
+            checks["database"] = "unavailable"
+        for backend in sorted({r.backend for r in routes}):
+            checks[backend] = "ok" if backends.health(backend) else "unavailable"
+        ready = all(v == "ok" for v in checks.values())
+        response = jsonify({"status": "ok" if ready else "unavailable", "checks": checks})
+        response.status_code = 200 if ready else 503
+        return response
+
+    def authenticate() -> Principal:
+        header = request.headers.get("Authorization", "")
+        scheme, _, credential = header.partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            raise ApiError(401, "missing credentials: send `Authorization: Bearer <API key>`")
+        try:
+            principal = tenancy.authenticate(credential.strip())
+        except ServiceError as exc:
+            raise ApiError.from_service_error(exc) from None
+        g.tenant_token = tenant_id_var.set(principal.tenant_id)
+        g.span.set_attribute("crm.tenant_id", principal.tenant_id)
+        return principal
+
+    def read_body(route: Route) -> Any:
+        if not route.body:
+            return None
+        if not request.content_length and not request.data:
+            return {}
+        if not request.is_json:
+            raise ApiError(415, "the request body must be JSON (Content-Type: application/json)")
+        try:
+            return request.get_json(force=True)
+        except HTTPException:
+            raise ApiError(400, "the request body is not valid JSON") from None
+
+    def view_for(route: Route) -> Callable[..., Response]:
+        def view(**path_values: str) -> Response:
+            principal = authenticate()
+            if route.scope and not principal.has_scope(route.scope):
+                raise ApiError(403, f"this call needs the {route.scope} scope")
+            body = read_body(route)
+            query = {k: request.args.getlist(k) for k in request.args}
+            try:
+                message = build_request(route, path_values, query, body, request.headers.get("If-Match", ""))
+            except ServiceError as exc:
+                raise ApiError.from_service_error(exc) from None
+            metadata = [("authorization", f"Bearer {tokens.mint(principal)}"), ("x-request-id", g.request_id)]
+            try:
+                reply = backends.call(route, message, metadata)
+            except grpc.RpcError as exc:
+                raise ApiError.from_rpc_error(exc) from None
+            payload = json_format.MessageToDict(reply, always_print_fields_with_no_presence=True)
+            response = jsonify(payload)
+            if isinstance(payload.get("etag"), str) and payload["etag"]:
+                response.headers["ETag"] = f'"{payload["etag"]}"'
+            return response
+
+        view.__name__ = route.full_method
+        return view
+
+    for route in routes:
+        app.add_url_rule(
+            route.flask_rule,
+            endpoint=f"{route.full_method}#{route.http_method}",
+            view_func=view_for(route),
+            methods=[route.http_method],
+        )
+    return app

@@ -1,0 +1,187 @@
+"""The OpenAPI 3.1 document, generated from the same descriptors the routes come from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.api import field_behavior_pb2
+from google.protobuf import descriptor
+
+from gateway.routes import Route
+
+FD = descriptor.FieldDescriptor
+SCALARS: dict[int, dict[str, Any]] = {
+    FD.TYPE_STRING: {"type": "string"},
+    FD.TYPE_BOOL: {"type": "boolean"},
+    FD.TYPE_INT32: {"type": "integer", "format": "int32"},
+    FD.TYPE_SINT32: {"type": "integer", "format": "int32"},
+    FD.TYPE_SFIXED32: {"type": "integer", "format": "int32"},
+    FD.TYPE_UINT32: {"type": "integer", "format": "int64", "minimum": 0},
+    FD.TYPE_FIXED32: {"type": "integer", "format": "int64", "minimum": 0},
+    # 64-bit integers are strings in protobuf's JSON mapping.
+    FD.TYPE_INT64: {"type": "string", "format": "int64"},
+    FD.TYPE_SINT64: {"type": "string", "format": "int64"},
+    FD.TYPE_SFIXED64: {"type": "string", "format": "int64"},
+    FD.TYPE_UINT64: {"type": "string", "format": "uint64"},
+    FD.TYPE_FIXED64: {"type": "string", "format": "uint64"},
+    FD.TYPE_DOUBLE: {"type": "number", "format": "double"},
+    FD.TYPE_FLOAT: {"type": "number", "format": "float"},
+    FD.TYPE_BYTES: {"type": "string", "format": "byte"},
+}
+WELL_KNOWN: dict[str, dict[str, Any]] = {
+    "google.protobuf.Timestamp": {"type": "string", "format": "date-time"},
+    "google.protobuf.Duration": {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?s$"},
+    "google.protobuf.FieldMask": {"type": "string", "description": "Comma-separated field paths."},
+    "google.protobuf.Struct": {"type": "object", "additionalProperties": True},
+    "google.protobuf.Value": {},
+    "google.protobuf.ListValue": {"type": "array", "items": {}},
+    "google.protobuf.Any": {"type": "object", "additionalProperties": True},
+}
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "status", "message"],
+            "properties": {
+                "code": {"type": "integer"},
+                "status": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"field": {"type": "string"}, "description": {"type": "string"}},
+                    },
+                },
+            },
+        }
+    },
+}
+ERROR_STATUSES = {
+    "400": "The request is malformed or a field is invalid; `details` names the fields.",
+    "401": "Missing or invalid credentials.",
+    "403": "The credentials lack the required scope.",
+    "404": "No such resource in the caller's tenant.",
+    "409": "Conflict: the resource changed (etag) or already exists.",
+    "413": "The request body is too large.",
+    "415": "The request body is not JSON.",
+    "429": "Rate limit exceeded; see Retry-After.",
+    "503": "A service is unavailable; retry after Retry-After.",
+    "504": "A service did not answer in time.",
+}
+
+
+def document(routes: tuple[Route, ...], title: str = "CRM suite API", version: str = "v1") -> dict[str, Any]:
+    schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        path = route.template
+        for _, field_path in route.path_fields:
+            path = path.replace(f"{{{field_path}}}", f"{{{_json_path(route, field_path)}}}")
+        paths.setdefault(path, {})[route.http_method.lower()] = _operation(route, schemas)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version, "description": "Generated from protos/; do not edit."},
+        "servers": [{"url": "/"}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": dict(sorted(schemas.items())),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "An API key."}},
+        },
+        "security": [{"bearer": []}],
+    }
+
+
+def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
+    request = route.method.input_type
+    parameters = [
+        {
+            "name": _json_path(route, path),
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^[^/:]+$"},
+        }
+        for _, path in route.path_fields
+    ]
+    for field in route.query_fields:
+        parameters.append(
+            {"name": field.json_name, "in": "query", "required": False, "schema": _field_schema(field, schemas)}
+        )
+    responses: dict[str, Any] = {
+        "200": {
+            "description": "OK",
+            "content": {"application/json": {"schema": _ref(route.method.output_type, schemas)}},
+        }
+    }
+    for code, text in ERROR_STATUSES.items():
+        responses[code] = {
+            "description": text,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+    operation: dict[str, Any] = {
+        "operationId": route.method.name,
+        "tags": [route.method.containing_service.name],
+        "summary": route.method.name,
+        "parameters": parameters,
+        "responses": responses,
+        "x-required-scope": route.scope,
+    }
+    if route.body:
+        body_type = request if route.body == "*" else request.fields_by_name[route.body].message_type
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(body_type, schemas)}},
+        }
+    return operation
+
+
+def _json_path(route: Route, path: str) -> str:
+    message = route.method.input_type
+    names = []
+    for part in path.split("."):
+        field = message.fields_by_name[part]
+        names.append(field.json_name)
+        message = field.message_type
+    return ".".join(names)
+
+
+def _ref(message: descriptor.Descriptor, schemas: dict[str, Any]) -> dict[str, Any]:
+    if message.full_name in WELL_KNOWN:
+        return dict(WELL_KNOWN[message.full_name])
+    if message.full_name == "google.protobuf.Empty":
+        return {"type": "object", "additionalProperties": False}
+    name = message.full_name
+    if name not in schemas:
+        schemas[name] = {}  # placeholder first: recursive messages terminate
+        schemas[name] = _message_schema(message, schemas)
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _message_schema(message: descriptor.Descriptor, schemas: dict[str, Any]) -> dict[str, Any]:
+    properties = {}
+    for field in message.fields:
+        schema = _field_schema(field, schemas)
+        behaviors = field.GetOptions().Extensions[field_behavior_pb2.field_behavior]
+        if field_behavior_pb2.OUTPUT_ONLY in behaviors:
+            schema = {**schema, "readOnly": True}
+        properties[field.json_name] = schema
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+def _field_schema(field: descriptor.FieldDescriptor, schemas: dict[str, Any]) -> dict[str, Any]:
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        value_field = field.message_type.fields_by_name["value"]
+        return {"type": "object", "additionalProperties": _single_schema(value_field, schemas)}
+    single = _single_schema(field, schemas)
+    repeated = field.is_repeated if hasattr(field, "is_repeated") else field.label == field.LABEL_REPEATED
+    return {"type": "array", "items": single} if repeated else single
+
+
+def _single_schema(field: descriptor.FieldDescriptor, schemas: dict[str, Any]) -> dict[str, Any]:
+    if field.enum_type is not None:
+        return {"type": "string", "enum": [v.name for v in field.enum_type.values]}
+    if field.message_type is not None:
+        return _ref(field.message_type, schemas)
+    return dict(SCALARS[field.type])

@@ -1,0 +1,258 @@
+"""REST routes derived from the `google.api.http` annotations in protos/ — never written by hand.
+
+Each annotated method of a service that names its backend (crm.common.v1.backend) becomes a Route;
+requests are built from path variables, query parameters and the JSON body exactly as the
+HttpRule says (the mapping Envoy's gRPC-JSON transcoder and grpc-gateway implement).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import pkgutil
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import crm
+from crm.common.v1 import options_pb2
+from google.api import annotations_pb2, http_pb2
+from google.protobuf import descriptor, json_format, message_factory
+from google.protobuf.message import Message
+
+from crmkit.errors import FieldViolation, InvalidArgument
+
+TEMPLATE_VARIABLE = re.compile(r"\{([A-Za-z0-9_.]+)(?:=([^}]*))?\}")
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+# Messages whose JSON form is not an object of their fields (protobuf's JSON mapping).
+WELL_KNOWN_SCALARS = {
+    "google.protobuf.Timestamp",
+    "google.protobuf.Duration",
+    "google.protobuf.FieldMask",
+    "google.protobuf.Struct",
+    "google.protobuf.Value",
+    "google.protobuf.ListValue",
+    "google.protobuf.Any",
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    http_method: str
+    template: str
+    flask_rule: str
+    # Flask variable name -> request field path, for each {variable} of the template.
+    path_fields: tuple[tuple[str, str], ...]
+    body: str
+    method: descriptor.MethodDescriptor
+    scope: str
+    backend: str
+
+    @property
+    def full_method(self) -> str:
+        return f"/{self.method.containing_service.full_name}/{self.method.name}"
+
+    @property
+    def request_class(self) -> type[Message]:
+        return message_factory.GetMessageClass(self.method.input_type)
+
+    @property
+    def response_class(self) -> type[Message]:
+        return message_factory.GetMessageClass(self.method.output_type)
+
+    @property
+    def query_fields(self) -> list[descriptor.FieldDescriptor]:
+        """Top-level request fields taken from the query string: those not bound to path or body."""
+        if self.body == "*":
+            return []
+        bound = {path.split(".")[0] for _, path in self.path_fields} | {self.body}
+        return [f for f in self.method.input_type.fields if f.name not in bound]
+
+
+@functools.cache
+def discover() -> tuple[Route, ...]:
+    """Every public route, from every generated module under the `crm` package."""
+    for module in pkgutil.walk_packages(crm.__path__, "crm."):
+        if module.name.endswith("_pb2"):
+            importlib.import_module(module.name)
+    routes: list[Route] = []
+    seen_files: set[str] = set()
+    for module in pkgutil.walk_packages(crm.__path__, "crm."):
+        if not module.name.endswith("_pb2"):
+            continue
+        file_descriptor = importlib.import_module(module.name).DESCRIPTOR
+        if file_descriptor.name in seen_files:
+            continue
+        seen_files.add(file_descriptor.name)
+        for service in file_descriptor.services_by_name.values():
+            backend = service.GetOptions().Extensions[options_pb2.backend]
+            if backend:
+                routes.extend(_service_routes(service, backend))
+    return tuple(routes)
+
+
+def _service_routes(service: descriptor.ServiceDescriptor, backend: str) -> list[Route]:
+    routes = []
+    for method in service.methods:
+        options = method.GetOptions()
+        if not options.HasExtension(annotations_pb2.http):
+            continue
+        rule = options.Extensions[annotations_pb2.http]
+        scope = options.Extensions[options_pb2.required_scope]
+        for binding in [rule, *rule.additional_bindings]:
+            routes.append(_route(binding, method, scope, backend))
+    return routes
+
+
+def _route(rule: http_pb2.HttpRule, method: descriptor.MethodDescriptor, scope: str, backend: str) -> Route:
+    kind = rule.WhichOneof("pattern")
+    if kind not in HTTP_METHODS:
+        raise ValueError(f"{method.full_name}: unsupported HTTP pattern {kind!r}")
+    template = getattr(rule, kind)
+    flask_rule, path_fields = flask_rule_for(template)
+    return Route(kind.upper(), template, flask_rule, path_fields, rule.body, method, scope, backend)
+
+
+def flask_rule_for(template: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """`/v1/contacts/{id}:merge` -> (`/v1/contacts/<segment:p0>:merge`, (("p0", "id"),))."""
+    fields: list[tuple[str, str]] = []
+
+    def replace(match: re.Match[str]) -> str:
+        path, pattern = match.group(1), match.group(2)
+        if pattern not in (None, "*"):
+            raise ValueError(f"{template}: only single-segment variables are supported, got {{{path}={pattern}}}")
+        name = f"p{len(fields)}"
+        fields.append((name, path))
+        return f"<segment:{name}>"
+
+    return TEMPLATE_VARIABLE.sub(replace, template), tuple(fields)
+
+
+def build_request(
+    route: Route,
+    path_values: Mapping[str, str],
+    query: Mapping[str, list[str]],
+    body: Any,
+    if_match: str = "",
+) -> Message:
+    """The gRPC request for an HTTP call; every problem is an InvalidArgument naming its field."""
+    request = route.request_class()
+    violations: list[FieldViolation] = []
+    if route.body:
+        if not isinstance(body, dict):
+            raise InvalidArgument.of([FieldViolation("body", "must be a JSON object")])
+        target = request if route.body == "*" else getattr(request, route.body)
+        violations += unknown_fields(body, target.DESCRIPTOR)
+        if not violations:
+            violations += _parse_into(body, target)
+    violations += _query_into(route, query, request)
+    for name, path in route.path_fields:
+        _set_path(request, path, path_values[name])
+    if violations:
+        raise InvalidArgument.of(violations)
+    if route.body and route.body != "*":
+        _default_update_mask(request, body)
+    if if_match:
+        _set_etag(request, route.body, if_match)
+    return request
+
+
+def unknown_fields(value: Mapping[str, Any], message: descriptor.Descriptor, prefix: str = "") -> list[FieldViolation]:
+    """Keys of a JSON object that are not fields of `message`, with their full paths."""
+    found = []
+    for key, item in value.items():
+        field = message.fields_by_camelcase_name.get(key) or message.fields_by_name.get(key)
+        path = f"{prefix}{key}"
+        if field is None:
+            found.append(FieldViolation(path, "unknown field"))
+            continue
+        if field.message_type is None or field.message_type.full_name in WELL_KNOWN_SCALARS:
+            continue
+        if field.message_type.GetOptions().map_entry:
+            continue
+        nested = item if isinstance(item, list) and _is_repeated(field) else [item]
+        for element in nested:
+            if isinstance(element, dict):
+                found += unknown_fields(element, field.message_type, f"{path}.")
+    return found
+
+
+_PARSE_FIELD = re.compile(r"(?:Failed to parse|for enum type \S+ at \S+?\.)\s*(\w+)")
+
+
+def _parse_into(value: Mapping[str, Any], target: Message) -> list[FieldViolation]:
+    try:
+        json_format.ParseDict(value, target)
+    except json_format.ParseError as exc:
+        text = str(exc).split("\n")[0]
+        match = _PARSE_FIELD.search(text)
+        field = match.group(1) if match else "body"
+        return [FieldViolation(field, f"has the wrong type or value ({_shorten(text)})")]
+    return []
+
+
+def _query_into(route: Route, query: Mapping[str, list[str]], request: Message) -> list[FieldViolation]:
+    by_name = {}
+    for field in route.query_fields:
+        by_name[field.name] = by_name[field.json_name] = field
+    violations = []
+    values: dict[str, Any] = {}
+    for key, given in query.items():
+        field = by_name.get(key)
+        if field is None:
+            violations.append(FieldViolation(key, "unknown query parameter"))
+            continue
+        if field.message_type is not None and field.message_type.full_name == "google.protobuf.FieldMask":
+            paths = [_snake(p.strip()) for p in ",".join(given).split(",") if p.strip()]
+            getattr(request, field.name).paths.extend(paths)
+            continue
+        values[field.json_name] = given if _is_repeated(field) else given[-1]
+    if values:
+        partial = type(request)()
+        violations += _parse_into(values, partial)
+        request.MergeFrom(partial)
+    return violations
+
+
+def _set_path(request: Message, path: str, value: str) -> None:
+    *parents, leaf = path.split(".")
+    target = request
+    for name in parents:
+        target = getattr(target, name)
+    setattr(target, leaf, value)
+
+
+def _default_update_mask(request: Message, body: Mapping[str, Any]) -> None:
+    """Without update_mask, a PATCH changes the fields present in the body (API.md)."""
+    field = request.DESCRIPTOR.fields_by_name.get("update_mask")
+    if field is None or request.update_mask.paths:  # type: ignore[attr-defined]
+        return
+    request.update_mask.paths.extend(_snake(key) for key in body)  # type: ignore[attr-defined]
+
+
+def _set_etag(request: Message, body_field: str, etag: str) -> None:
+    etag = etag.strip().removeprefix("W/").strip('"')
+    target = getattr(request, body_field) if body_field and body_field != "*" else request
+    if "etag" in target.DESCRIPTOR.fields_by_name:
+        target.etag = etag  # type: ignore[attr-defined]
+    elif "etag" in request.DESCRIPTOR.fields_by_name:
+        request.etag = etag  # type: ignore[attr-defined]
+
+
+def _is_repeated(field: descriptor.FieldDescriptor) -> bool:
+    return bool(field.is_repeated) if hasattr(field, "is_repeated") else field.label == field.LABEL_REPEATED
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def camel(path: str) -> str:
+    """`custom_fields.region_code` -> `customFields.region_code`: JSON names for error details."""
+    head, dot, rest = path.partition(".")
+    return re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), head) + dot + rest
+
+
+def _shorten(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

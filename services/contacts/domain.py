@@ -1,0 +1,196 @@
+"""Contact rules: validation, normalisation, updates and etags. Pure Python, no I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import email_validator
+import phonenumbers
+
+from crmkit.errors import Aborted, Validator
+
+MAX_NAME = 200
+MAX_TAGS = 100
+MAX_TAG = 64
+MAX_ACCOUNTS = 100
+MAX_ID = 64
+MAX_CUSTOM_FIELDS = 100
+MAX_CUSTOM_FIELDS_BYTES = 16 * 1024
+LIFECYCLE_STAGES = (
+    "SUBSCRIBER",
+    "LEAD",
+    "MARKETING_QUALIFIED_LEAD",
+    "SALES_QUALIFIED_LEAD",
+    "OPPORTUNITY",
+    "CUSTOMER",
+    "EVANGELIST",
+    "OTHER",
+)
+CUSTOM_FIELD_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+# Output-only or concurrency fields: ignored in an update mask (AIP-161), never written by a caller.
+SYSTEM_FIELDS = frozenset({"id", "create_time", "update_time", "etag"})
+
+
+@dataclass(frozen=True)
+class ContactFields:
+    """What a caller may write."""
+
+    given_name: str = ""
+    family_name: str = ""
+    email: str = ""
+    phone: str = ""
+    title: str = ""
+    account_ids: tuple[str, ...] = ()
+    owner_id: str = ""
+    lifecycle_stage: str = ""
+    tags: tuple[str, ...] = ()
+    custom_fields: Mapping[str, Any] = field(default_factory=dict)
+
+    def populated(self) -> list[str]:
+        return [f.name for f in fields(self) if getattr(self, f.name)]
+
+
+WRITABLE_FIELDS = frozenset(f.name for f in fields(ContactFields))
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: str
+    tenant_id: str
+    data: ContactFields
+    create_time: dt.datetime
+    update_time: dt.datetime
+    etag: str
+
+
+def normalise(data: ContactFields) -> ContactFields:
+    """Validate every field at once and return the normalised copy (E.164 phones, canonical emails)."""
+    check = Validator()
+    values: dict[str, Any] = {}
+    for name in ("given_name", "family_name", "title"):
+        values[name] = _text(check, name, getattr(data, name))
+    values["email"] = _email(check, data.email)
+    values["phone"] = _phone(check, data.phone)
+    values["owner_id"] = _identifier(check, "owner_id", data.owner_id)
+    values["account_ids"] = _unique_list(
+        check, "account_ids", data.account_ids, MAX_ACCOUNTS, lambda v: _identifier(check, "account_ids", v)
+    )
+    values["tags"] = _unique_list(check, "tags", data.tags, MAX_TAGS, lambda v: _tag(check, v))
+    if data.lifecycle_stage and data.lifecycle_stage not in LIFECYCLE_STAGES:
+        check.add("lifecycle_stage", f"must be one of {', '.join(LIFECYCLE_STAGES)}")
+    values["lifecycle_stage"] = data.lifecycle_stage
+    values["custom_fields"] = _custom_fields(check, data.custom_fields)
+    if not any(values[n] for n in ("given_name", "family_name", "email", "phone")):
+        check.add("given_name", "a contact needs at least one of givenName, familyName, email or phone")
+    check.raise_if_any()
+    return ContactFields(**values)
+
+
+def new_contact(contact_id: str, tenant_id: str, data: ContactFields, now: dt.datetime) -> Contact:
+    data = normalise(data)
+    return Contact(contact_id, tenant_id, data, now, now, compute_etag(contact_id, data, now))
+
+
+def apply_update(
+    contact: Contact, patch: ContactFields, mask: Sequence[str], now: dt.datetime
+) -> tuple[Contact, list[str]]:
+    """The contact with the masked fields taken from `patch`, and the names of the fields that changed.
+
+    An empty mask means every populated field of the patch (AIP-134).
+    """
+    paths = [p for p in (mask or patch.populated()) if p not in SYSTEM_FIELDS]
+    check = Validator()
+    for path in paths:
+        if path not in WRITABLE_FIELDS:
+            check.add("update_mask", f"unknown or read-only field {path!r}")
+    check.raise_if_any()
+    merged = normalise(replace(contact.data, **{p: getattr(patch, p) for p in paths}))
+    changed = [p for p in sorted(set(paths)) if getattr(merged, p) != getattr(contact.data, p)]
+    if not changed:
+        return contact, []
+    updated = replace(contact, data=merged, update_time=now, etag=compute_etag(contact.id, merged, now))
+    return updated, changed
+
+
+def check_etag(contact: Contact, expected: str) -> None:
+    if expected and expected != contact.etag:
+        raise Aborted(f"contact {contact.id} was changed since etag {expected}; read it again and retry")
+
+
+def compute_etag(contact_id: str, data: ContactFields, update_time: dt.datetime) -> str:
+    state = {f.name: getattr(data, f.name) for f in fields(data)}
+    canonical = json.dumps([contact_id, update_time.isoformat(), state], sort_keys=True, default=list)
+    return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()
+
+
+def _text(check: Validator, name: str, value: str) -> str:
+    value = value.strip()
+    if len(value) > MAX_NAME:
+        check.add(name, f"must be at most {MAX_NAME} characters")
+    if CONTROL_CHARS.search(value):
+        check.add(name, "must not contain control characters")
+    return value
+
+
+def _email(check: Validator, value: str) -> str:
+    value = value.strip()
+    if not value:
+        return ""
+    try:
+        return email_validator.validate_email(value, check_deliverability=False).normalized
+    except email_validator.EmailNotValidError as exc:
+        check.add("email", f"not a valid address: {exc}")
+        return value
+
+
+def _phone(check: Validator, value: str) -> str:
+    value = value.strip()
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        check.add("phone", "not a phone number; use the international format, e.g. +14155550123")
+        return value
+    if not phonenumbers.is_valid_number(number):
+        check.add("phone", "not a valid phone number for its country code")
+        return value
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _identifier(check: Validator, name: str, value: str) -> str:
+    value = value.strip()
+    if len(value) > MAX_ID or CONTROL_CHARS.search(value) or "/" in value:
+        check.add(name, f"must be an id of at most {MAX_ID} characters without '/'")
+    return value
+
+
+def _tag(check: Validator, value: str) -> str:
+    value = value.strip()
+    if not value or len(value) > MAX_TAG or CONTROL_CHARS.search(value):
+        check.add("tags", f"each tag must have 1 to {MAX_TAG} printable characters")
+    return value
+
+
+def _unique_list(check: Validator, name: str, items: Sequence[str], limit: int, clean: Any) -> tuple[str, ...]:
+    if len(items) > limit:
+        check.add(name, f"at most {limit} entries")
+    return tuple(dict.fromkeys(clean(v) for v in items))
+
+
+def _custom_fields(check: Validator, values: Mapping[str, Any]) -> dict[str, Any]:
+    if len(values) > MAX_CUSTOM_FIELDS:
+        check.add("custom_fields", f"at most {MAX_CUSTOM_FIELDS} custom fields")
+    for key in values:
+        if not CUSTOM_FIELD_KEY.match(key):
+            check.add(f"custom_fields.{key}", "names start with a letter and use letters, digits and _ (max 64)")
+    if len(json.dumps(values, default=str)) > MAX_CUSTOM_FIELDS_BYTES:
+        check.add("custom_fields", f"at most {MAX_CUSTOM_FIELDS_BYTES} bytes in all")
+    return dict(values)

@@ -1,0 +1,25 @@
+"""Events the contacts service publishes. It consumes none yet."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from crm.contacts.v1 import events_pb2
+from google.protobuf import field_mask_pb2
+
+from services.contacts.domain import Contact
+from services.contacts.messages import contact_to_proto
+
+
+def contact_created(contact: Contact) -> events_pb2.ContactCreated:
+    return events_pb2.ContactCreated(contact=contact_to_proto(contact))
+
+
+def contact_updated(contact: Contact, changed: Sequence[str]) -> events_pb2.ContactUpdated:
+    return events_pb2.ContactUpdated(
+        contact=contact_to_proto(contact), changed_fields=field_mask_pb2.FieldMask(paths=list(changed))
+    )
+
+
+def contact_deleted(contact_id: str) -> events_pb2.ContactDeleted:
+    return events_pb2.ContactDeleted(contact_id=contact_id)

@@ -1,0 +1,31 @@
+"""Composition root of the contacts service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
+
+from crmkit.config import Settings
+from crmkit.db import Database
+from crmkit.events.outbox import Outbox
+from crmkit.module import ServiceModule
+from services.contacts.api import ContactsServicer
+from services.contacts.store import OUTBOX
+from services.contacts.usecases import Contacts
+
+NAME = "contacts"
+
+
+def build(settings: Settings) -> ServiceModule:
+    database = Database(settings.database_url_for(NAME))
+    outbox = Outbox(NAME, OUTBOX)
+    servicer = ContactsServicer(Contacts(database, outbox))
+    return ServiceModule(
+        name=NAME,
+        database=database,
+        migrations=Path(__file__).parent / "migrations",
+        registrations=[(contacts_pb2_grpc.add_ContactsServiceServicer_to_server, servicer)],
+        grpc_services=[contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_name],
+        outbox=outbox,
+    )

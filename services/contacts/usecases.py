@@ -1,0 +1,71 @@
+"""Contacts use cases: each one transaction of domain rules, store and outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+from crmkit.db import Database, utcnow
+from crmkit.errors import NotFound
+from crmkit.events.outbox import Outbox
+from crmkit.ids import new_id
+from crmkit.pagination import decode_cursor, encode_cursor, page_size
+from crmkit.tokens import Principal
+from services.contacts import domain, events, store
+from services.contacts.domain import Contact, ContactFields
+
+
+class Contacts:
+    def __init__(self, database: Database, outbox: Outbox, clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.database = database
+        self.outbox = outbox
+        self.clock = clock
+
+    def create(self, principal: Principal, data: ContactFields) -> Contact:
+        contact = domain.new_contact(new_id(), principal.tenant_id, data, self.clock())
+        with self.database.transaction() as session:
+            store.add(session, contact)
+            self.outbox.add(session, events.contact_created(contact), tenant_id=contact.tenant_id, subject=contact.id)
+        return contact
+
+    def get(self, principal: Principal, contact_id: str) -> Contact:
+        with self.database.transaction() as session:
+            contact = store.get(session, principal.tenant_id, contact_id)
+        if contact is None:
+            raise NotFound.resource("contact", contact_id)
+        return contact
+
+    def list(self, principal: Principal, requested_size: int, page_token: str) -> tuple[list[Contact], str]:
+        size = page_size(requested_size)
+        after = decode_cursor(page_token, "contacts")
+        with self.database.transaction() as session:
+            found = store.page(session, principal.tenant_id, after, size + 1)
+        more = len(found) > size
+        found = found[:size]
+        return found, encode_cursor(found[-1].id, "contacts") if more else ""
+
+    def update(
+        self, principal: Principal, contact_id: str, patch: ContactFields, mask: Sequence[str], etag: str
+    ) -> Contact:
+        with self.database.transaction() as session:
+            current = store.get(session, principal.tenant_id, contact_id, for_update=True)
+            if current is None:
+                raise NotFound.resource("contact", contact_id)
+            domain.check_etag(current, etag)
+            updated, changed = domain.apply_update(current, patch, mask, self.clock())
+            if changed:
+                store.save(session, updated)
+                event = events.contact_updated(updated, changed)
+                self.outbox.add(session, event, tenant_id=updated.tenant_id, subject=updated.id)
+        return updated
+
+    def delete(self, principal: Principal, contact_id: str, etag: str) -> None:
+        with self.database.transaction() as session:
+            current = store.get(session, principal.tenant_id, contact_id, for_update=True)
+            if current is None:
+                raise NotFound.resource("contact", contact_id)
+            domain.check_etag(current, etag)
+            store.delete(session, principal.tenant_id, contact_id)
+            self.outbox.add(
+                session, events.contact_deleted(contact_id), tenant_id=current.tenant_id, subject=contact_id
+            )

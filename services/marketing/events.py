@@ -1,0 +1,65 @@
+"""Contact events projected into marketing's audience read model."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from crm.contacts.v1 import contacts_pb2, events_pb2
+from crm.events.v1.envelope_pb2 import Envelope
+from sqlalchemy.orm import Session
+
+from crmkit.db import Database
+from crmkit.events.consumer import EventConsumer, Handles
+from services.marketing import domain, store
+from services.marketing.store import INBOX
+
+CONSUMER = "marketing.contact-projection"
+Stage = contacts_pb2.Contact.LifecycleStage
+
+
+def on_contact_changed(
+    session: Session, envelope: Envelope, event: events_pb2.ContactCreated | events_pb2.ContactUpdated
+) -> None:
+    contact = event.contact
+    version = contact.update_time.ToDatetime(tzinfo=dt.UTC)
+    current = store.get(session, envelope.tenant, contact.id, for_update=True)
+    if not domain.supersedes(version, current):
+        return
+    store.put(
+        session,
+        domain.AudienceMember(
+            tenant_id=envelope.tenant,
+            contact_id=contact.id,
+            email=contact.email,
+            given_name=contact.given_name,
+            family_name=contact.family_name,
+            lifecycle_stage=Stage.Name(contact.lifecycle_stage) if contact.lifecycle_stage else "",
+            tags=tuple(contact.tags),
+            source_update_time=version,
+        ),
+    )
+
+
+def on_contact_deleted(session: Session, envelope: Envelope, event: events_pb2.ContactDeleted) -> None:
+    deleted_at = envelope.time.ToDatetime(tzinfo=dt.UTC)
+    current = store.get(session, envelope.tenant, event.contact_id, for_update=True)
+    if not domain.supersedes(deleted_at, current):
+        return
+    # A tombstone without personal data: a late update must not resurrect the contact.
+    store.put(
+        session,
+        domain.AudienceMember(envelope.tenant, event.contact_id, "", "", "", "", (), deleted_at, deleted=True),
+    )
+
+
+def contact_projection(database: Database) -> EventConsumer:
+    return EventConsumer(
+        CONSUMER,
+        database,
+        INBOX,
+        [
+            Handles(events_pb2.ContactCreated, on_contact_changed),  # type: ignore[arg-type]
+            Handles(events_pb2.ContactUpdated, on_contact_changed),  # type: ignore[arg-type]
+            Handles(events_pb2.ContactDeleted, on_contact_deleted),  # type: ignore[arg-type]
+        ],
+    )

@@ -1,0 +1,30 @@
+"""Composition root of the marketing service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crm.marketing.v1 import marketing_pb2, marketing_pb2_grpc
+
+from crmkit.config import Settings
+from crmkit.db import Database
+from crmkit.events.outbox import Outbox
+from crmkit.module import ServiceModule
+from services.marketing.api import AudienceServicer
+from services.marketing.events import contact_projection
+from services.marketing.store import OUTBOX
+
+NAME = "marketing"
+
+
+def build(settings: Settings) -> ServiceModule:
+    database = Database(settings.database_url_for(NAME))
+    return ServiceModule(
+        name=NAME,
+        database=database,
+        migrations=Path(__file__).parent / "migrations",
+        registrations=[(marketing_pb2_grpc.add_AudienceServiceServicer_to_server, AudienceServicer(database))],
+        grpc_services=[marketing_pb2.DESCRIPTOR.services_by_name["AudienceService"].full_name],
+        consumers=[contact_projection(database)],
+        outbox=Outbox(NAME, OUTBOX),
+    )

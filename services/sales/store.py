@@ -1,0 +1,15 @@
+"""The sales service's tables: so far only its outbox and inbox (its resources come with their issue)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import DeclarativeBase
+
+from crmkit.db import make_metadata
+from crmkit.events.tables import add_messaging_tables
+
+
+class Base(DeclarativeBase):
+    metadata = make_metadata()
+
+
+OUTBOX, INBOX = add_messaging_tables(Base.metadata)

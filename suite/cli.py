@@ -1,0 +1,85 @@
+"""`crm`: the one command line of the suite."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from crmkit.config import SERVICE_NAMES, ConfigError, Settings
+from crmkit.errors import ServiceError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="crm", description="The CRM suite.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run a target in the foreground")
+    from suite.targets import TARGETS
+
+    run.add_argument("--target", required=True, choices=TARGETS, help="what this process runs")
+
+    migrate = commands.add_parser("migrate", help="create databases, apply migrations, declare queues")
+    migrate.add_argument("--only", choices=("gateway", *SERVICE_NAMES), help="migrate just this one")
+
+    admin = commands.add_parser("admin", help="administration").add_subparsers(dest="action", required=True)
+    create = admin.add_parser("create-tenant", help="create a tenant and print its first admin API key")
+    create.add_argument("name")
+
+    dlq = commands.add_parser("dlq", help="inspect and replay dead letters").add_subparsers(
+        dest="action", required=True
+    )
+    for action, text in (("list", "list dead letters"), ("replay", "move dead letters back to their queue")):
+        sub = dlq.add_parser(action, help=text)
+        sub.add_argument("consumer", help="e.g. marketing.contact-projection")
+        sub.add_argument("--limit", type=int, default=100)
+
+    commands.add_parser("openapi", help="print the OpenAPI document")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+        return _dispatch(args, settings)
+    except (ConfigError, ServiceError) as exc:
+        print(f"crm: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from suite import targets
+
+    if args.command == "run":
+        targets.run(args.target, settings)
+    elif args.command == "migrate":
+        targets.migrate(settings, [args.only] if args.only else ("gateway", *SERVICE_NAMES))
+        print("migrated", file=sys.stderr)
+    elif args.command == "admin":
+        from crmkit.migrations import upgrade
+        from gateway.module import MIGRATIONS, database
+        from gateway.tenancy import Tenancy
+
+        targets.ensure_database(settings.database_url_for("gateway"))
+        upgrade(MIGRATIONS, settings.database_url_for("gateway"))
+        created = Tenancy(database(settings)).create_tenant(args.name)
+        print(json.dumps({"tenantId": created.tenant_id, "apiKey": created.api_key, "keyId": created.key_id}))
+    elif args.command == "dlq":
+        from crmkit.events import make_bus
+
+        bus = make_bus(settings)
+        if args.action == "list":
+            for letter in bus.dead_letters(args.consumer, args.limit):
+                print(json.dumps({"id": letter.message_id, "type": letter.event_type, "error": letter.error}))
+        else:
+            print(json.dumps({"replayed": bus.replay_dead_letters(args.consumer, args.limit)}))
+    elif args.command == "openapi":
+        from gateway.openapi import document
+        from gateway.routes import discover
+
+        print(json.dumps(document(discover()), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
