@@ -14,7 +14,7 @@ from flask import Flask, Response, g, jsonify, request
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry import trace
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import BaseConverter
 
 from crmkit import grpcclient, metrics
@@ -210,7 +210,7 @@ def create_app(
             raise ApiError(415, "the request body must be JSON (Content-Type: application/json)")
         try:
             return request.get_json(force=True)
-        except HTTPException:
+        except BadRequest:  # only a parse error: a too-large body stays a 413
             raise ApiError(400, "the request body is not valid JSON") from None
 
     def view_for(route: Route) -> Callable[..., Response]:
