@@ -27,6 +27,8 @@ def upgrade(migrations_dir: Path, url: str, revision: str = "head") -> None:
 def run_env(target_metadata: sa.MetaData) -> None:
     """The body of every migrations/env.py: online migrations in one transaction."""
     url = context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("alembic: sqlalchemy.url is not set (use crmkit.migrations.upgrade)")
     if context.is_offline_mode():
         context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
         with context.begin_transaction():

@@ -14,6 +14,7 @@ from services.contacts.api import ContactsServicer
 from services.contacts.store import OUTBOX
 from services.contacts.usecases import Contacts
 
+MIGRATIONS = Path(__file__).parent / "migrations"
 NAME = "contacts"
 
 
@@ -24,7 +25,7 @@ def build(settings: Settings) -> ServiceModule:
     return ServiceModule(
         name=NAME,
         database=database,
-        migrations=Path(__file__).parent / "migrations",
+        migrations=MIGRATIONS,
         registrations=[(contacts_pb2_grpc.add_ContactsServiceServicer_to_server, servicer)],
         grpc_services=[contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_name],
         outbox=outbox,

@@ -10,9 +10,10 @@ from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
 from services.integrations.store import OUTBOX
 
+MIGRATIONS = Path(__file__).parent / "migrations"
 NAME = "integrations"
 
 
 def build(settings: Settings) -> ServiceModule:
     database = Database(settings.database_url_for(NAME))
-    return ServiceModule(NAME, database, Path(__file__).parent / "migrations", outbox=Outbox(NAME, OUTBOX))
+    return ServiceModule(NAME, database, MIGRATIONS, outbox=Outbox(NAME, OUTBOX))

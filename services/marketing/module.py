@@ -14,6 +14,7 @@ from services.marketing.api import AudienceServicer
 from services.marketing.events import contact_projection
 from services.marketing.store import OUTBOX
 
+MIGRATIONS = Path(__file__).parent / "migrations"
 NAME = "marketing"
 
 
@@ -22,7 +23,7 @@ def build(settings: Settings) -> ServiceModule:
     return ServiceModule(
         name=NAME,
         database=database,
-        migrations=Path(__file__).parent / "migrations",
+        migrations=MIGRATIONS,
         registrations=[(marketing_pb2_grpc.add_AudienceServiceServicer_to_server, AudienceServicer(database))],
         grpc_services=[marketing_pb2.DESCRIPTOR.services_by_name["AudienceService"].full_name],
         consumers=[contact_projection(database)],
