@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.infra import Databases, delete_amqp_prefix, postgres_admin_url, rabbitmq_url
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    with postgres_admin_url() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    with rabbitmq_url() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def databases(pg_admin_url: str) -> Iterator[Databases]:
+    registry = Databases(pg_admin_url)
+    yield registry
+    registry.drop_all()
+
+
+@pytest.fixture
+def amqp_prefix(amqp_url: str) -> Iterator[str]:
+    """A broker namespace of this test's own; its queues are deleted afterwards."""
+    prefix = f"crmtest-{uuid.uuid4().hex[:8]}"
+    yield prefix
+    delete_amqp_prefix(
+        amqp_url,
+        prefix,
+        ["marketing.contact-projection", "test.consumer", "test.flaky", "test.poison", "test.count"],
+        retry_tiers=3,
+    )

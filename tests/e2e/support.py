@@ -1,0 +1,121 @@
+"""Running the suite as real processes for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 20.0, what: str = "condition") -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = condition()
+            if result:
+                return result
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+class Suite:
+    """Processes of one suite: started with their own logs, stopped (and reported) together."""
+
+    def __init__(self, workdir: Path, env: Mapping[str, str]) -> None:
+        self.workdir = workdir
+        self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def crm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "suite.cli", *args],
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"crm {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+        return result
+
+    def create_tenant(self, name: str) -> dict[str, str]:
+        created: dict[str, str] = json.loads(self.crm("admin", "create-tenant", name).stdout)
+        return created
+
+    def start(self, target: str, name: str | None = None, extra_env: Mapping[str, str] | None = None) -> None:
+        name = name or target
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "suite.cli", "run", "--target", target],
+            cwd=self.workdir,
+            env={**self.env, **(extra_env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def stop(self, name: str, timeout: float = 15.0) -> int:
+        process = self.processes.pop(name)
+        process.terminate()
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+    def assert_running(self) -> None:
+        for name, process in self.processes.items():
+            assert process.poll() is None, f"{name} exited with {process.returncode}:\n{self.log(name)}"
+
+    def log(self, name: str) -> str:
+        path = self.workdir / f"{name}.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+
+class Api:
+    def __init__(self, base: str, key: str | None) -> None:
+        self.base = base
+        self.session = requests.Session()
+        if key:
+            self.session.headers["Authorization"] = f"Bearer {key}"
+
+    def __getattr__(self, method: str) -> Callable[..., requests.Response]:
+        def call(path: str, **kwargs: object) -> requests.Response:
+            kwargs.setdefault("timeout", 10)
+            return self.session.request(method.upper(), self.base + path, **kwargs)  # type: ignore[arg-type]
+
+        return call
+
+
+def metric(url: str, name: str, labels: Mapping[str, str]) -> float:
+    """One sample from a Prometheus text endpoint (0 when absent)."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in requests.get(url, timeout=5).text.splitlines():
+        if line.startswith(f"{name}{{"):
+            series, value = line.rsplit(" ", 1)
+            found = ",".join(sorted(series[len(name) + 1 : -1].split(",")))
+            if found == wanted:
+                return float(value)
+    return 0.0

@@ -1,0 +1,220 @@
+"""The Foundation end to end: gateway (gunicorn), contacts, marketing and the relay as separate
+processes on PostgreSQL and RabbitMQ, driven over HTTP like a partner would."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+import pika
+import pytest
+import sqlalchemy as sa
+
+from tests.e2e.support import Api, Suite, free_port, metric, wait_until
+from tests.infra import delete_amqp_prefix
+
+pytestmark = pytest.mark.e2e
+CONSUMER = "marketing.contact-projection"
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory, databases, amqp_url):
+    prefix = f"crmtest-{uuid.uuid4().hex[:8]}"
+    ports = {name: free_port() for name in ("gateway", "contacts", "marketing", "m_gw", "m_c", "m_m", "m_r")}
+    template = databases.template("e2e")
+    env = {
+        "CRM_DATABASE_URL": template,
+        "CRM_BUS": "rabbitmq",
+        "CRM_AMQP_URL": amqp_url,
+        "CRM_AMQP_PREFIX": prefix,
+        "CRM_INTERNAL_TOKEN_SECRET": secrets.token_urlsafe(40),
+        "CRM_GATEWAY_ADDR": f"127.0.0.1:{ports['gateway']}",
+        "CRM_CONTACTS_ADDR": f"127.0.0.1:{ports['contacts']}",
+        "CRM_MARKETING_ADDR": f"127.0.0.1:{ports['marketing']}",
+        "CRM_RELAY_POLL_SECONDS": "0.05",
+        "CRM_RETRY_DELAYS_MS": "100,200,400",
+        "CRM_MAX_BODY_BYTES": "65536",
+    }
+    suite = Suite(tmp_path_factory.mktemp("distributed"), env)
+    suite.crm("migrate")
+    suite.start("contacts", extra_env={"CRM_METRICS_PORT": str(ports["m_c"])})
+    suite.start("marketing", extra_env={"CRM_METRICS_PORT": str(ports["m_m"])})
+    suite.start("relay", extra_env={"CRM_METRICS_PORT": str(ports["m_r"])})
+    suite.start("gateway", extra_env={"CRM_METRICS_PORT": str(ports["m_gw"])})
+    suite.base = f"http://127.0.0.1:{ports['gateway']}"
+    suite.marketing_metrics = f"http://127.0.0.1:{ports['m_m']}/metrics"
+    suite.contacts_db = template.replace("{service}", "contacts")
+    suite.amqp_url, suite.prefix = amqp_url, prefix
+    try:
+        wait_until(lambda: Api(suite.base, None).get("/readyz").status_code == 200, 60, "the suite to be ready")
+        yield suite
+    finally:
+        suite.stop_all()
+        delete_amqp_prefix(amqp_url, prefix, [CONSUMER], retry_tiers=3)
+
+
+@pytest.fixture(scope="module")
+def tenant_a(suite):
+    return suite.create_tenant("Acme")
+
+
+@pytest.fixture(scope="module")
+def api(suite, tenant_a):
+    return Api(suite.base, tenant_a["apiKey"])
+
+
+def audience(api: Api, contact_id: str):
+    return api.get(f"/v1/audienceMembers/{contact_id}")
+
+
+def test_a_tenant_is_bootstrapped_from_the_command_line_with_a_key_shown_once(suite, tenant_a):
+    assert set(tenant_a) == {"tenantId", "apiKey", "keyId"}
+    assert tenant_a["apiKey"].startswith("crm_")
+    with sa.create_engine(suite.contacts_db.replace("_contacts", "_gateway")).connect() as connection:
+        stored = connection.execute(sa.text("SELECT key_hash FROM api_keys")).scalars().all()
+    assert tenant_a["apiKey"] not in stored, "keys are stored hashed"
+
+
+def test_contacts_are_created_read_listed_updated_and_deleted(api):
+    created = api.post(
+        "/v1/contacts", json={"givenName": "Ada", "email": "ADA@Example.com", "phone": "+1 415 555 0132"}
+    )
+    assert created.status_code == 200, created.text
+    contact = created.json()
+    assert contact["email"] == "ADA@example.com" and contact["phone"] == "+14155550132"
+    assert created.headers["ETag"] == f'"{contact["etag"]}"'
+    assert api.get(f"/v1/contacts/{contact['id']}").json() == contact
+
+    patched = api.patch(f"/v1/contacts/{contact['id']}?updateMask=title", json={"title": "Countess", "givenName": "X"})
+    assert patched.status_code == 200
+    assert (patched.json()["title"], patched.json()["givenName"]) == ("Countess", "Ada")
+
+    stale = api.patch(f"/v1/contacts/{contact['id']}", json={"title": "Analyst"}, headers={"If-Match": contact["etag"]})
+    assert stale.status_code == 409 and stale.json()["error"]["status"] == "ABORTED"
+
+    deleted = api.delete(f"/v1/contacts/{contact['id']}")
+    assert (deleted.status_code, deleted.json()) == (200, {})
+    gone = api.get(f"/v1/contacts/{contact['id']}")
+    assert gone.status_code == 404
+    assert gone.json()["error"] == {"code": 404, "status": "NOT_FOUND", "message": f"contact {contact['id']} not found"}
+
+
+def test_lists_are_paged_with_opaque_tokens(suite):
+    api = Api(suite.base, suite.create_tenant("Pager")["apiKey"])
+    ids = {api.post("/v1/contacts", json={"givenName": f"P{n}"}).json()["id"] for n in range(5)}
+    seen, token = [], ""
+    while True:
+        page = api.get("/v1/contacts", params={"pageSize": 2, "pageToken": token}).json()
+        assert len(page["contacts"]) <= 2
+        seen += [c["id"] for c in page["contacts"]]
+        token = page["nextPageToken"]
+        if not token:
+            break
+    assert sorted(seen) == sorted(ids)
+    bad = api.get("/v1/contacts", params={"pageToken": "not-a-token"})
+    assert bad.status_code == 400 and bad.json()["error"]["details"][0]["field"] == "pageToken"
+
+
+def test_a_contact_event_reaches_marketing_and_shows_through_the_api(api):
+    contact = api.post("/v1/contacts", json={"givenName": "Grace", "email": "grace@example.com"}).json()
+    wait_until(lambda: audience(api, contact["id"]).status_code == 200, what="the ContactCreated projection")
+    assert audience(api, contact["id"]).json()["email"] == "grace@example.com"
+    api.patch(f"/v1/contacts/{contact['id']}", json={"givenName": "Rear Admiral Grace"})
+    wait_until(lambda: audience(api, contact["id"]).json()["givenName"] == "Rear Admiral Grace", what="the update")
+    api.delete(f"/v1/contacts/{contact['id']}")
+    wait_until(lambda: audience(api, contact["id"]).status_code == 404, what="the deletion")
+
+
+def test_another_tenant_gets_404_for_the_first_tenants_contact(suite, api):
+    contact = api.post("/v1/contacts", json={"givenName": "Secret"}).json()
+    wait_until(lambda: audience(api, contact["id"]).status_code == 200, what="the projection")
+    other = Api(suite.base, suite.create_tenant("Globex")["apiKey"])
+    for response in (
+        other.get(f"/v1/contacts/{contact['id']}"),
+        other.patch(f"/v1/contacts/{contact['id']}", json={"givenName": "Mine"}),
+        other.delete(f"/v1/contacts/{contact['id']}"),
+        audience(other, contact["id"]),
+    ):
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["status"] == "NOT_FOUND"
+    assert contact["id"] not in {c["id"] for c in other.get("/v1/contacts").json()["contacts"]}
+    assert api.get(f"/v1/contacts/{contact['id']}").json()["givenName"] == "Secret"
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Bearer crm_aaaaaaaaaaaa_" + "A" * 43, "Basic dXNlcjpwYXNz"])
+def test_requests_without_a_valid_key_get_401_in_the_error_shape(suite, header):
+    headers = {"Authorization": header} if header else {}
+    response = Api(suite.base, None).get("/v1/contacts", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"]["status"] == "UNAUTHENTICATED"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_bad_bodies_get_clear_errors_and_write_nothing(api):
+    before = len(api.get("/v1/contacts", params={"pageSize": 1000}).json()["contacts"])
+    malformed = api.post("/v1/contacts", data='{"givenName": "Ada"', headers={"Content-Type": "application/json"})
+    assert malformed.status_code == 400
+    assert malformed.json()["error"]["status"] == "INVALID_ARGUMENT" and "JSON" in malformed.json()["error"]["message"]
+    unknown = api.post("/v1/contacts", json={"givenName": "Ada", "tenantId": "someone-else"})
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["details"] == [{"field": "tenantId", "description": "unknown field"}]
+    invalid = api.post("/v1/contacts", json={"email": "not-an-email", "phone": "12"})
+    assert {d["field"] for d in invalid.json()["error"]["details"]} == {"email", "phone"}
+    not_json = api.post("/v1/contacts", data="givenName=Ada", headers={"Content-Type": "text/plain"})
+    assert not_json.status_code == 415
+    too_big = api.post("/v1/contacts", json={"givenName": "x" * 70000})
+    assert too_big.status_code == 413 and too_big.json()["error"]["code"] == 413
+    for response in (malformed, unknown, invalid, not_json, too_big):
+        assert "Traceback" not in response.text and response.headers["Content-Type"] == "application/json"
+    assert len(api.get("/v1/contacts", params={"pageSize": 1000}).json()["contacts"]) == before
+
+
+def test_a_redelivered_event_changes_nothing(suite, api):
+    contact = api.post("/v1/contacts", json={"givenName": "Ada"}).json()
+    wait_until(lambda: audience(api, contact["id"]).status_code == 200, what="the projection")
+    api.patch(f"/v1/contacts/{contact['id']}", json={"givenName": "Augusta"})
+    wait_until(lambda: audience(api, contact["id"]).json()["givenName"] == "Augusta", what="the update")
+
+    with sa.create_engine(suite.contacts_db).connect() as connection:
+        row = connection.execute(
+            sa.text("SELECT id, event_type, payload FROM outbox WHERE subject = :s ORDER BY id LIMIT 1"),
+            {"s": contact["id"]},
+        ).one()
+    duplicates = metric(
+        suite.marketing_metrics, "crm_events_consumed_total", {"consumer": CONSUMER, "outcome": "duplicate"}
+    )
+    connection = pika.BlockingConnection(pika.URLParameters(suite.amqp_url))
+    try:  # the broker hands the very same committed ContactCreated over again
+        channel = connection.channel()
+        channel.confirm_delivery()
+        properties = pika.BasicProperties(message_id=row.id, type=row.event_type, delivery_mode=2)
+        channel.basic_publish(f"{suite.prefix}.events", row.event_type, bytes(row.payload), properties)
+    finally:
+        connection.close()
+    wait_until(
+        lambda: (
+            metric(suite.marketing_metrics, "crm_events_consumed_total", {"consumer": CONSUMER, "outcome": "duplicate"})
+            > duplicates
+        ),
+        what="marketing to see the redelivery",
+    )
+    assert audience(api, contact["id"]).json()["givenName"] == "Augusta"
+
+
+def test_the_api_describes_itself_and_reports_health(suite):
+    anonymous = Api(suite.base, None)
+    spec = anonymous.get("/openapi.json").json()
+    assert spec["openapi"].startswith("3.") and "/v1/contacts/{id}" in spec["paths"]
+    assert anonymous.get("/healthz").json() == {"status": "ok"}
+    assert anonymous.get("/readyz").json()["checks"] == {"database": "ok", "contacts": "ok", "marketing": "ok"}
+    assert anonymous.get("/v1/nowhere").json()["error"]["code"] == 404
+
+
+def test_a_stopped_service_is_503_in_the_error_shape_not_a_hang_or_500(suite, api):
+    suite.assert_running()
+    assert suite.stop("marketing") == 0, "marketing shuts down cleanly on SIGTERM"
+    response = api.get("/v1/audienceMembers")
+    assert response.status_code == 503
+    assert response.json()["error"]["status"] == "UNAVAILABLE" and response.headers["Retry-After"]
+    assert Api(suite.base, None).get("/readyz").status_code == 503
+    assert api.get("/v1/contacts").status_code == 200, "the rest of the suite keeps serving"

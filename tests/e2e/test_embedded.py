@@ -1,0 +1,56 @@
+"""The quick start: `crm run --target all` with nothing configured (SQLite files, in-process bus)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.support import Api, Suite, free_port, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory):
+    env = {"CRM_GATEWAY_ADDR": f"127.0.0.1:{free_port()}", "CRM_METRICS_PORT": str(free_port())}
+    for service in ("contacts", "sales", "support", "marketing", "integrations"):
+        env[f"CRM_{service.upper()}_ADDR"] = f"127.0.0.1:{free_port()}"
+    suite = Suite(tmp_path_factory.mktemp("embedded"), env)
+    suite.env = {k: v for k, v in suite.env.items() if not k.startswith("CRM_") or k in env}  # nothing else set
+    suite.crm("migrate")
+    suite.start("all")
+    suite.base = f"http://{env['CRM_GATEWAY_ADDR']}"
+    suite.metrics = f"http://127.0.0.1:{env['CRM_METRICS_PORT']}/metrics"
+    try:
+        wait_until(lambda: Api(suite.base, None).get("/readyz").status_code == 200, 60, "the embedded suite")
+        yield suite
+    finally:
+        suite.stop_all()
+
+
+def test_the_quick_start_from_tenant_to_contacts_to_marketing(embedded):
+    assert sorted(p.name for p in (embedded.workdir / "var").glob("*.db")) == [
+        f"{n}.db" for n in ("contacts", "gateway", "integrations", "marketing", "sales", "support")
+    ]
+    api = Api(embedded.base, embedded.create_tenant("Demo")["apiKey"])
+    contact = api.post("/v1/contacts", json={"givenName": "Ada", "email": "ada@example.com"})
+    assert contact.status_code == 200, contact.text
+    listed = api.get("/v1/contacts").json()
+    assert [c["id"] for c in listed["contacts"]] == [contact.json()["id"]] and listed["nextPageToken"] == ""
+    member = wait_until(
+        lambda: (r := api.get(f"/v1/audienceMembers/{contact.json()['id']}")).status_code == 200 and r.json(),
+        what="the in-process event to reach marketing",
+    )
+    assert member["email"] == "ada@example.com"
+
+
+def test_the_process_exposes_prometheus_metrics(embedded):
+    import requests
+
+    text = requests.get(embedded.metrics, timeout=5).text
+    for name in ("crm_http_requests_total", "crm_grpc_server_handled_total", "crm_events_published_total"):
+        assert name in text
+
+
+def test_sigterm_stops_every_module_cleanly(embedded):
+    embedded.assert_running()
+    assert embedded.stop("all") == 0

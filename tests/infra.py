@@ -1,0 +1,135 @@
+"""Where tests find PostgreSQL and RabbitMQ, and throwaway databases and queue prefixes on them.
+
+Order: the CRM_TEST_* variables; else testcontainers where a Docker engine answers; else the
+local services on 127.0.0.1 (as on CI and the developer machines). A missing service fails the
+suite loudly: these tests never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlparse
+
+import pika
+import pytest
+import sqlalchemy as sa
+
+LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+LOCAL_AMQP = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+def _docker_engine() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url.replace("+psycopg", ""))
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def postgres_admin_url() -> Iterator[str]:
+    if url := os.environ.get("CRM_TEST_DATABASE_URL"):
+        yield url
+        return
+    if _docker_engine():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16-alpine", driver="psycopg") as container:
+            yield container.get_connection_url()
+        return
+    if not _reachable(LOCAL_POSTGRES, 5432):
+        pytest.fail(
+            "PostgreSQL is needed: set CRM_TEST_DATABASE_URL, start Docker (testcontainers), or run it on "
+            "127.0.0.1:5432 (see `env`/machines docs for the start command)",
+            pytrace=False,
+        )
+    yield LOCAL_POSTGRES
+
+
+@contextmanager
+def rabbitmq_url() -> Iterator[str]:
+    if url := os.environ.get("CRM_TEST_AMQP_URL"):
+        yield url
+        return
+    if _docker_engine():
+        from testcontainers.rabbitmq import RabbitMqContainer
+
+        with RabbitMqContainer("rabbitmq:3.13-alpine") as container:
+            params = container.get_connection_params()
+            yield f"amqp://guest:guest@{params.host}:{params.port}/%2F"
+        return
+    if not _reachable(LOCAL_AMQP, 5672):
+        pytest.fail(
+            "RabbitMQ is needed: set CRM_TEST_AMQP_URL, start Docker (testcontainers), or run it on 127.0.0.1:5672",
+            pytrace=False,
+        )
+    yield LOCAL_AMQP
+
+
+class Databases:
+    """Creates uniquely named PostgreSQL databases and drops them all at the end."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = sa.engine.make_url(admin_url)
+        self.run = uuid.uuid4().hex[:8]
+        self.created: list[str] = []
+        self.admin = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+    def template(self, label: str) -> str:
+        """A CRM_DATABASE_URL template whose `{service}` databases are this run's (created by crm migrate)."""
+        name = f"crmtest_{self.run}_{label}_{{service}}"
+        self.created.append(name)
+        return (
+            self.admin_url.set(database=name)
+            .render_as_string(hide_password=False)
+            .replace("%7B", "{")
+            .replace("%7D", "}")
+        )
+
+    def create(self, label: str) -> str:
+        name = f"crmtest_{self.run}_{label}"
+        with self.admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        return self.admin_url.set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        with self.admin.connect() as connection:
+            names = [
+                row[0]
+                for row in connection.execute(
+                    sa.text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": f"crmtest_{self.run}_%"}
+                )
+            ]
+            for name in names:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+def delete_amqp_prefix(amqp_url: str, prefix: str, consumers: list[str], retry_tiers: int) -> None:
+    """Remove what a test declared under its prefix (queues per consumer and the exchange)."""
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        channel = connection.channel()
+        for consumer in consumers:
+            base = f"{prefix}.{consumer}"
+            for name in [base, f"{base}.dlq", *(f"{base}.retry.{i}" for i in range(retry_tiers))]:
+                channel.queue_delete(name)
+        channel.exchange_delete(f"{prefix}.events")
+    finally:
+        connection.close()

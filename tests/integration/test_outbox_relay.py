@@ -1,0 +1,88 @@
+"""The outbox relay publishes exactly the committed events, once, with publisher confirms."""
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+from crm.events.v1.envelope_pb2 import Envelope
+
+from crmkit.db import utcnow
+from crmkit.events.outbox import Outbox
+from crmkit.events.rabbitmq import RabbitBus
+from crmkit.events.relay import OutboxRelay
+from crmkit.events.transport import Subscription
+from services.contacts import events
+from services.contacts.domain import ContactFields, new_contact
+from services.contacts.store import OUTBOX
+from tests.integration.events_support import drain
+
+SINK = Subscription("test.consumer", ("#",))
+
+
+def add_events(database, outbox: Outbox, count: int) -> list[str]:
+    ids = []
+    with database.transaction() as session:
+        for n in range(count):
+            contact = new_contact(f"C{n:05d}", "T1", ContactFields(given_name=f"N{n}"), utcnow())
+            ids.append(outbox.add(session, events.contact_created(contact), tenant_id="T1", subject=contact.id).id)
+    return ids
+
+
+def unsent(database) -> int:
+    with database.transaction() as session:
+        return session.execute(sa.select(sa.func.count()).where(OUTBOX.c.sent_at.is_(None))).scalar_one()
+
+
+@pytest.fixture
+def bus(amqp_url, amqp_prefix):
+    bus = RabbitBus(amqp_url, amqp_prefix, retry_delays_ms=(50,))
+    bus.declare(SINK)
+    return bus
+
+
+def test_only_committed_events_are_published(migrated, bus):
+    database = migrated("contacts")
+    outbox = Outbox("contacts", OUTBOX)
+    with pytest.raises(RuntimeError), database.transaction() as session:
+        outbox.add(session, events.contact_deleted("GONE"), tenant_id="T1", subject="GONE")
+        raise RuntimeError("the business change failed")
+    [committed] = add_events(database, outbox, 1)
+    relay = OutboxRelay(database, OUTBOX, bus.publisher(), source="contacts")
+    assert relay.publish_batch() == 1
+    assert relay.publish_batch() == 0
+    received = [Envelope.FromString(body) for _, body in drain(bus, SINK.consumer)]
+    assert [e.id for e in received] == [committed]
+    assert received[0].type == "crm.contacts.v1.ContactCreated" and received[0].tenant == "T1"
+    assert unsent(database) == 0
+
+
+def test_two_relays_side_by_side_never_send_a_row_twice(migrated, bus):
+    database = migrated("contacts")
+    ids = add_events(database, Outbox("contacts", OUTBOX), 400)
+    relays = [OutboxRelay(database, OUTBOX, bus.publisher(), source="contacts", batch_size=25) for _ in range(2)]
+    sent = [0, 0]
+
+    def drain_outbox(index: int) -> None:
+        while (n := relays[index].publish_batch()) > 0:
+            sent[index] += n
+
+    threads = [threading.Thread(target=drain_outbox, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    received = [properties.message_id for properties, _ in drain(bus, SINK.consumer)]
+    assert sorted(received) == sorted(ids), "every committed event arrives exactly once"
+    assert sum(sent) == 400
+
+
+def test_rows_stay_in_the_outbox_while_the_broker_is_unreachable(migrated, bus, amqp_prefix):
+    database = migrated("contacts")
+    add_events(database, Outbox("contacts", OUTBOX), 3)
+    dead_broker = RabbitBus("amqp://guest:guest@127.0.0.1:1/%2F", amqp_prefix)
+    with pytest.raises(Exception):  # noqa: B017 - any connection error will do; what matters is below
+        OutboxRelay(database, OUTBOX, dead_broker.publisher(), source="contacts").publish_batch()
+    assert unsent(database) == 3
+    assert OutboxRelay(database, OUTBOX, bus.publisher(), source="contacts").publish_batch() == 3
+    assert unsent(database) == 0
+    assert len(drain(bus, SINK.consumer)) == 3

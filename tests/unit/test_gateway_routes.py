@@ -1,0 +1,88 @@
+import pytest
+
+from crmkit.errors import InvalidArgument
+from gateway.routes import build_request, camel, discover, flask_rule_for
+
+
+def route(name: str):
+    return next(r for r in discover() if r.method.name == name)
+
+
+def violations(error: InvalidArgument) -> dict[str, str]:
+    return {v.field: v.description for v in error.violations}
+
+
+def test_every_public_method_has_a_route_a_scope_and_a_backend():
+    routes = discover()
+    names = {r.method.name for r in routes}
+    assert {"CreateContact", "GetContact", "ListContacts", "UpdateContact", "DeleteContact"} <= names
+    assert {"GetAudienceMember", "ListAudienceMembers"} <= names
+    for r in routes:
+        assert r.scope, f"{r.full_method} has no required_scope option"
+        assert r.backend in {"contacts", "sales", "support", "marketing", "integrations"}
+
+
+def test_no_two_routes_claim_the_same_method_and_path():
+    seen = [(r.http_method, r.template) for r in discover()]
+    assert len(seen) == len(set(seen))
+
+
+def test_templates_become_flask_rules_that_stop_at_custom_verbs():
+    assert flask_rule_for("/v1/contacts/{id}:merge") == ("/v1/contacts/<segment:p0>:merge", (("p0", "id"),))
+    with pytest.raises(ValueError):
+        flask_rule_for("/v1/{name=contacts/**}")
+
+
+def test_a_patch_without_update_mask_changes_the_fields_in_the_body():
+    request = build_request(route("UpdateContact"), {"p0": "C1"}, {}, {"givenName": "Ada", "tags": ["x"]})
+    assert request.id == "C1"
+    assert list(request.update_mask.paths) == ["given_name", "tags"]
+    assert request.contact.given_name == "Ada"
+
+
+def test_update_mask_from_the_query_in_either_case_wins_over_the_body():
+    request = build_request(
+        route("UpdateContact"), {"p0": "C1"}, {"updateMask": ["givenName,family_name"]}, {"givenName": "Ada"}
+    )
+    assert list(request.update_mask.paths) == ["given_name", "family_name"]
+
+
+def test_if_match_sets_the_etag_on_the_resource_or_the_request():
+    update = build_request(route("UpdateContact"), {"p0": "C1"}, {}, {"givenName": "A"}, 'W/"abc"')
+    assert update.contact.etag == "abc"
+    delete = build_request(route("DeleteContact"), {"p0": "C1"}, {}, None, '"abc"')
+    assert delete.etag == "abc"
+
+
+def test_unknown_fields_are_named_with_their_full_path():
+    with pytest.raises(InvalidArgument) as caught:
+        build_request(route("CreateContact"), {}, {}, {"givenName": "A", "shoeSize": 44, "tenantId": "T2"})
+    assert violations(caught.value) == {"shoeSize": "unknown field", "tenantId": "unknown field"}
+
+
+def test_wrong_types_name_the_field():
+    with pytest.raises(InvalidArgument) as caught:
+        build_request(route("CreateContact"), {}, {}, {"givenName": 5})
+    assert list(violations(caught.value)) == ["givenName"]
+    with pytest.raises(InvalidArgument) as caught:
+        build_request(route("CreateContact"), {}, {}, {"lifecycleStage": "ROYALTY"})
+    assert list(violations(caught.value)) == ["lifecycleStage"]
+
+
+def test_a_body_that_is_not_an_object_is_refused():
+    with pytest.raises(InvalidArgument) as caught:
+        build_request(route("CreateContact"), {}, {}, ["a"])
+    assert list(violations(caught.value)) == ["body"]
+
+
+def test_query_parameters_are_typed_and_unknown_ones_refused():
+    request = build_request(route("ListContacts"), {}, {"pageSize": ["20"], "page_token": ["t"]}, None)
+    assert request.page_size == 20 and request.page_token == "t"
+    with pytest.raises(InvalidArgument) as caught:
+        build_request(route("ListContacts"), {}, {"pageSize": ["many"], "sort": ["x"]}, None)
+    assert set(violations(caught.value)) == {"pageSize", "sort"}
+
+
+def test_error_fields_are_reported_with_json_names():
+    assert camel("given_name") == "givenName"
+    assert camel("custom_fields.region_code") == "customFields.region_code"

@@ -1,0 +1,36 @@
+import re
+
+from gateway.openapi import document
+from gateway.routes import discover
+
+
+def test_every_route_is_documented_with_its_scope_and_error_responses():
+    spec = document(discover())
+    for route in discover():
+        path = re.sub(r"\{id\}", "{id}", route.template).replace("{contact_id}", "{contactId}")
+        operation = spec["paths"][path][route.http_method.lower()]
+        assert operation["operationId"] == route.method.name
+        assert operation["x-required-scope"] == route.scope
+        assert {"200", "400", "401", "403", "404"} <= set(operation["responses"])
+
+
+def test_every_schema_reference_resolves():
+    spec = document(discover())
+    text = repr(spec)
+    for name in re.findall(r"#/components/schemas/([\w.]+)", text):
+        assert name in spec["components"]["schemas"], name
+
+
+def test_json_names_types_and_read_only_fields_follow_protobufs_json_mapping():
+    contact = document(discover())["components"]["schemas"]["crm.contacts.v1.Contact"]["properties"]
+    assert contact["givenName"] == {"type": "string"}
+    assert contact["createTime"]["format"] == "date-time" and contact["createTime"]["readOnly"] is True
+    assert contact["id"]["readOnly"] is True
+    assert "CUSTOMER" in contact["lifecycleStage"]["enum"]
+    assert contact["customFields"]["type"] == "object"
+
+
+def test_path_parameters_use_json_names():
+    spec = document(discover())
+    parameters = spec["paths"]["/v1/audienceMembers/{contactId}"]["get"]["parameters"]
+    assert parameters[0]["name"] == "contactId" and parameters[0]["in"] == "path"

@@ -1,0 +1,30 @@
+import pytest
+
+from crmkit.errors import InvalidArgument
+from crmkit.pagination import decode_cursor, encode_cursor, page_size
+
+
+def test_page_size_defaults_to_50_and_is_capped_at_1000():
+    assert page_size(0) == 50
+    assert page_size(10) == 10
+    assert page_size(5000) == 1000
+
+
+def test_negative_page_size_is_refused():
+    with pytest.raises(InvalidArgument) as caught:
+        page_size(-1)
+    assert caught.value.violations[0].field == "page_size"
+
+
+def test_a_cursor_round_trips_and_is_opaque():
+    token = encode_cursor("01ABC", "contacts")
+    assert "01ABC" not in token
+    assert decode_cursor(token, "contacts") == "01ABC"
+    assert decode_cursor("", "contacts") is None
+
+
+@pytest.mark.parametrize("token", ["garbage!", "e30", encode_cursor("01ABC", "audienceMembers")])
+def test_damaged_or_foreign_tokens_are_refused(token):
+    with pytest.raises(InvalidArgument) as caught:
+        decode_cursor(token, "contacts")
+    assert caught.value.violations[0].field == "page_token"

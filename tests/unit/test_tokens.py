@@ -1,0 +1,49 @@
+import jwt
+import pytest
+
+from crmkit.errors import Unauthenticated
+from crmkit.tokens import InternalTokens, Principal
+
+SECRET = "s" * 40
+ALICE = Principal("T1", "apikey:K1", frozenset({"contacts:read"}))
+
+
+def test_a_minted_token_verifies_to_the_same_principal():
+    tokens = InternalTokens(SECRET)
+    assert tokens.verify(tokens.mint(ALICE)) == ALICE
+
+
+def test_expired_tokens_are_refused():
+    tokens = InternalTokens(SECRET, ttl_seconds=60, leeway_seconds=0)
+    with pytest.raises(Unauthenticated):
+        tokens.verify(tokens.mint(ALICE, now=1_000_000))
+
+
+def test_tokens_signed_with_another_secret_or_tampered_are_refused():
+    forged = InternalTokens("x" * 40).mint(ALICE)
+    with pytest.raises(Unauthenticated):
+        InternalTokens(SECRET).verify(forged)
+    header, payload, signature = InternalTokens(SECRET).mint(ALICE).split(".")
+    with pytest.raises(Unauthenticated):
+        InternalTokens(SECRET).verify(f"{header}.{payload}x.{signature}")
+
+
+def test_unsigned_tokens_are_refused():
+    unsigned = jwt.encode({"sub": "x", "tid": "T1"}, key=None, algorithm="none")
+    with pytest.raises(Unauthenticated):
+        InternalTokens(SECRET).verify(unsigned)
+
+
+def test_a_missing_token_is_refused():
+    with pytest.raises(Unauthenticated):
+        InternalTokens(SECRET).verify("")
+
+
+def test_short_secrets_are_refused():
+    with pytest.raises(ValueError):
+        InternalTokens("short")
+
+
+def test_admin_implies_every_scope():
+    assert Principal("T", "s", frozenset({"admin"})).has_scope("sales:write")
+    assert not ALICE.has_scope("contacts:write")
