@@ -1,0 +1,69 @@
+# The front door of the CRM suite. `make help` lists what is here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install up migrate tenant test test-unit test-integration test-e2e lint fmt typecheck protos openapi clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP) ## create .venv and install the suite with its dev tools (pinned in pyproject.toml)
+
+up: install ## run the whole suite in one process (SQLite, in-process bus) on 127.0.0.1:8080
+	@$(BIN)/crm migrate
+	@echo ""
+	@echo "  CRM suite: gateway on http://$${CRM_GATEWAY_ADDR:-127.0.0.1:8080}  (API reference: /openapi.json)"
+	@echo "  In another terminal, create a tenant and its admin API key:"
+	@echo "      make tenant NAME=acme        (or: $(BIN)/crm admin create-tenant acme)"
+	@echo "  then follow README.md: curl -H 'Authorization: Bearer <apiKey>' .../v1/contacts"
+	@echo ""
+	@$(BIN)/crm run --target all
+
+migrate: install ## create databases and apply every migration (and declare queues on RabbitMQ)
+	$(BIN)/crm migrate
+
+tenant: install ## create a tenant and print its admin API key: make tenant NAME=acme
+	@$(BIN)/crm admin create-tenant "$(or $(NAME),demo)"
+
+test: install lint typecheck ## lint, type-check and run every test (needs PostgreSQL and RabbitMQ: see README)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-unit: install ## only the unit tests (no services needed)
+	$(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
+
+test-integration: install ## only the integration tests (PostgreSQL, RabbitMQ)
+	$(BIN)/python -m pytest -q tests/integration $(PYTEST_ARGS)
+
+test-e2e: install ## only the end-to-end tests (the suite as separate processes)
+	$(BIN)/python -m pytest -q tests/e2e $(PYTEST_ARGS)
+
+lint: install ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: install ## format and auto-fix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: install ## mypy on the shared library, the domain modules and the gateway
+	$(BIN)/mypy crmkit gateway suite services/*/domain.py
+
+protos: install ## regenerate gen/ from protos/ (a test fails when gen/ is stale)
+	$(BIN)/python tools/gen_protos.py
+
+openapi: install ## print the generated OpenAPI document
+	@$(BIN)/crm openapi
+
+clean: ## remove the virtualenv, local databases and caches
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
