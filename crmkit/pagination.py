@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from crmkit.errors import FieldViolation, InvalidArgument
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+T = TypeVar("T")
 
 
 def page_size(requested: int) -> int:
@@ -38,3 +41,9 @@ def decode_cursor(token: str, scope: str) -> str | None:
     if token_scope != scope or not isinstance(after, str):
         raise InvalidArgument.of([FieldViolation("page_token", "belongs to a different listing")])
     return after
+
+
+def page_of(fetched: Sequence[T], size: int, key: Callable[[T], str], scope: str) -> tuple[list[T], str]:
+    """Split up to `size + 1` rows fetched after the cursor into the page and the next page's token."""
+    page = list(fetched[:size])
+    return page, encode_cursor(key(page[-1]), scope) if len(fetched) > size else ""

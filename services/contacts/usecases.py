@@ -9,7 +9,7 @@ from crmkit.db import Database, utcnow
 from crmkit.errors import NotFound
 from crmkit.events.outbox import Outbox
 from crmkit.ids import new_id
-from crmkit.pagination import decode_cursor, encode_cursor, page_size
+from crmkit.pagination import decode_cursor, page_of, page_size
 from crmkit.tokens import Principal
 from services.contacts import domain, events, store
 from services.contacts.domain import Contact, ContactFields
@@ -40,9 +40,7 @@ class Contacts:
         after = decode_cursor(page_token, "contacts")
         with self.database.transaction() as session:
             found = store.page(session, principal.tenant_id, after, size + 1)
-        more = len(found) > size
-        found = found[:size]
-        return found, encode_cursor(found[-1].id, "contacts") if more else ""
+        return page_of(found, size, lambda c: c.id, "contacts")
 
     def update(
         self, principal: Principal, contact_id: str, patch: ContactFields, mask: Sequence[str], etag: str

@@ -7,7 +7,7 @@ from crm.marketing.v1 import marketing_pb2, marketing_pb2_grpc
 
 from crmkit.db import Database
 from crmkit.errors import NotFound
-from crmkit.pagination import decode_cursor, encode_cursor, page_size
+from crmkit.pagination import decode_cursor, page_of, page_size
 from crmkit.tokens import current_principal
 from services.marketing import store
 from services.marketing.domain import AudienceMember
@@ -46,7 +46,7 @@ class AudienceServicer(marketing_pb2_grpc.AudienceServiceServicer):
         after = decode_cursor(request.page_token, "audienceMembers")
         with self.database.transaction() as session:
             found = store.page(session, current_principal().tenant_id, after, size + 1)
-        token = encode_cursor(found[size - 1].contact_id, "audienceMembers") if len(found) > size else ""
+        members, token = page_of(found, size, lambda m: m.contact_id, "audienceMembers")
         return marketing_pb2.ListAudienceMembersResponse(
-            audience_members=[member_to_proto(m) for m in found[:size]], next_page_token=token
+            audience_members=[member_to_proto(m) for m in members], next_page_token=token
         )

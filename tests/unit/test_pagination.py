@@ -1,7 +1,7 @@
 import pytest
 
 from crmkit.errors import InvalidArgument
-from crmkit.pagination import decode_cursor, encode_cursor, page_size
+from crmkit.pagination import decode_cursor, encode_cursor, page_of, page_size
 
 
 def test_page_size_defaults_to_50_and_is_capped_at_1000():
@@ -28,3 +28,10 @@ def test_damaged_or_foreign_tokens_are_refused(token):
     with pytest.raises(InvalidArgument) as caught:
         decode_cursor(token, "contacts")
     assert caught.value.violations[0].field == "page_token"
+
+
+def test_a_page_has_a_next_token_only_when_more_rows_were_fetched():
+    page, token = page_of(["a", "b", "c"], 2, str, "letters")
+    assert page == ["a", "b"] and decode_cursor(token, "letters") == "b"
+    assert page_of(["a", "b"], 2, str, "letters") == (["a", "b"], "")
+    assert page_of([], 2, str, "letters") == ([], "")
