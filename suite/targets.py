@@ -111,8 +111,8 @@ class Process:
             thread.join(timeout=grace)
 
 
-def start(target: str, settings: Settings) -> Process:
-    """Start a target's components in this process and return without blocking."""
+def check(target: str, settings: Settings) -> InternalTokens:
+    """Fail fast, before anything binds a port, when the settings cannot work for this target."""
     if target not in TARGETS:
         raise ConfigError(f"unknown target {target!r}; one of {', '.join(TARGETS)}")
     if target not in ("all", "gateway") and settings.bus == "inprocess":
@@ -120,7 +120,12 @@ def start(target: str, settings: Settings) -> Process:
             "CRM_BUS=inprocess connects modules only inside one process: "
             "use --target all, or set CRM_BUS=rabbitmq for separate processes"
         )
-    tokens = internal_tokens(settings, target)
+    return internal_tokens(settings, target)
+
+
+def start(target: str, settings: Settings, tokens: InternalTokens | None = None) -> Process:
+    """Start a target's components in this process and return without blocking."""
+    tokens = tokens or check(target, settings)
     process = Process()
     bus = make_bus(settings)
     process.stoppers.append(bus.close)
@@ -171,15 +176,16 @@ def _start_service(
 
 def run(target: str, settings: Settings) -> None:
     """Run a target in the foreground until SIGTERM or SIGINT."""
+    tokens = check(target, settings)
     setup_logging(target, settings.log_level, settings.log_format)
     setup_tracing(target)
     if target == "gateway":
         from gateway.module import serve_gunicorn
 
-        serve_gunicorn(settings, internal_tokens(settings, target), settings.metrics_port_for(target))
+        serve_gunicorn(settings, tokens, settings.metrics_port_for(target))
         return
     metrics.serve(settings.metrics_port_for(target))
-    process = start(target, settings)
+    process = start(target, settings, tokens)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: process.stop.set())
     if target == "all":

@@ -41,7 +41,9 @@ class Suite:
 
     def __init__(self, workdir: Path, env: Mapping[str, str]) -> None:
         self.workdir = workdir
-        self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        # A developer's own CRM_* settings must not leak into the suite a test describes.
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
+        self.env = {**inherited, **env, "PYTHONUNBUFFERED": "1"}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def crm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
