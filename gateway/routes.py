@@ -8,20 +8,18 @@ HttpRule says (the mapping Envoy's gRPC-JSON transcoder and grpc-gateway impleme
 from __future__ import annotations
 
 import functools
-import importlib
-import pkgutil
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import crm
 from crm.common.v1 import options_pb2
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor, json_format, message_factory
 from google.protobuf.message import Message
 
 from crmkit.errors import FieldViolation, InvalidArgument
+from crmkit.protos import generated_modules
 
 TEMPLATE_VARIABLE = re.compile(r"\{([A-Za-z0-9_.]+)(?:=([^}]*))?\}")
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
@@ -73,15 +71,10 @@ class Route:
 @functools.cache
 def discover() -> tuple[Route, ...]:
     """Every public route, from every generated module under the `crm` package."""
-    for module in pkgutil.walk_packages(crm.__path__, "crm."):
-        if module.name.endswith("_pb2"):
-            importlib.import_module(module.name)
     routes: list[Route] = []
     seen_files: set[str] = set()
-    for module in pkgutil.walk_packages(crm.__path__, "crm."):
-        if not module.name.endswith("_pb2"):
-            continue
-        file_descriptor = importlib.import_module(module.name).DESCRIPTOR
+    for module in generated_modules():
+        file_descriptor = module.DESCRIPTOR
         if file_descriptor.name in seen_files:
             continue
         seen_files.add(file_descriptor.name)

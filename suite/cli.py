@@ -35,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("consumer", help="e.g. marketing.contact-projection")
         sub.add_argument("--limit", type=int, default=100)
 
+    show = dlq.add_parser("show", help="show one dead letter in full (payload included)")
+    show.add_argument("consumer")
+    show.add_argument("message_id")
+
     commands.add_parser("openapi", help="print the OpenAPI document")
 
     args = parser.parse_args(argv)
@@ -71,6 +75,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if args.action == "list":
             for letter in bus.dead_letters(args.consumer, args.limit):
                 print(json.dumps({"id": letter.message_id, "type": letter.event_type, "error": letter.error}))
+        elif args.action == "show":
+            from suite.dlq import describe
+
+            found = [x for x in bus.dead_letters(args.consumer, 10_000) if x.message_id == args.message_id]
+            if not found:
+                print(f"crm: no dead letter {args.message_id} for {args.consumer}", file=sys.stderr)
+                return 1
+            print(json.dumps(describe(found[0]), indent=2))
         else:
             print(json.dumps({"replayed": bus.replay_dead_letters(args.consumer, args.limit)}))
     elif args.command == "openapi":
