@@ -56,6 +56,8 @@ def make_metadata() -> sa.MetaData:
 def create_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **kwargs)
+    # Errors must not carry bound values into logs: they are customers' names, emails and phones.
+    kwargs.setdefault("hide_parameters", True)
     kwargs.setdefault("pool_pre_ping", True)
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 10)
@@ -67,6 +69,7 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     database = sa.engine.make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+    kwargs.setdefault("hide_parameters", True)
     engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
     # SQLAlchemy's documented recipe: let SQLAlchemy emit BEGIN itself, and make it IMMEDIATE so that

@@ -99,6 +99,13 @@ def create_app(
     app.url_map.converters["segment"] = SegmentConverter
     app.url_map.strict_slashes = False
     span_tracer = tracer("crm.gateway")
+    # Spans, metrics and logs name a route by its proto template (`/v1/contacts/{id}`).
+    templates = {r.flask_rule: r.template for r in routes}
+
+    def route_label() -> str:
+        if request.url_rule is None:
+            return "unmatched"
+        return templates.get(request.url_rule.rule, request.url_rule.rule)
 
     @app.before_request
     def start() -> None:
@@ -106,8 +113,9 @@ def create_app(
         g.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
         g.request_id_token = request_id_var.set(g.request_id)
         g.started = time.perf_counter()
-        route_name = request.url_rule.rule if request.url_rule else "unmatched"
-        g.trace_scope = attached(context_from_headers(dict(request.headers)))
+        route_name = route_label()
+        # werkzeug title-cases header names; the W3C propagator looks them up in lower case.
+        g.trace_scope = attached(context_from_headers({k.lower(): v for k, v in request.headers.items()}))
         g.trace_scope.__enter__()
         g.span = span_tracer.start_span(f"{request.method} {route_name}", kind=trace.SpanKind.SERVER)
         g.span_scope = trace.use_span(g.span, end_on_exit=True)
@@ -121,12 +129,25 @@ def create_app(
         response.headers["X-Request-Id"] = g.get("request_id", "")
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        route_name = request.url_rule.rule if request.url_rule else "unmatched"
+        route_name = route_label()
         metrics.HTTP_REQUESTS.labels(request.method, route_name, str(response.status_code)).inc()
         if "started" in g:
             metrics.HTTP_LATENCY.labels(request.method, route_name).observe(time.perf_counter() - g.started)
         if "span" in g:
             g.span.set_attribute("http.response.status_code", response.status_code)
+        # The route template, never the raw path or query: those may carry what callers typed.
+        log.info(
+            "%s %s %d",
+            request.method,
+            route_name,
+            response.status_code,
+            extra={
+                "http_method": request.method,
+                "route": route_name,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - g.started) * 1000, 2) if "started" in g else None,
+            },
+        )
         return response
 
     @app.teardown_request

@@ -18,6 +18,7 @@ from werkzeug.serving import make_server
 from crmkit import metrics
 from crmkit.config import SERVICE_NAMES, Settings
 from crmkit.db import Database
+from crmkit.telemetry import setup_tracing, shutdown_tracing
 from crmkit.tokens import InternalTokens
 from gateway.app import Backends, create_app
 
@@ -58,6 +59,8 @@ class ThreadedServer:
 def serve_gunicorn(settings: Settings, tokens: InternalTokens, metrics_port: int) -> None:
     from gunicorn.app.base import BaseApplication
 
+    _RootLogger = _root_logger_class()
+
     class GatewayApplication(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             options: dict[str, Any] = {
@@ -69,7 +72,10 @@ def serve_gunicorn(settings: Settings, tokens: InternalTokens, metrics_port: int
                 "graceful_timeout": 20,
                 "keepalive": 5,
                 "accesslog": None,
-                "post_worker_init": lambda _worker: _worker_metrics(metrics_port, settings.gateway_workers),
+                # gunicorn's own messages go through the root logger, i.e. our JSON lines.
+                "logger_class": _RootLogger,
+                "post_worker_init": lambda _worker: _init_worker(metrics_port, settings.gateway_workers),
+                "worker_exit": lambda _server, _worker: shutdown_tracing(),
             }
             for key, value in options.items():
                 self.cfg.set(key, value)
@@ -78,6 +84,25 @@ def serve_gunicorn(settings: Settings, tokens: InternalTokens, metrics_port: int
             return build_app(settings, tokens)
 
     GatewayApplication().run()
+
+
+def _root_logger_class() -> type:
+    from gunicorn import glogging
+
+    class RootLogger(glogging.Logger):  # type: ignore[misc]
+        def setup(self, cfg: Any) -> None:
+            for logger in (self.error_log, self.access_log):
+                logger.handlers = []
+                logger.propagate = True
+            self.error_log.setLevel(logging.INFO)
+
+    return RootLogger
+
+
+def _init_worker(port: int, workers: int) -> None:
+    # Tracing starts in the worker: the span exporter's thread would not survive gunicorn's fork.
+    setup_tracing(NAME)
+    _worker_metrics(port, workers)
 
 
 def _worker_metrics(port: int, workers: int) -> None:

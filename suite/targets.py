@@ -17,6 +17,7 @@ from crmkit import metrics
 from crmkit.config import SERVICE_NAMES, ConfigError, Settings
 from crmkit.events import make_bus
 from crmkit.events.relay import BacklogReporter, OutboxRelay
+from crmkit.events.stats import QueueStatsReporter
 from crmkit.events.transport import Bus
 from crmkit.grpcserver import RunningServer, start_server
 from crmkit.logs import setup_logging
@@ -150,7 +151,7 @@ def start(target: str, settings: Settings, tokens: InternalTokens | None = None)
         ]
         for relay in relays:
             process.spawn(f"relay-{relay.source}", relay.run)
-        process.spawn("outbox-backlog", BacklogReporter(relays).run)
+        process.spawn("outbox-backlog", BacklogReporter(relays, settings.stats_interval_seconds).run)
     if target == "all":
         from gateway.module import ThreadedServer, build_app
 
@@ -172,18 +173,21 @@ def _start_service(
             f"consumer-{consumer.name}",
             lambda stop, c=consumer: bus.consume(c.subscription, c.handle, stop),  # type: ignore[misc]
         )
+    if module.consumers:
+        reporter = QueueStatsReporter(bus, [c.name for c in module.consumers], settings.stats_interval_seconds)
+        process.spawn(f"queue-stats-{module.name}", reporter.run)
 
 
 def run(target: str, settings: Settings) -> None:
     """Run a target in the foreground until SIGTERM or SIGINT."""
     tokens = check(target, settings)
     setup_logging(target, settings.log_level, settings.log_format)
-    setup_tracing(target)
-    if target == "gateway":
+    if target == "gateway":  # tracing and metrics start in the gunicorn worker, after the fork
         from gateway.module import serve_gunicorn
 
         serve_gunicorn(settings, tokens, settings.metrics_port_for(target))
         return
+    setup_tracing(target)
     metrics.serve(settings.metrics_port_for(target))
     process = start(target, settings, tokens)
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 import sqlalchemy as sa
+from crm.events.v1.envelope_pb2 import Envelope
+from opentelemetry import trace
 
 from crmkit import metrics
 from crmkit.db import Database, utcnow
 from crmkit.events.transport import OutgoingMessage, Publisher
+from crmkit.telemetry import context_from_headers, current_trace_headers, tracer
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +59,11 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            self.publisher.publish([OutgoingMessage(r.id, r.event_type, r.payload) for r in rows])
+            with _producer_spans(rows, self.source) as messages:
+                self.publisher.publish(messages)
             session.execute(sa.update(table).where(table.c.id.in_([r.id for r in rows])).values(sent_at=utcnow()))
         metrics.EVENTS_PUBLISHED.labels(self.source).inc(len(rows))
+        log.debug("relay %s published %d events", self.source, len(rows))
         return len(rows)
 
     def backlog(self) -> tuple[int, float]:
@@ -108,3 +116,43 @@ class BacklogReporter:
                 metrics.OUTBOX_BACKLOG.labels(relay.source).set(count)
                 metrics.OUTBOX_OLDEST_AGE.labels(relay.source).set(age)
             stop.wait(self.interval)
+
+
+@contextmanager
+def _producer_spans(rows: Sequence[Any], source: str) -> Iterator[list[OutgoingMessage]]:
+    """One PRODUCER span per event, a child of the transaction that wrote it; the published envelope
+    carries the producer span's context, so each consumer's span becomes its child (one trace)."""
+    relay_tracer = tracer("crm.relay")
+    spans, messages = [], []
+    for row in rows:
+        envelope = Envelope.FromString(row.payload)
+        parent = context_from_headers({"traceparent": envelope.traceparent, "tracestate": envelope.tracestate})
+        span = relay_tracer.start_span(
+            f"publish {envelope.type}",
+            context=parent,
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.destination.name": envelope.type,
+                "messaging.message.id": envelope.id,
+                "crm.tenant_id": envelope.tenant,
+                "crm.source": source,
+            },
+        )
+        spans.append(span)
+        if span.get_span_context().is_valid:
+            with trace.use_span(span, end_on_exit=False):
+                headers = current_trace_headers()
+            envelope.traceparent = headers.get("traceparent", envelope.traceparent)
+            envelope.tracestate = headers.get("tracestate", "")
+        messages.append(OutgoingMessage(row.id, row.event_type, envelope.SerializeToString()))
+    try:
+        yield messages
+    except Exception as exc:
+        for span in spans:
+            span.record_exception(exc)
+            span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
+        raise
+    finally:
+        for span in spans:
+            span.end()
