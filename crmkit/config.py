@@ -75,6 +75,7 @@ class Settings:
     relay_batch_size: int = 200
     retry_delays_ms: tuple[int, ...] = (1000, 5000, 30000)
     consumer_prefetch: int = 32
+    stats_interval_seconds: float = 5.0
     log_level: str = "INFO"
     log_format: str = "json"
 
@@ -127,6 +128,7 @@ class Settings:
             relay_batch_size=_int(env, "CRM_RELAY_BATCH_SIZE", 200),
             retry_delays_ms=delays,
             consumer_prefetch=_int(env, "CRM_CONSUMER_PREFETCH", 32),
+            stats_interval_seconds=_float(env, "CRM_STATS_INTERVAL_SECONDS", 5.0),
             log_level=(env.get("CRM_LOG_LEVEL") or "INFO").upper(),
             log_format=log_format,
         )

@@ -83,9 +83,19 @@ class CrmServerInterceptor(grpc.ServerInterceptor):
             try:
                 code, response = self._call(inner, request, context, scope)
                 return response
+            except grpc.RpcError:
+                code = context.code() or grpc.StatusCode.UNKNOWN  # set by abort_with_status
+                raise
+            except Exception:
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
             finally:
+                elapsed = time.perf_counter() - started
                 metrics.GRPC_HANDLED.labels(self.service, method_name, code.name).inc()
-                metrics.GRPC_LATENCY.labels(self.service, method_name).observe(time.perf_counter() - started)
+                metrics.GRPC_LATENCY.labels(self.service, method_name).observe(elapsed)
+                log.debug(
+                    "%s %s", method_name, code.name, extra={"rpc": method_name, "duration_ms": round(elapsed * 1000, 2)}
+                )
 
         return grpc.unary_unary_rpc_method_handler(
             guarded,

@@ -46,5 +46,5 @@ def setup_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("pika", "werkzeug", "alembic.runtime.migration"):
+    for noisy in ("pika", "werkzeug", "alembic.runtime.migration", "sqlalchemy", "urllib3", "grpc"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

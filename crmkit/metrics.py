@@ -30,6 +30,9 @@ EVENTS_CONSUMED = Counter(
     ["consumer", "outcome"],
 )
 
+CONSUMER_QUEUE_DEPTH = Gauge("crm_consumer_queue_depth", "Deliveries waiting for a consumer (its lag)", ["consumer"])
+CONSUMER_DEAD_LETTERS = Gauge("crm_consumer_dead_letters", "Dead letters parked for a consumer", ["consumer"])
+
 
 def serve(port: int) -> None:
     if port <= 0:

@@ -137,4 +137,5 @@ class EventConsumer:
 
     def _count(self, outcome: Outcome, label: str | None = None) -> Outcome:
         metrics.EVENTS_CONSUMED.labels(self.name, label or outcome.verdict.value).inc()
+        log.debug("%s: %s", self.name, label or outcome.verdict.value)
         return outcome

@@ -18,6 +18,7 @@ from crmkit.events.transport import (
     DeadLetter,
     DeliveryHandler,
     OutgoingMessage,
+    QueueStats,
     Subscription,
     Verdict,
     topic_matches,
@@ -85,6 +86,11 @@ class InProcessBus:
         with self._lock:
             self._timers.add(timer)
         timer.start()
+
+    def stats(self, consumer: str) -> QueueStats:
+        with self._lock:
+            waiting = self._queues.get(consumer)
+            return QueueStats(waiting.qsize() if waiting else 0, len(self._dead.get(consumer, [])))
 
     def dead_letters(self, consumer: str, limit: int = 100) -> list[DeadLetter]:
         with self._lock:

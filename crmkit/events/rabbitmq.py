@@ -26,6 +26,7 @@ from crmkit.events.transport import (
     DeliveryHandler,
     Outcome,
     OutgoingMessage,
+    QueueStats,
     Subscription,
     Verdict,
 )
@@ -133,6 +134,17 @@ class RabbitBus:
                 connection.process_data_events(time_limit=0.5)
         finally:
             _close_quietly(connection)
+
+    def stats(self, consumer: str) -> QueueStats:
+        connection = self.connect()
+        try:
+            channel = connection.channel()
+            name = self.queue_name(consumer)
+            ready = channel.queue_declare(name, passive=True).method.message_count
+            dead = channel.queue_declare(f"{name}.dlq", passive=True).method.message_count
+        finally:
+            _close_quietly(connection)
+        return QueueStats(ready, dead)
 
     def dead_letters(self, consumer: str, limit: int = 100) -> list[DeadLetter]:
         """Peek at dead letters: fetched without ack, so closing the channel returns them."""

@@ -51,6 +51,12 @@ class DeadLetter:
     body: bytes
 
 
+@dataclass(frozen=True)
+class QueueStats:
+    ready: int  # deliveries waiting in the consumer's queue (its lag)
+    dead_letters: int
+
+
 class Publisher(Protocol):
     def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         """Return only once the transport has confirmed every message; raise otherwise."""
@@ -68,6 +74,8 @@ class Bus(Protocol):
         """Deliver until `stop` is set, acting on each Outcome. Blocks; run it in a thread."""
 
     def dead_letters(self, consumer: str, limit: int = 100) -> list[DeadLetter]: ...
+
+    def stats(self, consumer: str) -> QueueStats: ...
 
     def replay_dead_letters(self, consumer: str, limit: int | None = None) -> int:
         """Move dead letters back to the consumer's queue; returns how many moved."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -91,9 +93,10 @@ class Suite:
         for name, process in self.processes.items():
             assert process.poll() is None, f"{name} exited with {process.returncode}:\n{self.log(name)}"
 
-    def log(self, name: str) -> str:
+    def log(self, name: str, whole: bool = False) -> str:
         path = self.workdir / f"{name}.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return text if whole else text[-4000:]
 
 
 class Api:
@@ -121,3 +124,44 @@ def metric(url: str, name: str, labels: Mapping[str, str]) -> float:
             if found == wanted:
                 return float(value)
     return 0.0
+
+
+CONSUMER = "marketing.contact-projection"
+
+
+def start_distributed(workdir: Path, database_template: str, amqp_url: str, extra_env: Mapping[str, str]) -> Suite:
+    """Gateway (gunicorn), contacts, marketing and the relay as separate processes, ready to serve.
+
+    The suite gets `base`, `amqp_url`, `prefix`, `contacts_db`, and `metrics[<process>]` URLs.
+    """
+    prefix = f"crmtest-{uuid.uuid4().hex[:8]}"
+    ports = {name: free_port() for name in ("gateway", "contacts", "marketing")}
+    env = {
+        "CRM_DATABASE_URL": database_template,
+        "CRM_BUS": "rabbitmq",
+        "CRM_AMQP_URL": amqp_url,
+        "CRM_AMQP_PREFIX": prefix,
+        "CRM_INTERNAL_TOKEN_SECRET": secrets.token_urlsafe(40),
+        "CRM_GATEWAY_ADDR": f"127.0.0.1:{ports['gateway']}",
+        "CRM_CONTACTS_ADDR": f"127.0.0.1:{ports['contacts']}",
+        "CRM_MARKETING_ADDR": f"127.0.0.1:{ports['marketing']}",
+        "CRM_RELAY_POLL_SECONDS": "0.05",
+        "CRM_RETRY_DELAYS_MS": "100,200,400",
+        **extra_env,
+    }
+    suite = Suite(workdir, env)
+    suite.crm("migrate")
+    suite.base = f"http://127.0.0.1:{ports['gateway']}"
+    suite.amqp_url, suite.prefix = amqp_url, prefix
+    suite.contacts_db = database_template.replace("{service}", "contacts")
+    suite.metrics = {}
+    for target in ("contacts", "marketing", "relay", "gateway"):
+        port = free_port()
+        suite.metrics[target] = f"http://127.0.0.1:{port}/metrics"
+        suite.start(target, extra_env={"CRM_METRICS_PORT": str(port)})
+    try:
+        wait_until(lambda: Api(suite.base, None).get("/readyz").status_code == 200, 60, "the suite to be ready")
+    except AssertionError:
+        suite.stop_all()
+        raise AssertionError("suite not ready:\n" + "\n".join(suite.log(n) for n in ("gateway", "contacts"))) from None
+    return suite

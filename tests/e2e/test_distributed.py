@@ -3,54 +3,27 @@ processes on PostgreSQL and RabbitMQ, driven over HTTP like a partner would."""
 
 from __future__ import annotations
 
-import secrets
-import uuid
-
 import pika
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.support import Api, Suite, free_port, metric, wait_until
+from tests.e2e.support import CONSUMER, Api, metric, start_distributed, wait_until
 from tests.infra import delete_amqp_prefix
 
 pytestmark = pytest.mark.e2e
-CONSUMER = "marketing.contact-projection"
 
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory, databases, amqp_url):
-    prefix = f"crmtest-{uuid.uuid4().hex[:8]}"
-    ports = {name: free_port() for name in ("gateway", "contacts", "marketing", "m_gw", "m_c", "m_m", "m_r")}
-    template = databases.template("e2e")
-    env = {
-        "CRM_DATABASE_URL": template,
-        "CRM_BUS": "rabbitmq",
-        "CRM_AMQP_URL": amqp_url,
-        "CRM_AMQP_PREFIX": prefix,
-        "CRM_INTERNAL_TOKEN_SECRET": secrets.token_urlsafe(40),
-        "CRM_GATEWAY_ADDR": f"127.0.0.1:{ports['gateway']}",
-        "CRM_CONTACTS_ADDR": f"127.0.0.1:{ports['contacts']}",
-        "CRM_MARKETING_ADDR": f"127.0.0.1:{ports['marketing']}",
-        "CRM_RELAY_POLL_SECONDS": "0.05",
-        "CRM_RETRY_DELAYS_MS": "100,200,400",
-        "CRM_MAX_BODY_BYTES": "65536",
-    }
-    suite = Suite(tmp_path_factory.mktemp("distributed"), env)
-    suite.crm("migrate")
-    suite.start("contacts", extra_env={"CRM_METRICS_PORT": str(ports["m_c"])})
-    suite.start("marketing", extra_env={"CRM_METRICS_PORT": str(ports["m_m"])})
-    suite.start("relay", extra_env={"CRM_METRICS_PORT": str(ports["m_r"])})
-    suite.start("gateway", extra_env={"CRM_METRICS_PORT": str(ports["m_gw"])})
-    suite.base = f"http://127.0.0.1:{ports['gateway']}"
-    suite.marketing_metrics = f"http://127.0.0.1:{ports['m_m']}/metrics"
-    suite.contacts_db = template.replace("{service}", "contacts")
-    suite.amqp_url, suite.prefix = amqp_url, prefix
+    suite = start_distributed(
+        tmp_path_factory.mktemp("distributed"), databases.template("e2e"), amqp_url, {"CRM_MAX_BODY_BYTES": "65536"}
+    )
+    suite.marketing_metrics = suite.metrics["marketing"]
     try:
-        wait_until(lambda: Api(suite.base, None).get("/readyz").status_code == 200, 60, "the suite to be ready")
         yield suite
     finally:
         suite.stop_all()
-        delete_amqp_prefix(amqp_url, prefix, [CONSUMER], retry_tiers=3)
+        delete_amqp_prefix(amqp_url, suite.prefix, [CONSUMER], retry_tiers=3)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from tests.e2e.support import Suite, free_port, wait_until
+from tests.e2e.support import CONSUMER, Suite, free_port, wait_until
+from tests.infra import delete_amqp_prefix
 
 pytestmark = pytest.mark.e2e
 
@@ -43,13 +44,14 @@ def reflected_services(address: str) -> set[str]:
 )
 def test_a_service_target_serves_health_and_reflection(service, api, tmp_path, databases, amqp_url):
     address = f"127.0.0.1:{free_port()}"
+    prefix = f"crmtest-{uuid.uuid4().hex[:8]}"
     suite = Suite(
         tmp_path,
         {
             "CRM_DATABASE_URL": databases.template(f"t_{service}"),
             "CRM_BUS": "rabbitmq",
             "CRM_AMQP_URL": amqp_url,
-            "CRM_AMQP_PREFIX": f"crmtest-{uuid.uuid4().hex[:8]}",
+            "CRM_AMQP_PREFIX": prefix,
             "CRM_INTERNAL_TOKEN_SECRET": secrets.token_urlsafe(40),
             f"CRM_{service.upper()}_ADDR": address,
             "CRM_METRICS_PORT": "0",
@@ -65,7 +67,9 @@ def test_a_service_target_serves_health_and_reflection(service, api, tmp_path, d
             assert api in names
         suite.assert_running()
     finally:
-        assert suite.stop(service) == 0, suite.log(service)
+        exit_code = suite.stop(service)
+        delete_amqp_prefix(amqp_url, prefix, [CONSUMER] if service == "marketing" else [], retry_tiers=3)
+    assert exit_code == 0, suite.log(service)
 
 
 def test_a_service_target_refuses_to_start_without_the_shared_secret(tmp_path):
