@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install up migrate tenant test test-unit test-integration test-e2e lint fmt typecheck protos openapi clean
+.PHONY: help install up up-distributed migrate tenant test test-unit test-integration test-e2e lint fmt typecheck protos openapi clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -29,6 +29,9 @@ up: install ## run the whole suite in one process (SQLite, in-process bus) on 12
 	@echo "  then follow README.md: curl -H 'Authorization: Bearer <apiKey>' .../v1/contacts"
 	@echo ""
 	@$(BIN)/crm run --target all
+
+up-distributed: install ## every target its own process on PostgreSQL/RabbitMQ/Redis, 2 replicas of contacts, marketing, relay
+	$(BIN)/python tools/run_distributed.py $(if $(REPLICAS),--replicas $(REPLICAS))
 
 migrate: install ## create databases and apply every migration (and declare queues on RabbitMQ)
 	$(BIN)/crm migrate

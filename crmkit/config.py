@@ -67,6 +67,8 @@ class Settings:
     gateway_workers: int = 1
     gateway_threads: int = 16
     grpc_bind_host: str = "127.0.0.1"
+    # Overrides the port a service binds (replicas on one host share one CRM_<SERVICE>_ADDR list).
+    grpc_port: int | None = None
     service_addrs: Mapping[str, str] = field(default_factory=dict)
     grpc_deadline_seconds: float = 5.0
     metrics_port: int | None = None
@@ -120,6 +122,7 @@ class Settings:
             gateway_workers=_int(env, "CRM_GATEWAY_WORKERS", 1),
             gateway_threads=_int(env, "CRM_GATEWAY_THREADS", 16),
             grpc_bind_host=env.get("CRM_GRPC_BIND_HOST") or "127.0.0.1",
+            grpc_port=None if not env.get("CRM_GRPC_PORT") else _int(env, "CRM_GRPC_PORT", 0),
             service_addrs=addrs,
             grpc_deadline_seconds=_float(env, "CRM_GRPC_DEADLINE_SECONDS", 5.0),
             metrics_port=None if metrics_raw in (None, "") else _int(env, "CRM_METRICS_PORT", 0),
@@ -144,7 +147,8 @@ class Settings:
         return self.service_addrs.get(service) or f"127.0.0.1:{DEFAULT_GRPC_PORTS[service]}"
 
     def grpc_bind(self, service: str) -> str:
-        port = self.grpc_addr(service).rsplit(":", 1)[1]
+        """Where a service listens: CRM_GRPC_PORT, else the port of the address clients dial."""
+        port = self.grpc_port if self.grpc_port is not None else self.grpc_addr(service).rsplit(":", 1)[1]
         return f"{self.grpc_bind_host}:{port}"
 
     def metrics_port_for(self, target: str) -> int:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import grpc
 from opentelemetry.instrumentation.grpc import client_interceptor, grpcext
 
 CHANNEL_OPTIONS = [
+    # Spread calls over every address a target resolves to: the replicas in an `ipv4:a,b` list,
+    # or the pods behind a headless Kubernetes Service dialled as dns:///name:port.
+    ("grpc.service_config", json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})),
     ("grpc.keepalive_time_ms", 30000),
     ("grpc.keepalive_timeout_ms", 10000),
     ("grpc.enable_retries", 1),

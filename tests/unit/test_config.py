@@ -48,3 +48,9 @@ def test_bad_settings_fail_fast_naming_the_variable(env, named):
 def test_each_target_has_its_own_default_metrics_port_unless_one_is_set():
     assert Settings.from_env({}).metrics_port_for("contacts") != Settings.from_env({}).metrics_port_for("marketing")
     assert Settings.from_env({"CRM_METRICS_PORT": "0"}).metrics_port_for("contacts") == 0
+
+
+def test_replicas_bind_their_own_port_while_clients_dial_the_list():
+    settings = Settings.from_env({"CRM_CONTACTS_ADDR": "ipv4:127.0.0.1:6001,127.0.0.1:6002", "CRM_GRPC_PORT": "6002"})
+    assert settings.grpc_addr("contacts") == "ipv4:127.0.0.1:6001,127.0.0.1:6002"
+    assert settings.grpc_bind("contacts") == "127.0.0.1:6002"
