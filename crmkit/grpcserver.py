@@ -22,6 +22,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.grpc import server_interceptor as otel_server_interceptor
 
 from crmkit import metrics
+from crmkit.db import is_unavailable
 from crmkit.errors import ServiceError
 from crmkit.logs import tenant_id_var
 from crmkit.tokens import InternalTokens, bind_principal, unbind_principal
@@ -126,9 +127,17 @@ class CrmServerInterceptor(grpc.ServerInterceptor):
                     response = inner(request, context)
                 except ServiceError as exc:
                     failure = status_for(exc)
-                except Exception:
-                    log.exception("unhandled error in %s", self.service)
-                    failure = rpc_status.to_status(status_pb2.Status(code=code_pb2.INTERNAL, message="internal error"))
+                except Exception as exc:
+                    if is_unavailable(exc):  # the database is away: the caller may retry, it is no bug
+                        log.warning("%s: database unavailable (%s)", self.service, type(exc).__name__)
+                        failure = rpc_status.to_status(
+                            status_pb2.Status(code=code_pb2.UNAVAILABLE, message="the database is unavailable")
+                        )
+                    else:
+                        log.exception("unhandled error in %s", self.service)
+                        failure = rpc_status.to_status(
+                            status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
+                        )
                 finally:
                     tenant_id_var.reset(tenant_bound)
                     unbind_principal(bound)
@@ -159,7 +168,13 @@ def start_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"grpc-{service}"),
         interceptors=[otel_server_interceptor(), CrmServerInterceptor(tokens, service)],
-        options=[("grpc.so_reuseport", 0)],
+        options=[
+            ("grpc.so_reuseport", 0),
+            # Clients reconnect (and re-resolve DNS) at least every five minutes, so pods added by a
+            # scale-out start receiving calls from long-lived channels.
+            ("grpc.max_connection_age_ms", 300_000),
+            ("grpc.max_connection_age_grace_ms", 30_000),
+        ],
     )
     for add, servicer in registrations:
         add(servicer, server)
