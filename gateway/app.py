@@ -19,7 +19,7 @@ from werkzeug.routing import BaseConverter
 
 from crmkit import grpcclient, metrics
 from crmkit.config import Settings
-from crmkit.db import Database
+from crmkit.db import Database, is_unavailable
 from crmkit.errors import ServiceError
 from crmkit.logs import request_id_var, tenant_id_var
 from crmkit.telemetry import attached, context_from_headers, tracer
@@ -182,6 +182,9 @@ def create_app(
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
+        if is_unavailable(exc):  # the gateway's own database is away (e.g. while authenticating)
+            log.warning("gateway database unavailable: %s", type(exc).__name__)
+            return api_error(ApiError(503, "temporarily unavailable; retry shortly", headers={"Retry-After": "1"}))
         log.exception("unhandled error in the gateway")
         return api_error(ApiError(500, INTERNAL_MESSAGE, "INTERNAL"))
 
@@ -195,6 +198,8 @@ def create_app(
 
     @app.get("/readyz")
     def readyz() -> Response:
+        """Ready when the gateway itself can work; backends are reported, not required: one service
+        being down must turn its routes into 503s, not take every gateway pod out of rotation."""
         checks: dict[str, str] = {}
         try:
             database.ping()
@@ -202,10 +207,9 @@ def create_app(
         except Exception as exc:
             log.warning("readiness: gateway database unavailable: %s", type(exc).__name__)
             checks["database"] = "unavailable"
-        for backend in sorted({r.backend for r in routes}):
-            checks[backend] = "ok" if backends.health(backend) else "unavailable"
+        health = {b: "ok" if backends.health(b) else "unavailable" for b in sorted({r.backend for r in routes})}
         ready = all(v == "ok" for v in checks.values())
-        response = jsonify({"status": "ok" if ready else "unavailable", "checks": checks})
+        response = jsonify({"status": "ok" if ready else "unavailable", "checks": checks, "backends": health})
         response.status_code = 200 if ready else 503
         return response
 

@@ -95,10 +95,12 @@ class Supervisor:
 
 
 def ready(url: str) -> bool:
+    """The gateway is ready and reports every backend healthy."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
+            backends = json.load(response).get("backends", {})
+            return bool(response.status == 200 and all(v == "ok" for v in backends.values()))
+    except (OSError, ValueError):
         return False
 
 

@@ -38,6 +38,12 @@ def wait_until(condition: Callable[[], object], timeout: float = 20.0, what: str
         time.sleep(0.1)
 
 
+def all_ready(base: str) -> bool:
+    """The gateway is ready and every backend it routes to answers its health check."""
+    response = requests.get(f"{base}/readyz", timeout=5)
+    return response.status_code == 200 and all(v == "ok" for v in response.json()["backends"].values())
+
+
 class Suite:
     """Processes of one suite: started with their own logs, stopped (and reported) together."""
 
@@ -160,7 +166,7 @@ def start_distributed(workdir: Path, database_template: str, amqp_url: str, extr
         suite.metrics[target] = f"http://127.0.0.1:{port}/metrics"
         suite.start(target, extra_env={"CRM_METRICS_PORT": str(port)})
     try:
-        wait_until(lambda: Api(suite.base, None).get("/readyz").status_code == 200, 60, "the suite to be ready")
+        wait_until(lambda: all_ready(suite.base), 60, "the suite to be ready")
     except AssertionError:
         suite.stop_all()
         raise AssertionError("suite not ready:\n" + "\n".join(suite.log(n) for n in ("gateway", "contacts"))) from None
