@@ -45,6 +45,13 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether a database error means "the database is away" (retry later) rather than a bug."""
+    if isinstance(exc, sa.exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError))
+    return isinstance(exc, sa.exc.DisconnectionError | sa.exc.TimeoutError)
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
