@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.infra import Databases, delete_amqp_prefix, postgres_admin_url, rabbitmq_url
+from crmkit.db import Database
+from crmkit.migrations import upgrade
+from tests.infra import Databases, delete_amqp_prefix, migrations_of, postgres_admin_url, rabbitmq_url
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +40,20 @@ def amqp_prefix(amqp_url: str) -> Iterator[str]:
         ["marketing.contact-projection", "test.consumer", "test.flaky", "test.poison", "test.count"],
         retry_tiers=3,
     )
+
+
+@pytest.fixture
+def migrated(databases: Databases) -> Iterator[Callable[[str], Database]]:
+    """A fresh PostgreSQL database for a service, migrated to head."""
+    opened: list[Database] = []
+
+    def make(service: str) -> Database:
+        url = databases.create(service)
+        upgrade(migrations_of(service), url)
+        database = Database(url)
+        opened.append(database)
+        return database
+
+    yield make
+    for database in opened:
+        database.dispose()

@@ -7,11 +7,13 @@ suite loudly: these tests never skip.
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pika
@@ -102,7 +104,7 @@ class Databases:
         )
 
     def create(self, label: str) -> str:
-        name = f"crmtest_{self.run}_{label}"
+        name = f"crmtest_{self.run}_{label}_{uuid.uuid4().hex[:6]}"
         with self.admin.connect() as connection:
             connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
         self.created.append(name)
@@ -133,3 +135,10 @@ def delete_amqp_prefix(amqp_url: str, prefix: str, consumers: list[str], retry_t
         channel.exchange_delete(f"{prefix}.events")
     finally:
         connection.close()
+
+
+def migrations_of(service: str) -> Path:
+    """The Alembic folder of a service (or of the gateway)."""
+    return importlib.import_module(
+        "gateway.module" if service == "gateway" else f"services.{service}.module"
+    ).MIGRATIONS

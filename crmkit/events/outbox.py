@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from crm.events.v1.envelope_pb2 import Envelope
@@ -23,33 +24,42 @@ class Outbox:
         self.written = threading.Event()
 
     def add(self, session: Session, message: Message, *, tenant_id: str, subject: str) -> Envelope:
+        return self.add_all(session, [(message, tenant_id, subject)])[0]
+
+    def add_all(self, session: Session, events: Sequence[tuple[Message, str, str]]) -> list[Envelope]:
+        """Write (message, tenant_id, subject) events in one INSERT, in the caller's transaction."""
         now = utcnow()
         headers = current_trace_headers()
-        envelope = Envelope(
-            id=new_id(),
-            type=message.DESCRIPTOR.full_name,
-            source=self.source,
-            tenant=tenant_id,
-            subject=subject,
-            traceparent=headers.get("traceparent", ""),
-            tracestate=headers.get("tracestate", ""),
-            data=message.SerializeToString(),
-        )
-        envelope.time.FromDatetime(now)
-        session.execute(
-            sa.insert(self.table).values(
-                id=envelope.id,
-                tenant_id=tenant_id,
-                event_type=envelope.type,
+        envelopes, rows = [], []
+        for message, tenant_id, subject in events:
+            envelope = Envelope(
+                id=new_id(),
+                type=message.DESCRIPTOR.full_name,
+                source=self.source,
+                tenant=tenant_id,
                 subject=subject,
-                payload=envelope.SerializeToString(),
-                created_at=now,
+                traceparent=headers.get("traceparent", ""),
+                tracestate=headers.get("tracestate", ""),
+                data=message.SerializeToString(),
             )
-        )
+            envelope.time.FromDatetime(now)
+            envelopes.append(envelope)
+            rows.append(
+                {
+                    "id": envelope.id,
+                    "tenant_id": tenant_id,
+                    "event_type": envelope.type,
+                    "subject": subject,
+                    "payload": envelope.SerializeToString(),
+                    "created_at": now,
+                }
+            )
+        if rows:
+            session.execute(sa.insert(self.table), rows)
         if not session.info.get("crm_outbox_hooked"):
             session.info["crm_outbox_hooked"] = True
             sa_event.listen(session, "after_commit", lambda _s: self.written.set(), once=True)
-        return envelope
+        return envelopes
 
 
 def decode_payload(envelope: Envelope, message_type: type[Message]) -> Message:

@@ -6,8 +6,7 @@ from pathlib import Path
 import pytest
 
 from crmkit.migrations import pending_model_changes
-from tests.infra import Databases
-from tests.integration.conftest import migrations_of
+from tests.infra import Databases, migrations_of
 
 TARGETS = ["gateway", "contacts", "sales", "support", "marketing", "integrations"]
 
