@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install up up-distributed migrate tenant test test-unit test-integration test-e2e lint fmt typecheck protos openapi clean
+.PHONY: help install up up-distributed migrate tenant test test-unit test-integration test-e2e test-fault lint fmt typecheck protos openapi clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,6 +50,9 @@ test-integration: install ## only the integration tests (PostgreSQL, RabbitMQ)
 
 test-e2e: install ## only the end-to-end tests (the suite as separate processes)
 	$(BIN)/python -m pytest -q tests/e2e $(PYTEST_ARGS)
+
+test-fault: install ## only the fault tests (kill -9 brokers, databases, processes; about 2 minutes)
+	$(BIN)/python -m pytest -q -s tests/fault $(PYTEST_ARGS)
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .
