@@ -187,27 +187,54 @@ class RabbitBus:
 
 
 class RabbitPublisher:
-    """Publishes with publisher confirms: publish() returns only when the broker has every message."""
+    """Publishes a batch and returns only once the broker confirmed all of it.
 
-    def __init__(self, bus: RabbitBus) -> None:
+    The confirms of a whole batch are awaited together (one round trip per batch, not one per
+    message, as pika's blocking channel would do): pika's asynchronous connection runs in an I/O
+    thread of its own, and publish() hands it the batch and waits. A nack, a lost connection or a
+    timeout raises, so the relay keeps the rows and tries again.
+    """
+
+    def __init__(self, bus: RabbitBus, timeout_seconds: float = 30.0) -> None:
         self.bus = bus
-        self._connection: pika.BlockingConnection | None = None
-        self._channel: BlockingChannel | None = None
-
-    def _ensure_channel(self) -> BlockingChannel:
-        if self._channel is None or not self._channel.is_open:
-            self.close()
-            self._connection = self.bus.connect()
-            self._channel = self._connection.channel()
-            self._channel.confirm_delivery()
-            self._channel.exchange_declare(self.bus.exchange, exchange_type="topic", durable=True)
-        return self._channel
+        self.timeout = timeout_seconds
+        self._lock = threading.Lock()
+        self._connection: pika.SelectConnection | None = None
+        self._channel: Any = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._failure = ""
+        # Touched only on the I/O thread, except between batches.
+        self._next_tag = 0
+        self._outstanding: set[int] = set()
+        self._nacked = 0
+        self._batch_done: threading.Event | None = None
 
     def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        if not messages:
+            return
+        with self._lock:
+            if self._connection is None or self._failure:
+                self._reset()
+                self._open()
+            done = threading.Event()
+            self._batch_done, self._nacked = done, 0
+            assert self._connection is not None
+            self._connection.ioloop.add_callback_threadsafe(lambda: self._send(messages))
+            if not done.wait(self.timeout):
+                self._reset()
+                raise TimeoutError(f"the broker did not confirm {len(messages)} messages in {self.timeout}s")
+            if self._failure:
+                failure = self._failure
+                self._reset()
+                raise ConnectionError(failure)
+            if self._nacked:
+                raise RuntimeError(f"the broker refused {self._nacked} of {len(messages)} messages")
+
+    def _send(self, messages: Sequence[OutgoingMessage]) -> None:
         try:
-            channel = self._ensure_channel()
             for message in messages:
-                channel.basic_publish(
+                self._channel.basic_publish(
                     self.bus.exchange,
                     message.event_type,
                     message.body,
@@ -219,15 +246,87 @@ class RabbitPublisher:
                         headers=dict(message.headers) or None,
                     ),
                 )
-        except Exception:
-            self.close()
-            raise
+                self._next_tag += 1
+                self._outstanding.add(self._next_tag)
+        except Exception as exc:
+            self._fail(f"publishing failed: {type(exc).__name__}: {exc}")
+
+    def _on_confirm(self, frame: Any) -> None:
+        method = frame.method
+        tags = {t for t in self._outstanding if t <= method.delivery_tag} if method.multiple else {method.delivery_tag}
+        self._outstanding -= tags
+        if not isinstance(method, pika.spec.Basic.Ack):
+            self._nacked += len(tags)
+        if not self._outstanding and self._batch_done is not None:
+            self._batch_done.set()
+
+    def _fail(self, reason: str) -> None:
+        self._failure = reason
+        self._ready.set()
+        if self._batch_done is not None:
+            self._batch_done.set()
+
+    def _open(self) -> None:
+        self._ready.clear()
+        self._failure, self._next_tag, self._outstanding = "", 0, set()
+
+        def on_channel(channel: Any) -> None:
+            channel.add_on_close_callback(lambda _c, reason: self._fail(f"channel closed: {reason}"))
+            channel.confirm_delivery(self._on_confirm, callback=lambda _f: declare(channel))
+
+        def declare(channel: Any) -> None:
+            channel.exchange_declare(
+                self.bus.exchange, exchange_type="topic", durable=True, callback=lambda _f: ready(channel)
+            )
+
+        def ready(channel: Any) -> None:
+            self._channel = channel
+            self._ready.set()
+
+        def closed(connection: Any, reason: Any) -> None:
+            self._fail(f"connection closed: {reason}")
+            connection.ioloop.stop()
+
+        def open_failed(connection: Any, error: Any) -> None:
+            self._fail(f"cannot connect: {error}")
+            connection.ioloop.stop()
+
+        connection = pika.SelectConnection(
+            self.bus.parameters,
+            on_open_callback=lambda c: c.channel(on_open_callback=on_channel),
+            on_open_error_callback=open_failed,
+            on_close_callback=closed,
+        )
+        self._connection = connection
+        self._thread = threading.Thread(target=connection.ioloop.start, name="amqp-publisher", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(self.timeout) or self._failure:
+            failure = self._failure or "timed out opening the channel"
+            self._reset()
+            raise ConnectionError(failure)
+
+    def _reset(self) -> None:
+        connection, thread = self._connection, self._thread
+        self._connection, self._channel, self._thread, self._batch_done = None, None, None, None
+        if connection is None:
+            return
+
+        def shut() -> None:
+            if connection.is_open:
+                connection.close()  # `closed` stops the loop once the broker answers
+            elif not connection.is_closing:
+                connection.ioloop.stop()
+
+        try:
+            connection.ioloop.add_callback_threadsafe(shut)
+        except Exception as exc:  # the loop is already gone
+            log.debug("publisher loop already stopped: %s", exc)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(5)
 
     def close(self) -> None:
-        if self._connection is not None:
-            _close_quietly(self._connection)
-        self._connection = None
-        self._channel = None
+        with self._lock:
+            self._reset()
 
 
 def _properties(original: pika.BasicProperties, headers: dict[str, Any]) -> pika.BasicProperties:
