@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install up up-distributed migrate tenant test test-unit test-integration test-e2e test-fault lint fmt typecheck protos openapi clean
+.PHONY: help install up up-distributed migrate tenant test test-unit test-integration test-e2e test-fault lint fmt typecheck bench protos openapi clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -64,6 +64,9 @@ fmt: install ## format and auto-fix
 
 typecheck: install ## mypy on the shared library, the domain modules and the gateway
 	$(BIN)/mypy crmkit gateway suite services/*/domain.py
+
+bench: install ## benchmarks next to raw baselines; writes bench/report.md (SIZE=2000 by default)
+	$(BIN)/python -m bench.run --size $(or $(SIZE),2000)
 
 protos: install ## regenerate gen/ from protos/ (a test fails when gen/ is stale)
 	$(BIN)/python tools/gen_protos.py

@@ -1,0 +1,124 @@
+"""Gateway: GET /v1/contacts/{id} and a list, through the full gateway (auth, tracing exported over
+OTLP, metrics) versus the same call made directly over gRPC and through a bare Flask->gRPC
+pass-through under the same gunicorn settings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import grpc
+import requests
+from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
+
+from bench.measure import closed_loop, ratio
+from crmkit.tokens import InternalTokens, Principal
+from tests.e2e.otlp import OtlpReceiver
+from tests.e2e.support import CONSUMER, ROOT, Api, free_port, start_distributed, wait_until
+from tests.infra import delete_amqp_prefix
+
+CONCURRENCY = 8
+
+
+def run(size: int, workdir: Path, database_template: str, amqp_url: str) -> dict[str, Any]:
+    receiver = OtlpReceiver()
+    suite = start_distributed(workdir, database_template, amqp_url, {**receiver.env(), "CRM_LOG_LEVEL": "WARNING"})
+    passthrough = None
+    try:
+        tenant = suite.create_tenant("Bench")
+        api = Api(suite.base, tenant["apiKey"])
+        contact_id = api.post("/v1/contacts", json={"givenName": "Bench", "email": "bench@example.com"}).json()["id"]
+        for n in range(20):
+            api.post("/v1/contacts", json={"givenName": f"Bench {n}"})
+
+        port = free_port()
+        env = {**suite.env, "BENCH_TENANT": tenant["tenantId"]}
+        passthrough = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-k",
+                "gthread",
+                "-w",
+                "1",
+                "--threads",
+                "16",
+                "-b",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+                "bench.passthrough:create_app()",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        bare = f"http://127.0.0.1:{port}"
+        wait_until(lambda: requests.get(f"{bare}/v1/contacts/{contact_id}", timeout=2).ok, 30, "the pass-through")
+
+        session, bare_session = api.session, requests.Session()
+        tokens = InternalTokens(suite.env["CRM_INTERNAL_TOKEN_SECRET"], ttl_seconds=3600)
+        token = tokens.mint(Principal(tenant["tenantId"], "bench", frozenset({"admin"})))
+        stub = contacts_pb2_grpc.ContactsServiceStub(grpc.insecure_channel(suite.env["CRM_CONTACTS_ADDR"]))
+        metadata = [("authorization", f"Bearer {token}")]
+
+        def ok(response: requests.Response) -> None:
+            if response.status_code != 200:
+                raise RuntimeError(f"benchmark call failed: {response.status_code} {response.text[:200]}")
+
+        calls = {
+            "gateway": lambda: ok(session.get(f"{suite.base}/v1/contacts/{contact_id}", timeout=10)),
+            "passthrough": lambda: ok(bare_session.get(f"{bare}/v1/contacts/{contact_id}", timeout=10)),
+            "grpc": lambda: stub.GetContact(
+                contacts_pb2.GetContactRequest(id=contact_id), metadata=metadata, timeout=10
+            ),
+        }
+        lists = {
+            "gateway": lambda: ok(session.get(f"{suite.base}/v1/contacts", params={"pageSize": 10}, timeout=10)),
+            "passthrough": lambda: ok(bare_session.get(f"{bare}/v1/contacts", timeout=10)),
+            "grpc": lambda: stub.ListContacts(
+                contacts_pb2.ListContactsRequest(page_size=10), metadata=metadata, timeout=10
+            ),
+        }
+        get_c = {name: closed_loop(call, size, CONCURRENCY).as_dict() for name, call in calls.items()}
+        get_1 = {name: closed_loop(call, max(50, size // 4), 1).as_dict() for name, call in calls.items()}
+        list_c = {name: closed_loop(call, max(50, size // 2), CONCURRENCY).as_dict() for name, call in lists.items()}
+    finally:
+        if passthrough is not None:
+            passthrough.terminate()
+            passthrough.wait(20)
+        suite.stop_all()
+        delete_amqp_prefix(amqp_url, suite.prefix, [CONSUMER], retry_tiers=3)
+        receiver.stop()
+    throughput_ratio = ratio(get_c["gateway"]["per_second"], get_c["passthrough"]["per_second"])
+    added_p50 = round(get_1["gateway"]["p50_ms"] - get_1["grpc"]["p50_ms"], 3)
+    return {
+        "scenario": "gateway",
+        "setup": f"GET /v1/contacts/{{id}}, {size} calls at concurrency {CONCURRENCY} and {max(50, size // 4)} at 1; "
+        "gunicorn 1 worker x 16 threads; API-key auth, OTLP tracing and metrics on; "
+        "rate limits are not built yet (issue 8); the filtered list uses a plain list (filters: issue 3)",
+        "ours": {f"get_c{CONCURRENCY}": get_c["gateway"], "get_c1": get_1["gateway"], "list": list_c["gateway"]},
+        "baselines": {
+            "bare_passthrough": {
+                f"get_c{CONCURRENCY}": get_c["passthrough"],
+                "get_c1": get_1["passthrough"],
+                "list": list_c["passthrough"],
+            },
+            "direct_grpc": {f"get_c{CONCURRENCY}": get_c["grpc"], "get_c1": get_1["grpc"], "list": list_c["grpc"]},
+        },
+        "ratios": {
+            "throughput_vs_passthrough": throughput_ratio,
+            "p50_added_ms_vs_direct_grpc_c1": added_p50,
+            "list_throughput_vs_passthrough": ratio(
+                list_c["gateway"]["per_second"], list_c["passthrough"]["per_second"]
+            ),
+        },
+        "goals": {
+            "throughput >= 80% of the bare pass-through": throughput_ratio >= 0.8,
+            "< 1 ms added to p50 at concurrency 1 vs direct gRPC": added_p50 < 1.0,
+        },
+    }

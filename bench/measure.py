@@ -1,0 +1,74 @@
+"""Closed-loop load and the statistics every scenario reports."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Figures:
+    count: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "count": self.count,
+            "seconds": round(self.seconds, 3),
+            "per_second": round(self.per_second, 1),
+            "p50_ms": round(self.p50_ms, 3),
+            "p99_ms": round(self.p99_ms, 3),
+        }
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def figures(latencies_s: list[float], seconds: float) -> Figures:
+    return Figures(len(latencies_s), seconds, percentile(latencies_s, 0.5) * 1000, percentile(latencies_s, 0.99) * 1000)
+
+
+def closed_loop(call: Callable[[], None], requests: int, concurrency: int, warmup: int = 20) -> Figures:
+    """`concurrency` workers issue `requests` calls in all, each as soon as its previous one returns."""
+    for _ in range(warmup):
+        call()
+    latencies: list[float] = []
+    lock = threading.Lock()
+    remaining = [requests]
+
+    def worker() -> None:
+        own: list[float] = []
+        while True:
+            with lock:
+                if remaining[0] <= 0:
+                    break
+                remaining[0] -= 1
+            started = time.perf_counter()
+            call()
+            own.append(time.perf_counter() - started)
+        with lock:
+            latencies.extend(own)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return figures(latencies, time.perf_counter() - started)
+
+
+def ratio(ours: float, baseline: float) -> float:
+    return round(ours / baseline, 3) if baseline else 0.0

@@ -1,0 +1,109 @@
+"""`make bench`: run the scenarios, print the figures, write bench/report.md and bench/report.json.
+
+    python -m bench.run --size 2000            # for people: the default size
+    python -m bench.run --size 100 --out DIR   # a smoke run (make test runs one)
+
+PostgreSQL and RabbitMQ are found as the tests find them (CRM_TEST_* variables, testcontainers, or
+the local services). Every figure stands next to its raw baseline from the same run, with the
+ratio: these machines are noisy, so only ratios compare across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from crmkit.migrations import upgrade
+from tests.infra import Databases, migrations_of, postgres_admin_url, rabbitmq_url
+
+SCENARIOS = ("gateway", "events")
+NOT_YET = {
+    "import": "needs the CSV import job (issue 3)",
+    "search": "needs filters and free-text search (issue 3)",
+    "dedup": "needs the duplicate finder (issue 3)",
+    "forecast": "needs opportunities and the forecast (issue 4)",
+}
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def run(size: int, only: list[str]) -> dict[str, Any]:
+    from bench import events, gateway
+
+    results = []
+    with postgres_admin_url() as admin_url, rabbitmq_url() as amqp_url:
+        databases = Databases(admin_url)
+        try:
+            if "gateway" in only:
+                with tempfile.TemporaryDirectory() as workdir:
+                    results.append(gateway.run(size, Path(workdir), databases.template("bench"), amqp_url))
+            if "events" in only:
+                urls = {}
+                for service in ("contacts", "marketing"):
+                    urls[service] = databases.create(f"bench_{service}")
+                    upgrade(migrations_of(service), urls[service])
+                results.append(events.run(size, urls["contacts"], urls["marketing"], amqp_url))
+        finally:
+            databases.drop_all()
+    return {"size": size, "machine": machine(), "scenarios": results, "not_yet": NOT_YET}
+
+
+def markdown(report: dict[str, Any]) -> str:
+    host = report["machine"]
+    lines = [
+        "# Benchmark report",
+        "",
+        f"Size {report['size']}; {host['cpus']} CPUs, {host['memory_gib']} GiB, {host['platform']}, "
+        f"Python {host['python']}; {host['time']}.",
+        "",
+        "Every figure stands beside its raw baseline from the same run; compare the ratios, not the absolute numbers.",
+        "",
+    ]
+    for result in report["scenarios"]:
+        lines += [f"## {result['scenario']}", "", result["setup"], "", "| measured | figures |", "|---|---|"]
+        lines += [f"| ours: {name} | `{json.dumps(value)}` |" for name, value in result["ours"].items()]
+        for baseline, values in result["baselines"].items():
+            lines += [f"| baseline {baseline}: {name} | `{json.dumps(value)}` |" for name, value in values.items()]
+        lines += ["", "| ratio | value |", "|---|---|"]
+        lines += [f"| {name} | {value} |" for name, value in result["ratios"].items()]
+        lines += ["", "| goal | met |", "|---|---|"]
+        lines += [f"| {goal} | {'yes' if met else '**no**'} |" for goal, met in result["goals"].items()]
+        lines.append("")
+    lines += ["## Not measured yet", ""] + [f"- {name}: {why}" for name, why in report["not_yet"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Run the benchmarks and write the report.")
+    parser.add_argument("--size", type=int, default=2000, help="requests or events per measurement")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {SCENARIOS}")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent, help="where report.md and .json go")
+    args = parser.parse_args()
+    only = [s for s in args.only.split(",") if s]
+    if unknown := set(only) - set(SCENARIOS):
+        parser.error(f"unknown scenarios {sorted(unknown)}")
+    report = run(args.size, only)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / "report.md").write_text(markdown(report))
+    print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
