@@ -22,6 +22,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.grpc import server_interceptor as otel_server_interceptor
 
 from crmkit import metrics
+from crmkit.config import ConfigError
 from crmkit.db import is_unavailable
 from crmkit.errors import ServiceError
 from crmkit.logs import tenant_id_var
@@ -183,9 +184,14 @@ def start_server(
     reflection.enable_server_reflection(
         [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
     )
-    port = server.add_insecure_port(bind)
+    try:
+        port = server.add_insecure_port(bind)
+    except RuntimeError:
+        port = 0
     if port == 0:
-        raise RuntimeError(f"{service}: cannot listen on {bind}")
+        raise ConfigError(
+            f"{service} cannot listen on {bind}; is another process using it? (CRM_{service.upper()}_ADDR)"
+        )
     server.start()
     for name in ("", *service_names):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

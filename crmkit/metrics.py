@@ -6,6 +6,8 @@ import logging
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from crmkit.config import ConfigError
+
 log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -37,5 +39,8 @@ CONSUMER_DEAD_LETTERS = Gauge("crm_consumer_dead_letters", "Dead letters parked 
 def serve(port: int) -> None:
     if port <= 0:
         return
-    start_http_server(port)
+    try:
+        start_http_server(port)
+    except OSError as exc:
+        raise ConfigError(f"cannot serve metrics on port {port} ({exc.strerror}); set CRM_METRICS_PORT") from None
     log.info("metrics on :%d/metrics", port)

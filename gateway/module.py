@@ -16,7 +16,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from crmkit import metrics
-from crmkit.config import SERVICE_NAMES, Settings
+from crmkit.config import SERVICE_NAMES, ConfigError, Settings
 from crmkit.db import Database
 from crmkit.telemetry import setup_tracing, shutdown_tracing
 from crmkit.tokens import InternalTokens
@@ -46,7 +46,10 @@ class ThreadedServer:
 
     def __init__(self, app: Flask, addr: str) -> None:
         host, port = split_addr(addr)
-        self.server = make_server(host, port, app, threaded=True)
+        try:
+            self.server = make_server(host, port, app, threaded=True)
+        except OSError as exc:
+            raise ConfigError(f"the gateway cannot listen on {addr} ({exc.strerror}); set CRM_GATEWAY_ADDR") from None
         self.thread = threading.Thread(target=self.server.serve_forever, name="gateway-http", daemon=True)
 
     def start(self) -> None:

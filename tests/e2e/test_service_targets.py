@@ -83,3 +83,16 @@ def test_the_in_process_bus_is_refused_for_a_single_service_process(tmp_path):
     suite = Suite(tmp_path, {"CRM_BUS": "inprocess", "CRM_INTERNAL_TOKEN_SECRET": "x" * 40, "CRM_METRICS_PORT": "0"})
     result = suite.crm("run", "--target", "marketing", check=False)
     assert result.returncode == 2 and "CRM_BUS" in result.stderr
+
+
+def test_a_busy_port_is_a_one_line_error_not_a_traceback(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        suite = Suite(tmp_path, {"CRM_METRICS_PORT": str(port), "CRM_GATEWAY_ADDR": f"127.0.0.1:{free_port()}"})
+        result = suite.crm("run", "--target", "all", check=False)
+    assert result.returncode == 2
+    assert "CRM_METRICS_PORT" in result.stderr and "Traceback" not in result.stderr
