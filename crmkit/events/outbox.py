@@ -56,10 +56,18 @@ class Outbox:
             )
         if rows:
             session.execute(sa.insert(self.table), rows)
+            if session.get_bind().dialect.name == "postgresql" and not session.info.get("crm_outbox_notified"):
+                # Delivered on commit only: a relay in another process wakes for committed events alone.
+                session.info["crm_outbox_notified"] = True
+                session.execute(sa.select(sa.func.pg_notify(notify_channel(self.source), "")))
         if not session.info.get("crm_outbox_hooked"):
             session.info["crm_outbox_hooked"] = True
             sa_event.listen(session, "after_commit", lambda _s: self.written.set(), once=True)
         return envelopes
+
+
+def notify_channel(source: str) -> str:
+    return f"crm_outbox_{source}"
 
 
 def decode_payload(envelope: Envelope, message_type: type[Message]) -> Message:

@@ -14,12 +14,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from crm.events.v1.envelope_pb2 import Envelope
 from opentelemetry import trace
 
 from crmkit import metrics
 from crmkit.db import Database, utcnow
+from crmkit.events.outbox import notify_channel
 from crmkit.events.transport import OutgoingMessage, Publisher
 from crmkit.telemetry import context_from_headers, current_trace_headers, tracer
 
@@ -66,6 +68,21 @@ class OutboxRelay:
         log.debug("relay %s published %d events", self.source, len(rows))
         return len(rows)
 
+    def _listen(self, stop: threading.Event) -> None:
+        """LISTEN for the outbox's NOTIFY so that committed events are relayed at once, not at the next poll."""
+        url = self.database.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while not stop.is_set():
+            try:
+                with psycopg.connect(url, autocommit=True) as connection:
+                    connection.execute(f"LISTEN {notify_channel(self.source)}")
+                    self.wakeup.set()  # anything committed while we were not listening
+                    while not stop.is_set():
+                        for _ in connection.notifies(timeout=1.0, stop_after=1):
+                            self.wakeup.set()
+            except psycopg.Error as exc:  # polling goes on meanwhile; listen again shortly
+                log.debug("outbox listener for %s lost its connection: %s", self.source, type(exc).__name__)
+                stop.wait(1.0)
+
     def backlog(self) -> tuple[int, float]:
         """(unsent rows, age in seconds of the oldest) for the outbox gauges."""
         table = self.outbox
@@ -80,6 +97,8 @@ class OutboxRelay:
         return count, (utcnow() - oldest).total_seconds() if oldest else 0.0
 
     def run(self, stop: threading.Event) -> None:
+        if self.database.dialect == "postgresql":
+            threading.Thread(target=self._listen, args=(stop,), name=f"relay-listen-{self.source}", daemon=True).start()
         failures = 0
         while not stop.is_set():
             try:

@@ -1,6 +1,7 @@
 """The outbox relay publishes exactly the committed events, once, with publisher confirms."""
 
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -86,3 +87,25 @@ def test_rows_stay_in_the_outbox_while_the_broker_is_unreachable(migrated, bus, 
     assert OutboxRelay(database, OUTBOX, bus.publisher(), source="contacts").publish_batch() == 3
     assert unsent(database) == 0
     assert len(drain(bus, SINK.consumer)) == 3
+
+
+def test_a_relay_in_another_process_is_woken_by_the_commit_not_by_polling(migrated, bus):
+    database = migrated("contacts")
+    # Its own wakeup event, as in a separate relay process; it would poll only once a minute.
+    relay = OutboxRelay(database, OUTBOX, bus.publisher(), source="contacts", poll_seconds=60)
+    stop = threading.Event()
+    runner = threading.Thread(target=relay.run, args=(stop,))
+    runner.start()
+    try:
+        time.sleep(2)  # let the relay settle into its minute-long wait, listening
+        [committed] = add_events(database, Outbox("contacts", OUTBOX), 1)
+        deadline = time.monotonic() + 20
+        received: list[str] = []
+        while not received and time.monotonic() < deadline:
+            received = [p.message_id for p, _ in drain(bus, SINK.consumer)]
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        relay.wakeup.set()
+        runner.join(10)
+    assert received == [committed], "NOTIFY on commit woke the relay long before its next poll"
