@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from crmkit.errors import FieldViolation, InvalidArgument
 
@@ -23,27 +24,38 @@ def page_size(requested: int) -> int:
     return min(requested, MAX_PAGE_SIZE)
 
 
-def encode_cursor(after: str, scope: str) -> str:
-    """An opaque token for the page after `after`; `scope` ties it to the listing that made it."""
-    raw = json.dumps({"a": after, "s": scope}, separators=(",", ":")).encode()
+def encode_cursor(after: Any, scope: str) -> str:
+    """An opaque token for the page after `after` (an id, or a list of sort values ending with one);
+    `scope` ties it to the listing, filter and order that made it."""
+    raw = json.dumps({"a": after, "s": scope}, separators=(",", ":"), default=_encode_value).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(token: str, scope: str) -> str | None:
+def decode_cursor(token: str, scope: str) -> Any:
     """The position a token stands for (None for the first page); a foreign or damaged token is 400."""
     if not token:
         return None
     try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)), object_hook=_decode_value)
         after, token_scope = data["a"], data["s"]
     except (binascii.Error, ValueError, KeyError, TypeError):
         raise InvalidArgument.of([FieldViolation("page_token", "is not a token this listing issued")]) from None
-    if token_scope != scope or not isinstance(after, str):
+    if token_scope != scope or not isinstance(after, str | list):
         raise InvalidArgument.of([FieldViolation("page_token", "belongs to a different listing")])
     return after
 
 
-def page_of(fetched: Sequence[T], size: int, key: Callable[[T], str], scope: str) -> tuple[list[T], str]:
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return {"$t": value.isoformat()}
+    raise TypeError(f"cannot put {type(value).__name__} in a page token")
+
+
+def _decode_value(value: dict[str, Any]) -> Any:
+    return dt.datetime.fromisoformat(value["$t"]) if set(value) == {"$t"} else value
+
+
+def page_of(fetched: Sequence[T], size: int, key: Callable[[T], Any], scope: str) -> tuple[list[T], str]:
     """Split up to `size + 1` rows fetched after the cursor into the page and the next page's token."""
     page = list(fetched[:size])
     return page, encode_cursor(key(page[-1]), scope) if len(fetched) > size else ""

@@ -29,7 +29,9 @@ class ContactsServicer(contacts_pb2_grpc.ContactsServiceServicer):
     def ListContacts(
         self, request: contacts_pb2.ListContactsRequest, context: grpc.ServicerContext
     ) -> contacts_pb2.ListContactsResponse:
-        found, token = self.contacts.list(current_principal(), request.page_size, request.page_token)
+        found, token = self.contacts.list(
+            current_principal(), request.page_size, request.page_token, request.filter, request.order_by
+        )
         return contacts_pb2.ListContactsResponse(contacts=[contact_to_proto(c) for c in found], next_page_token=token)
 
     def UpdateContact(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from crmkit.db import JSONType, UTCDateTime, make_metadata
 from crmkit.events.tables import add_messaging_tables
+from crmkit.filtering import Field, Kind, Order, after_position, compile_filter, order_clauses, parse_order_by
 from services.contacts.domain import Contact, ContactFields
 
 
@@ -87,12 +90,50 @@ def delete(session: Session, tenant_id: str, contact_id: str) -> None:
     session.execute(sa.delete(ContactRow).where(ContactRow.tenant_id == tenant_id, ContactRow.id == contact_id))
 
 
-def page(session: Session, tenant_id: str, after: str | None, limit: int) -> list[Contact]:
+# What partners may filter and order by (API.md field names), and the columns behind them.
+FILTERABLE = [
+    Field("givenName", ContactRow.given_name, Kind.TEXT, sortable=True),
+    Field("familyName", ContactRow.family_name, Kind.TEXT, sortable=True),
+    Field("email", ContactRow.email, Kind.TEXT, sortable=True),
+    Field("phone", ContactRow.phone, Kind.TEXT),
+    Field("title", ContactRow.title, Kind.TEXT),
+    Field("ownerId", ContactRow.owner_id, Kind.ENUM),
+    Field("lifecycleStage", ContactRow.lifecycle_stage, Kind.ENUM),
+    Field("tags", ContactRow.tags, Kind.TEXT_LIST),
+    Field("accountIds", ContactRow.account_ids, Kind.TEXT_LIST),
+    Field("customFields", ContactRow.custom_fields, Kind.JSON_OBJECT),
+    Field("createTime", ContactRow.create_time, Kind.TIMESTAMP, sortable=True),
+    Field("updateTime", ContactRow.update_time, Kind.TIMESTAMP, sortable=True),
+]
+
+
+@dataclass(frozen=True)
+class Listing:
+    filter: str
+    order_by: str
+
+    def condition(self, dialect: str) -> Any:
+        return compile_filter(self.filter, FILTERABLE, dialect)
+
+    def orders(self) -> list[Order]:
+        return parse_order_by(self.order_by, FILTERABLE, default=[])
+
+
+def page(
+    session: Session, tenant_id: str, listing: Listing, after: list[Any] | None, limit: int
+) -> list[tuple[Contact, list[Any]]]:
+    """Up to `limit` contacts after the position `after`, each with its own position (for the cursor)."""
+    orders = listing.orders()
     query = sa.select(ContactRow).where(ContactRow.tenant_id == tenant_id)
+    condition = listing.condition(session.get_bind().dialect.name)
+    if condition is not None:
+        query = query.where(condition)
     if after:
-        query = query.where(ContactRow.id > after)
-    rows = session.scalars(query.order_by(ContactRow.id).limit(limit)).all()
-    return [_to_domain(r) for r in rows]
+        if len(after) != len(orders) + 1:
+            raise LookupError("position does not match the order")
+        query = query.where(after_position(orders, ContactRow.id, after))
+    rows = session.scalars(query.order_by(*order_clauses(orders, ContactRow.id)).limit(limit)).all()
+    return [(_to_domain(r), [getattr(r, o.field.column.key) for o in orders] + [r.id]) for r in rows]
 
 
 def _row(session: Session, tenant_id: str, contact_id: str, for_update: bool) -> ContactRow | None:

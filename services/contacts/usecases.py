@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Sequence
 
 from crmkit.db import Database, utcnow
-from crmkit.errors import NotFound
+from crmkit.errors import FieldViolation, InvalidArgument, NotFound
 from crmkit.events.outbox import Outbox
 from crmkit.ids import new_id
 from crmkit.pagination import decode_cursor, page_of, page_size
@@ -35,12 +36,23 @@ class Contacts:
             raise NotFound.resource("contact", contact_id)
         return contact
 
-    def list(self, principal: Principal, requested_size: int, page_token: str) -> tuple[list[Contact], str]:
+    def list(
+        self, principal: Principal, requested_size: int, page_token: str, filter: str = "", order_by: str = ""
+    ) -> tuple[list[Contact], str]:
         size = page_size(requested_size)
-        after = decode_cursor(page_token, "contacts")
+        listing = store.Listing(filter, order_by)
+        # A token is only good for the listing (filter and order) that issued it.
+        scope = "contacts:" + hashlib.blake2b(f"{filter}\n{order_by}".encode(), digest_size=8).hexdigest()
+        after = decode_cursor(page_token, scope)
+        if after is not None and not isinstance(after, list):
+            raise InvalidArgument.of([FieldViolation("page_token", "belongs to a different listing")])
         with self.database.transaction() as session:
-            found = store.page(session, principal.tenant_id, after, size + 1)
-        return page_of(found, size, lambda c: c.id, "contacts")
+            try:
+                found = store.page(session, principal.tenant_id, listing, after, size + 1)
+            except LookupError:
+                raise InvalidArgument.of([FieldViolation("page_token", "belongs to a different listing")]) from None
+        page, token = page_of(found, size, lambda item: item[1], scope)
+        return [contact for contact, _ in page], token
 
     def update(
         self, principal: Principal, contact_id: str, patch: ContactFields, mask: Sequence[str], etag: str

@@ -194,3 +194,18 @@ def test_a_stopped_service_is_503_in_the_error_shape_not_a_hang_or_500(suite, ap
     assert readiness.status_code == 200, "the gateway stays in rotation for the routes that work"
     assert readiness.json()["backends"]["marketing"] == "unavailable"
     assert api.get("/v1/contacts").status_code == 200, "the rest of the suite keeps serving"
+
+
+def test_lists_filter_and_order_through_the_gateway(suite):
+    api = Api(suite.base, suite.create_tenant("Filters")["apiKey"])
+    for name, stage in (("Ada", "CUSTOMER"), ("Grace", "LEAD"), ("Hedy", "CUSTOMER")):
+        api.post("/v1/contacts", json={"givenName": name, "lifecycleStage": stage, "customFields": {"region": "EMEA"}})
+    found = api.get(
+        "/v1/contacts",
+        params={"filter": 'lifecycleStage = CUSTOMER AND customFields.region = "EMEA"', "orderBy": "givenName desc"},
+    ).json()["contacts"]
+    assert [c["givenName"] for c in found] == ["Hedy", "Ada"]
+    bad = api.get("/v1/contacts", params={"filter": "shoeSize > 42"})
+    assert bad.status_code == 400
+    assert bad.json()["error"]["details"][0]["field"] == "filter"
+    assert "cannot filter on 'shoeSize'" in bad.json()["error"]["details"][0]["description"]

@@ -1,0 +1,254 @@
+"""List filters and ordering (API.md, AIP-160 and AIP-132), compiled to SQLAlchemy.
+
+A filter is parsed by a lark grammar into a small tree, then compiled against the fields a listing
+declares: each `Field` names its JSON path (`givenName`, `customFields.region`), the SQL expression
+behind it and its kind. Operators: `=`, `!=`, `<`, `<=`, `>`, `>=`, `:` (has / contains), `AND`,
+`OR`, `NOT` (or `-`), parentheses; as in AIP-160, `OR` binds tighter than `AND`, and terms written
+side by side are ANDed. A problem is an InvalidArgument on `filter` / `order_by` that says what is
+wrong and where.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import lark
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql.elements import ColumnElement
+
+from crmkit.errors import FieldViolation, InvalidArgument
+
+GRAMMAR = r"""
+    ?start: expression?
+    ?expression: sequence (_AND sequence)*
+    ?sequence: factor (factor)*
+    ?factor: term (_OR term)*
+    ?term: _NOT simple -> negation
+         | "-" simple -> negation
+         | simple
+    ?simple: restriction
+           | "(" expression ")"
+    restriction: member COMPARATOR value
+    member: NAME ("." NAME)*
+    ?value: ESCAPED_STRING -> string
+          | SIGNED_NUMBER -> number
+          | WORD -> word
+    COMPARATOR: "<=" | ">=" | "!=" | "<" | ">" | "=" | ":"
+    _AND.2: "AND"
+    _OR.2: "OR"
+    _NOT.2: "NOT"
+    NAME: /[A-Za-z_][A-Za-z0-9_]*/
+    WORD: /[A-Za-z_][A-Za-z0-9_.@+\-]*/
+    %import common.ESCAPED_STRING
+    %import common.SIGNED_NUMBER
+    %import common.WS
+    %ignore WS
+"""
+MAX_FILTER_LENGTH = 2000
+
+
+class Kind(enum.Enum):
+    TEXT = "text"  # `:` is a case-insensitive substring match
+    ENUM = "enum"  # equality only; bare words allowed (lifecycleStage = CUSTOMER)
+    NUMBER = "number"
+    TIMESTAMP = "timestamp"  # RFC 3339 strings
+    TEXT_LIST = "text_list"  # a JSON array of strings: `tags:vip` is membership
+    JSON_OBJECT = "json_object"  # `customFields.<key>`: typed by the value compared with
+
+
+@dataclass(frozen=True)
+class Field:
+    path: str  # the JSON name partners use, e.g. "givenName" or "customFields"
+    column: Any  # the SQLAlchemy column or expression
+    kind: Kind
+    sortable: bool = False
+
+
+@dataclass(frozen=True)
+class Order:
+    field: Field
+    descending: bool
+
+
+@functools.cache
+def _parser() -> lark.Lark:
+    return lark.Lark(GRAMMAR, parser="lalr", maybe_placeholders=False)
+
+
+def _invalid(field: str, description: str) -> InvalidArgument:
+    return InvalidArgument.of([FieldViolation(field, description)])
+
+
+def parse(text: str) -> lark.Tree | None:
+    """The filter's syntax tree, or None for an empty filter."""
+    if len(text) > MAX_FILTER_LENGTH:
+        raise _invalid("filter", f"is longer than {MAX_FILTER_LENGTH} characters")
+    if not text.strip():
+        return None
+    try:
+        tree = _parser().parse(text)
+    except lark.exceptions.UnexpectedInput as exc:
+        column = getattr(exc, "column", "?")
+        raise _invalid("filter", f"syntax error at column {column}: {_near(text, exc)}") from None
+    return tree
+
+
+def _near(text: str, exc: lark.exceptions.UnexpectedInput) -> str:
+    position = getattr(exc, "pos_in_stream", None)
+    if position is None:
+        return "unexpected end of the filter"
+    return f"unexpected {text[position : position + 12]!r}"
+
+
+def compile_filter(text: str, fields: Sequence[Field], dialect: str) -> ColumnElement[bool] | None:
+    """The SQL condition for a filter string (None when it is empty)."""
+    tree = parse(text)
+    if tree is None:
+        return None
+    return _Compiler({f.path: f for f in fields}, dialect).visit(tree)
+
+
+class _Compiler:
+    def __init__(self, fields: Mapping[str, Field], dialect: str) -> None:
+        self.fields = fields
+        self.dialect = dialect
+
+    def visit(self, node: lark.Tree) -> ColumnElement[bool]:
+        if node.data == "expression" or node.data == "sequence":
+            return sa.and_(*(self.visit(child) for child in node.children))
+        if node.data == "factor":
+            return sa.or_(*(self.visit(child) for child in node.children))
+        if node.data == "negation":
+            return sa.not_(self.visit(node.children[0]))
+        if node.data == "restriction":
+            member, comparator, value = node.children
+            return self.restriction(member, comparator, value)
+        raise _invalid("filter", f"unsupported construct {node.data}")  # pragma: no cover - grammar bound
+
+    def restriction(self, member: Any, comparator: Any, value: Any) -> ColumnElement[bool]:
+        names = [str(t) for t in member.children]
+        path = ".".join(names)
+        field = self.fields.get(names[0])
+        if field is None:
+            raise _invalid("filter", f"cannot filter on {path!r}; filterable: {', '.join(sorted(self.fields))}")
+        literal = _literal(value)
+        op = str(comparator)
+        if field.kind is Kind.JSON_OBJECT:
+            if len(names) != 2:
+                raise _invalid("filter", f"name one key of {names[0]}, as in {names[0]}.region")
+            return self.json_key(field, names[1], op, literal, path)
+        if len(names) != 1:
+            raise _invalid("filter", f"{names[0]} has no sub-fields ({path!r})")
+        return self.typed(field, op, literal, path)
+
+    def typed(self, field: Field, op: str, literal: Any, path: str) -> ColumnElement[bool]:
+        column = field.column
+        if field.kind is Kind.TEXT_LIST:
+            if op != ":":
+                raise _invalid("filter", f"{path} is a list: use {path}:value")
+            return self.list_has(column, str(literal))
+        if field.kind is Kind.TEXT and op == ":":
+            return sa.func.lower(column).contains(str(literal).lower(), autoescape=True)
+        if op == ":":
+            raise _invalid("filter", f"':' applies to text and lists; use = on {path}")
+        if field.kind is Kind.ENUM and op not in ("=", "!="):
+            raise _invalid("filter", f"{path} can only be compared with = or !=")
+        if field.kind is Kind.NUMBER:
+            if not isinstance(literal, int | float):
+                raise _invalid("filter", f"{path} is a number; compare it with a number")
+        elif field.kind is Kind.TIMESTAMP:
+            literal = _timestamp(literal, path)
+        elif not isinstance(literal, str):
+            literal = str(literal)
+        return _compare(column, op, literal)
+
+    def json_key(self, field: Field, key: str, op: str, literal: Any, path: str) -> ColumnElement[bool]:
+        element = field.column[key]
+        if op == ":":
+            return sa.func.lower(element.as_string()).contains(str(literal).lower(), autoescape=True)
+        if isinstance(literal, bool):
+            return _compare(element.as_boolean(), op, literal)
+        if isinstance(literal, int | float):
+            return _compare(element.as_float(), op, float(literal))
+        return _compare(element.as_string(), op, str(literal))
+
+    def list_has(self, column: Any, item: str) -> ColumnElement[bool]:
+        if self.dialect == "postgresql":
+            return sa.type_coerce(column, JSONB).contains([item])  # JSONB @>, which a GIN index serves
+        values = sa.func.json_each(column).table_valued("value")
+        return sa.exists(sa.select(1).select_from(values).where(values.c.value == item))
+
+
+def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
+    operators = {
+        "=": column.__eq__,
+        "!=": column.__ne__,
+        "<": column.__lt__,
+        "<=": column.__le__,
+        ">": column.__gt__,
+        ">=": column.__ge__,
+    }
+    result: ColumnElement[bool] = operators[op](value)
+    return result
+
+
+def _literal(node: lark.Tree | lark.Token) -> Any:
+    token = node.children[0] if isinstance(node, lark.Tree) else node
+    text = str(token)
+    kind = node.data if isinstance(node, lark.Tree) else "word"
+    if kind == "string":
+        return text[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    if kind == "number":
+        number = float(text)
+        return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+    if text in ("true", "false"):
+        return text == "true"
+    return text
+
+
+def _timestamp(value: Any, path: str) -> dt.datetime:
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise _invalid("filter", f'{path} takes an RFC 3339 time, e.g. "2026-01-31T00:00:00Z"') from None
+    if parsed.tzinfo is None:
+        raise _invalid("filter", f"{path}: give the time zone, e.g. a trailing Z for UTC")
+    return parsed
+
+
+def parse_order_by(text: str, fields: Sequence[Field], default: Sequence[Order]) -> list[Order]:
+    """`createTime desc, givenName` -> orders; without one, the listing's default."""
+    if not text.strip():
+        return list(default)
+    sortable = {f.path: f for f in fields if f.sortable}
+    orders: list[Order] = []
+    for part in text.split(","):
+        words = part.split()
+        if not words or len(words) > 2 or (len(words) == 2 and words[1].lower() not in ("asc", "desc")):
+            raise _invalid("order_by", f"write fields as `name` or `name desc`, got {part.strip()!r}")
+        field = sortable.get(words[0])
+        if field is None:
+            raise _invalid("order_by", f"cannot order by {words[0]!r}; sortable: {', '.join(sorted(sortable))}")
+        orders.append(Order(field, len(words) == 2 and words[1].lower() == "desc"))
+    return orders
+
+
+def order_clauses(orders: Sequence[Order], tiebreak: Any) -> list[Any]:
+    return [o.field.column.desc() if o.descending else o.field.column.asc() for o in orders] + [tiebreak.asc()]
+
+
+def after_position(orders: Sequence[Order], tiebreak: Any, position: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows after `position` (the sort values of the last row served, then its id): a keyset cursor."""
+    keys = [(o.field.column, o.descending) for o in orders] + [(tiebreak, False)]
+    branches = []
+    for index, (column, descending) in enumerate(keys):
+        equal = [keys[i][0] == position[i] for i in range(index)]
+        beyond = column < position[index] if descending else column > position[index]
+        branches.append(sa.and_(*equal, beyond))
+    return sa.or_(*branches)
