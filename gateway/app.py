@@ -11,6 +11,7 @@ from typing import Any
 
 import grpc
 from flask import Flask, Response, g, jsonify, request
+from flask_cors import CORS
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry import trace
@@ -37,7 +38,25 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "Cross-Origin-Opener-Policy": "same-origin",
 }
+# Headers a browser client may read on a cross-origin response (CORS).
+EXPOSED_HEADERS = [
+    "ETag",
+    "X-Request-Id",
+    "Retry-After",
+    "Idempotent-Replayed",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+]
+# A refused body is read and dropped up to this size, so that the client sees the 413 instead of a
+# connection reset; beyond it the connection is closed.
+DRAIN_LIMIT_BYTES = 16 * 1024 * 1024
 
 
 class SegmentConverter(BaseConverter):
@@ -84,6 +103,26 @@ class Backends:
             channel.close()
 
 
+def _drain_body() -> bool:
+    """Read what is left of a refused request body; False when it is too large to bother."""
+    length = request.content_length
+    if length is None or length > DRAIN_LIMIT_BYTES:
+        return False
+    stream = request.environ.get("wsgi.input")
+    if stream is None:
+        return True
+    remaining = length
+    try:
+        while remaining > 0:
+            chunk = stream.read(min(remaining, 65536))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+    except OSError:
+        return False
+    return True
+
+
 def create_app(
     settings: Settings,
     database: Database,
@@ -99,6 +138,16 @@ def create_app(
     app.url_map.converters["segment"] = SegmentConverter
     app.url_map.strict_slashes = False
     span_tracer = tracer("crm.gateway")
+    if settings.cors_origins:
+        CORS(
+            app,
+            origins=list(settings.cors_origins),
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "X-Request-Id"],
+            expose_headers=EXPOSED_HEADERS,
+            methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+            max_age=600,
+            supports_credentials=False,
+        )
 
     @app.before_request
     def start() -> None:
@@ -157,7 +206,10 @@ def create_app(
             405: f"{request.method} is not allowed on {request.path}",
             413: f"the request body is larger than {settings.max_body_bytes} bytes",
         }
-        return api_error(ApiError(code, messages.get(code, exc.description or exc.name)))
+        response = api_error(ApiError(code, messages.get(code, exc.description or exc.name)))
+        if code == 413 and not _drain_body():
+            response.headers["Connection"] = "close"
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.infra import Databases, delete_amqp_prefix, postgres_admin_url, rabbitmq_url
+from tests.infra import Databases, delete_amqp_prefix, postgres_admin_url, rabbitmq_url, redis_url
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +17,12 @@ def pg_admin_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def amqp_url() -> Iterator[str]:
     with rabbitmq_url() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    with redis_url() as url:
         yield url
 
 

@@ -121,3 +121,21 @@ def metric(url: str, name: str, labels: Mapping[str, str]) -> float:
             if found == wanted:
                 return float(value)
     return 0.0
+
+
+class Partner(Suite):
+    """Contacts, marketing and the relay on PostgreSQL and RabbitMQ, with as many gateways (gunicorn)
+    as a test wants, sharing one Redis: what a partner talks to in production."""
+
+    def __init__(self, workdir: Path, env: Mapping[str, str]) -> None:
+        super().__init__(workdir, env)
+        self.gateways: dict[str, str] = {}
+
+    def start_gateway(self, name: str, extra_env: Mapping[str, str] | None = None) -> str:
+        port = free_port()
+        env = {"CRM_GATEWAY_ADDR": f"127.0.0.1:{port}", "CRM_METRICS_PORT": "0", **(extra_env or {})}
+        self.start("gateway", name, env)
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: requests.get(base + "/healthz", timeout=2).status_code == 200, 60, f"gateway {name}")
+        self.gateways[name] = base
+        return base
