@@ -57,6 +57,8 @@ EXPOSED_HEADERS = [
 # A refused body is read and dropped up to this size, so that the client sees the 413 instead of a
 # connection reset; beyond it the connection is closed.
 DRAIN_LIMIT_BYTES = 16 * 1024 * 1024
+# First pause before retrying a read on UNAVAILABLE; doubled on each further attempt.
+RETRY_PAUSE_SECONDS = 0.05
 
 
 class SegmentConverter(BaseConverter):
@@ -68,9 +70,10 @@ class SegmentConverter(BaseConverter):
 class Backends:
     """One channel per backend service, and a cached callable per route."""
 
-    def __init__(self, addresses: Mapping[str, str], deadline_seconds: float) -> None:
+    def __init__(self, addresses: Mapping[str, str], deadline_seconds: float, get_retries: int = 2) -> None:
         self.addresses = dict(addresses)
         self.deadline = deadline_seconds
+        self.get_retries = get_retries
         self._channels: dict[str, grpc.Channel] = {}
         self._calls: dict[str, Callable[..., Any]] = {}
 
@@ -88,7 +91,22 @@ class Backends:
                 response_deserializer=route.response_class.FromString,
             )
             self._calls[route.full_method] = call
-        return call(message, timeout=self.deadline, metadata=metadata)
+        # One deadline for the whole call, retries included: the caller never waits longer than it.
+        ends = time.monotonic() + (route.deadline or self.deadline)
+        # Only reads are retried, and only on UNAVAILABLE (the call did not reach a handler):
+        # repeating a write could apply it twice.
+        attempts = 1 + (self.get_retries if route.http_method == "GET" else 0)
+        for attempt in range(attempts):
+            try:
+                return call(message, timeout=max(ends - time.monotonic(), 0.001), metadata=metadata)
+            except grpc.RpcError as exc:
+                left = ends - time.monotonic()
+                pause = RETRY_PAUSE_SECONDS * 2**attempt
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt + 1 == attempts or left <= pause * 2:
+                    raise
+                metrics.GATEWAY_RETRIES.labels(route.method.name).inc()
+                time.sleep(pause)
+        raise AssertionError("unreachable")
 
     def health(self, backend: str, timeout: float = 1.0) -> bool:
         stub = health_pb2_grpc.HealthStub(self.channel(backend))

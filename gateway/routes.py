@@ -21,6 +21,7 @@ from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor, json_format, message_factory
 from google.protobuf.message import Message
 
+from crmkit.config import RATE_CLASSES
 from crmkit.errors import FieldViolation, InvalidArgument
 
 TEMPLATE_VARIABLE = re.compile(r"\{([A-Za-z0-9_.]+)(?:=([^}]*))?\}")
@@ -48,6 +49,10 @@ class Route:
     method: descriptor.MethodDescriptor
     scope: str
     backend: str
+    # Seconds; 0 means the gateway's default deadline (crm.common.v1.deadline_seconds).
+    deadline: float = 0.0
+    # read, write, search or bulk (crm.common.v1.rate_class, else from the HTTP method).
+    rate_class: str = "read"
 
     @property
     def full_method(self) -> str:
@@ -111,7 +116,16 @@ def _route(rule: http_pb2.HttpRule, method: descriptor.MethodDescriptor, scope: 
         raise ValueError(f"{method.full_name}: unsupported HTTP pattern {kind!r}")
     template = getattr(rule, kind)
     flask_rule, path_fields = flask_rule_for(template)
-    return Route(kind.upper(), template, flask_rule, path_fields, rule.body, method, scope, backend)
+    options = method.GetOptions()
+    rate_class = options.Extensions[options_pb2.rate_class] or ("read" if kind == "get" else "write")
+    if rate_class not in RATE_CLASSES:
+        raise ValueError(f"{method.full_name}: rate_class {rate_class!r} is not one of {', '.join(RATE_CLASSES)}")
+    deadline = float(options.Extensions[options_pb2.deadline_seconds])
+    if deadline < 0:
+        raise ValueError(f"{method.full_name}: deadline_seconds must not be negative")
+    return Route(
+        kind.upper(), template, flask_rule, path_fields, rule.body, method, scope, backend, deadline, rate_class
+    )
 
 
 def flask_rule_for(template: str) -> tuple[str, tuple[tuple[str, str], ...]]:

@@ -86,3 +86,10 @@ def test_query_parameters_are_typed_and_unknown_ones_refused():
 def test_error_fields_are_reported_with_json_names():
     assert camel("given_name") == "givenName"
     assert camel("custom_fields.region_code") == "customFields.region_code"
+
+
+def test_routes_carry_their_deadline_and_rate_class_from_the_proto():
+    assert route("ListContacts").deadline == 10
+    assert route("GetContact").deadline == 0, "0 means the gateway's default"
+    assert {route(n).rate_class for n in ("GetContact", "ListContacts")} == {"read"}
+    assert {route(n).rate_class for n in ("CreateContact", "UpdateContact", "DeleteContact")} == {"write"}
