@@ -117,6 +117,8 @@ class Settings:
     oauth_issuer: str = ""
     access_token_ttl_seconds: int = 3600
     signing_key_passphrase: str = ""
+    # How long a gateway trusts its copy of the signing key set (rotations show within this).
+    signing_key_refresh_seconds: float = 30.0
     oidc_issuer: str = ""
     oidc_audience: str = ""
     oidc_jwks_url: str = ""
@@ -185,6 +187,7 @@ class Settings:
             oauth_issuer=env.get("CRM_OAUTH_ISSUER") or "",
             access_token_ttl_seconds=_int(env, "CRM_ACCESS_TOKEN_TTL_SECONDS", 3600),
             signing_key_passphrase=env.get("CRM_SIGNING_KEY_PASSPHRASE") or "",
+            signing_key_refresh_seconds=_float(env, "CRM_SIGNING_KEY_REFRESH_SECONDS", 30.0),
             oidc_issuer=env.get("CRM_OIDC_ISSUER") or "",
             oidc_audience=env.get("CRM_OIDC_AUDIENCE") or "",
             oidc_jwks_url=env.get("CRM_OIDC_JWKS_URL") or "",

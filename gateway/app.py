@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import unquote_plus
 
 import grpc
 from flask import Flask, Response, g, jsonify, request
@@ -26,7 +27,11 @@ from crmkit.logs import request_id_var, tenant_id_var
 from crmkit.telemetry import attached, context_from_headers, tracer
 from crmkit.tokens import InternalTokens, Principal
 from gateway import openapi
+from gateway.admin import Handler, credentials_handlers
+from gateway.auth import Authenticator
 from gateway.errors import INTERNAL_MESSAGE, ApiError
+from gateway.oauth import AccessTokens, OAuthClients, OAuthError, SigningKeys
+from gateway.oidc import UserTokens
 from gateway.routes import Route, build_request, discover
 from gateway.tenancy import Tenancy
 
@@ -57,6 +62,8 @@ EXPOSED_HEADERS = [
 # A refused body is read and dropped up to this size, so that the client sees the 413 instead of a
 # connection reset; beyond it the connection is closed.
 DRAIN_LIMIT_BYTES = 16 * 1024 * 1024
+# Methods of this backend are served by the gateway itself (gateway/admin.py).
+LOCAL_BACKEND = "gateway"
 # First pause before retrying a read on UNAVAILABLE; doubled on each further attempt.
 RETRY_PAUSE_SECONDS = 0.05
 
@@ -109,6 +116,8 @@ class Backends:
         raise AssertionError("unreachable")
 
     def health(self, backend: str, timeout: float = 1.0) -> bool:
+        if backend == LOCAL_BACKEND:
+            return True
         stub = health_pb2_grpc.HealthStub(self.channel(backend))
         try:
             reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
@@ -150,6 +159,24 @@ def create_app(
 ) -> Flask:
     routes = discover() if routes is None else routes
     tenancy = Tenancy(database)
+    signing_keys = SigningKeys(database, settings.signing_key_passphrase, settings.signing_key_refresh_seconds)
+    signing_keys.ensure()
+    issuer = settings.oauth_issuer or f"http://{settings.gateway_addr}"
+    access_tokens = AccessTokens(signing_keys, issuer, settings.access_token_ttl_seconds)
+    clients = OAuthClients(database, access_tokens)
+    users = None
+    if settings.oidc_issuer:
+        users = UserTokens(
+            settings.oidc_issuer,
+            settings.oidc_audience,
+            settings.oidc_jwks_url,
+            settings.oidc_algorithms,
+            settings.oidc_tenant_claim,
+            settings.oidc_roles_claim,
+            tenancy,
+        )
+    authenticator = Authenticator(tenancy, clients, users, issuer)
+    local: dict[str, Handler] = credentials_handlers(tenancy, clients)
     spec = openapi.document(routes)
     app = Flask("crm-gateway")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -251,20 +278,73 @@ def create_app(
         except Exception as exc:
             log.warning("readiness: gateway database unavailable: %s", type(exc).__name__)
             checks["database"] = "unavailable"
-        for backend in sorted({r.backend for r in routes}):
+        for backend in sorted({r.backend for r in routes} - {LOCAL_BACKEND}):
             checks[backend] = "ok" if backends.health(backend) else "unavailable"
         ready = all(v == "ok" for v in checks.values())
         response = jsonify({"status": "ok" if ready else "unavailable", "checks": checks})
         response.status_code = 200 if ready else 503
         return response
 
+    @app.get("/.well-known/jwks.json")
+    def jwks() -> Response:
+        response = jsonify(signing_keys.jwks())
+        response.headers["Cache-Control"] = "public, max-age=300"
+        return response
+
+    @app.post("/oauth/token")
+    def oauth_token() -> Response:
+        try:
+            token, scopes = client_credentials_grant()
+        except OAuthError as exc:
+            response = jsonify({"error": exc.error, "error_description": exc.description})
+            response.status_code = exc.status
+            if exc.status == 401:
+                response.headers["WWW-Authenticate"] = 'Basic realm="crm"'
+            response.headers["Pragma"] = "no-cache"
+            return response
+        response = jsonify(
+            {
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": settings.access_token_ttl_seconds,
+                "scope": " ".join(sorted(scopes)),
+            }
+        )
+        response.headers["Pragma"] = "no-cache"
+        return response
+
+    def client_credentials_grant() -> tuple[str, frozenset[str]]:
+        """RFC 6749 §4.4 with client authentication by HTTP Basic or form fields (§2.3.1)."""
+        if request.mimetype != "application/x-www-form-urlencoded":
+            raise OAuthError("invalid_request", "send the request as application/x-www-form-urlencoded")
+        form = request.form
+        for name in ("grant_type", "scope", "client_id", "client_secret"):
+            if len(form.getlist(name)) > 1:
+                raise OAuthError("invalid_request", f"{name} is given more than once")
+        grant_type = form.get("grant_type")
+        if not grant_type:
+            raise OAuthError("invalid_request", "grant_type is required")
+        if grant_type != "client_credentials":
+            raise OAuthError("unsupported_grant_type", "only client_credentials is supported")
+        basic = request.authorization
+        if basic is not None and basic.type == "basic":
+            if "client_secret" in form:
+                raise OAuthError("invalid_request", "authenticate the client one way, not two")
+            client_id, secret = unquote_plus(basic.username or ""), unquote_plus(basic.password or "")
+        else:
+            client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        if not client_id or not secret:
+            raise OAuthError("invalid_client", "client authentication is required", 401)
+        scope = form.get("scope")
+        return clients.grant(client_id, secret, scope if scope else None)
+
     def authenticate() -> Principal:
         header = request.headers.get("Authorization", "")
         scheme, _, credential = header.partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():
-            raise ApiError(401, "missing credentials: send `Authorization: Bearer <API key>`")
+            raise ApiError(401, "missing credentials: send `Authorization: Bearer <API key or access token>`")
         try:
-            principal = tenancy.authenticate(credential.strip())
+            principal = authenticator.authenticate(credential.strip())
         except ServiceError as exc:
             raise ApiError.from_service_error(exc) from None
         g.tenant_token = tenant_id_var.set(principal.tenant_id)
@@ -294,11 +374,17 @@ def create_app(
                 message = build_request(route, path_values, query, body, request.headers.get("If-Match", ""))
             except ServiceError as exc:
                 raise ApiError.from_service_error(exc) from None
-            metadata = [("authorization", f"Bearer {tokens.mint(principal)}"), ("x-request-id", g.request_id)]
-            try:
-                reply = backends.call(route, message, metadata)
-            except grpc.RpcError as exc:
-                raise ApiError.from_rpc_error(exc) from None
+            if route.backend == LOCAL_BACKEND:
+                try:
+                    reply = local[route.full_method](message, principal)
+                except ServiceError as exc:
+                    raise ApiError.from_service_error(exc) from None
+            else:
+                metadata = [("authorization", f"Bearer {tokens.mint(principal)}"), ("x-request-id", g.request_id)]
+                try:
+                    reply = backends.call(route, message, metadata)
+                except grpc.RpcError as exc:
+                    raise ApiError.from_rpc_error(exc) from None
             payload = json_format.MessageToDict(reply, always_print_fields_with_no_presence=True)
             response = jsonify(payload)
             if isinstance(payload.get("etag"), str) and payload["etag"]:

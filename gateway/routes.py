@@ -128,6 +128,33 @@ def _route(rule: http_pb2.HttpRule, method: descriptor.MethodDescriptor, scope: 
     )
 
 
+def write_scopes_of(
+    message: descriptor.Descriptor, prefix: str = "", seen: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """JSON paths of the fields of `message` (nested too) that need a scope to be written."""
+    found: dict[str, str] = {}
+    if message.full_name in seen:
+        return found
+    for field in message.fields:
+        path = f"{prefix}{field.json_name}"
+        scope = field.GetOptions().Extensions[options_pb2.write_scope]
+        if scope:
+            found[path] = scope
+        nested = field.message_type
+        if nested is not None and nested.full_name not in WELL_KNOWN_SCALARS and not nested.GetOptions().map_entry:
+            found.update(write_scopes_of(nested, f"{path}.", seen | {message.full_name}))
+    return found
+
+
+@functools.cache
+def field_write_scopes() -> frozenset[str]:
+    """Every scope that a field option names, for validating the scopes of new credentials."""
+    scopes: set[str] = set()
+    for route in discover():
+        scopes |= set(write_scopes_of(route.method.input_type).values())
+    return frozenset(scopes)
+
+
 def flask_rule_for(template: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     """`/v1/contacts/{id}:merge` -> (`/v1/contacts/<segment:p0>:merge`, (("p0", "id"),))."""
     fields: list[tuple[str, str]] = []

@@ -19,7 +19,7 @@ def test_every_public_method_has_a_route_a_scope_and_a_backend():
     assert {"GetAudienceMember", "ListAudienceMembers"} <= names
     for r in routes:
         assert r.scope, f"{r.full_method} has no required_scope option"
-        assert r.backend in {"contacts", "sales", "support", "marketing", "integrations"}
+        assert r.backend in {"gateway", "contacts", "sales", "support", "marketing", "integrations"}
 
 
 def test_no_two_routes_claim_the_same_method_and_path():
