@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import grpc
+import redis
 from flask import Flask, Response, g, jsonify, request
 from flask_cors import CORS
 from google.protobuf import json_format
@@ -32,6 +33,7 @@ from gateway.auth import Authenticator
 from gateway.errors import INTERNAL_MESSAGE, ApiError
 from gateway.oauth import AccessTokens, OAuthClients, OAuthError, SigningKeys
 from gateway.oidc import UserTokens
+from gateway.ratelimit import Bucket, InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from gateway.routes import Route, build_request, discover
 from gateway.tenancy import Tenancy
 
@@ -176,6 +178,21 @@ def create_app(
             tenancy,
         )
     authenticator = Authenticator(tenancy, clients, users, issuer)
+    redis_client = (
+        redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        if settings.redis_url
+        else None
+    )
+    limiter: RateLimiter = RedisRateLimiter(redis_client) if redis_client else InProcessRateLimiter()
+
+    def buckets_for(route: Route, principal: Principal) -> list[Bucket]:
+        limit, period = settings.rate_limits[route.rate_class]
+        base = f"{settings.redis_prefix}:rl:{route.rate_class}"
+        return [
+            Bucket(f"{base}:c:{principal.subject}", limit, period),
+            Bucket(f"{base}:t:{principal.tenant_id}", limit * settings.tenant_rate_factor, period),
+        ]
+
     local: dict[str, Handler] = credentials_handlers(tenancy, clients)
     spec = openapi.document(routes)
     app = Flask("crm-gateway")
@@ -213,6 +230,8 @@ def create_app(
     @app.after_request
     def finish(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.get("request_id", "")
+        for name, value in g.get("rate_headers", {}).items():
+            response.headers.setdefault(name, value)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         route_name = request.url_rule.rule if request.url_rule else "unmatched"
@@ -368,6 +387,15 @@ def create_app(
             principal = authenticate()
             if route.scope and not principal.has_scope(route.scope):
                 raise ApiError(403, f"this call needs the {route.scope} scope")
+            decision = limiter.check(buckets_for(route, principal))
+            g.rate_headers = decision.headers()
+            if not decision.allowed:
+                metrics.RATE_LIMITED.labels(route.rate_class).inc()
+                raise ApiError(
+                    429,
+                    f"too many {route.rate_class} calls; retry after {decision.retry_after_seconds} s",
+                    headers=g.rate_headers,
+                )
             body = read_body(route)
             query = {k: request.args.getlist(k) for k in request.args}
             try:

@@ -11,14 +11,14 @@ import pytest
 import sqlalchemy as sa
 
 from tests.e2e.support import Api, Suite, free_port, metric, wait_until
-from tests.infra import delete_amqp_prefix
+from tests.infra import delete_amqp_prefix, delete_redis_prefix
 
 pytestmark = pytest.mark.e2e
 CONSUMER = "marketing.contact-projection"
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory, databases, amqp_url):
+def suite(tmp_path_factory, databases, amqp_url, redis_server):
     prefix = f"crmtest-{uuid.uuid4().hex[:8]}"
     ports = {name: free_port() for name in ("gateway", "contacts", "marketing", "m_gw", "m_c", "m_m", "m_r")}
     template = databases.template("e2e")
@@ -27,6 +27,8 @@ def suite(tmp_path_factory, databases, amqp_url):
         "CRM_BUS": "rabbitmq",
         "CRM_AMQP_URL": amqp_url,
         "CRM_AMQP_PREFIX": prefix,
+        "CRM_REDIS_URL": redis_server,
+        "CRM_REDIS_PREFIX": prefix,
         "CRM_INTERNAL_TOKEN_SECRET": secrets.token_urlsafe(40),
         "CRM_GATEWAY_ADDR": f"127.0.0.1:{ports['gateway']}",
         "CRM_CONTACTS_ADDR": f"127.0.0.1:{ports['contacts']}",
@@ -51,6 +53,7 @@ def suite(tmp_path_factory, databases, amqp_url):
     finally:
         suite.stop_all()
         delete_amqp_prefix(amqp_url, prefix, [CONSUMER], retry_tiers=3)
+        delete_redis_prefix(redis_server, prefix)
 
 
 @pytest.fixture(scope="module")
