@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 import time
@@ -23,7 +25,7 @@ from werkzeug.routing import BaseConverter
 from crmkit import grpcclient, metrics
 from crmkit.config import Settings
 from crmkit.db import Database
-from crmkit.errors import ServiceError
+from crmkit.errors import FieldViolation, ServiceError
 from crmkit.logs import request_id_var, tenant_id_var
 from crmkit.telemetry import attached, context_from_headers, tracer
 from crmkit.tokens import InternalTokens, Principal
@@ -31,6 +33,16 @@ from gateway import openapi
 from gateway.admin import Handler, credentials_handlers
 from gateway.auth import Authenticator
 from gateway.errors import INTERNAL_MESSAGE, ApiError
+from gateway.idempotency import (
+    Claimed,
+    IdempotencyStore,
+    InFlight,
+    InProcessIdempotencyStore,
+    Mismatch,
+    RedisIdempotencyStore,
+    StoredResponse,
+    fingerprint,
+)
 from gateway.oauth import AccessTokens, OAuthClients, OAuthError, SigningKeys
 from gateway.oidc import UserTokens
 from gateway.ratelimit import Bucket, InProcessRateLimiter, RateLimiter, RedisRateLimiter
@@ -39,6 +51,7 @@ from gateway.tenancy import Tenancy
 
 log = logging.getLogger(__name__)
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -132,6 +145,10 @@ class Backends:
             channel.close()
 
 
+def _replayable(headers: Any) -> dict[str, str]:
+    return {name: headers[name] for name in ("ETag",) if name in headers}
+
+
 def _drain_body() -> bool:
     """Read what is left of a refused request body; False when it is too large to bother."""
     length = request.content_length
@@ -184,6 +201,7 @@ def create_app(
         else None
     )
     limiter: RateLimiter = RedisRateLimiter(redis_client) if redis_client else InProcessRateLimiter()
+    idempotency: IdempotencyStore = RedisIdempotencyStore(redis_client) if redis_client else InProcessIdempotencyStore()
 
     def buckets_for(route: Route, principal: Principal) -> list[Bucket]:
         limit, period = settings.rate_limits[route.rate_class]
@@ -382,6 +400,64 @@ def create_app(
         except BadRequest:  # only a parse error: a too-large body stays a 413
             raise ApiError(400, "the request body is not valid JSON") from None
 
+    def execute(route: Route, message: Any, principal: Principal) -> Response:
+        if route.backend == LOCAL_BACKEND:
+            try:
+                reply = local[route.full_method](message, principal)
+            except ServiceError as exc:
+                raise ApiError.from_service_error(exc) from None
+        else:
+            metadata = [("authorization", f"Bearer {tokens.mint(principal)}"), ("x-request-id", g.request_id)]
+            try:
+                reply = backends.call(route, message, metadata)
+            except grpc.RpcError as exc:
+                raise ApiError.from_rpc_error(exc) from None
+        payload = json_format.MessageToDict(reply, always_print_fields_with_no_presence=True)
+        response = jsonify(payload)
+        if isinstance(payload.get("etag"), str) and payload["etag"]:
+            response.headers["ETag"] = f'"{payload["etag"]}"'
+        return response
+
+    def claim_idempotency_key(route: Route, principal: Principal, body: Any) -> tuple[str, str] | Response | None:
+        """(store key, fingerprint) when this request runs under a key; a Response to replay; None."""
+        given = request.headers.get("Idempotency-Key")
+        if given is None or route.http_method not in ("POST", "PATCH"):
+            return None
+        if not IDEMPOTENCY_KEY.match(given):
+            raise ApiError(
+                400,
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                violations=[FieldViolation("Idempotency-Key", "1 to 255 visible ASCII characters")],
+            )
+        digest = hashlib.sha256(given.encode()).hexdigest()
+        store_key = f"{settings.redis_prefix}:idem:{principal.tenant_id}:{principal.subject}:{digest}"
+        print_ = fingerprint(route.http_method, request.path, request.query_string.decode(), body)
+        hold = 2 * (route.deadline or settings.grpc_deadline_seconds) + 10
+        try:
+            outcome = idempotency.begin(store_key, print_, hold)
+        except ServiceError as exc:
+            raise ApiError.from_service_error(exc) from None
+        if isinstance(outcome, Claimed):
+            return store_key, print_
+        if isinstance(outcome, Mismatch):
+            raise ApiError(422, "this Idempotency-Key was used for a different request", "INVALID_ARGUMENT")
+        if isinstance(outcome, InFlight):
+            raise ApiError(
+                409, "a request with this Idempotency-Key is still running; retry later", headers={"Retry-After": "1"}
+            )
+        stored = outcome.response
+        replay = Response(stored.body, status=stored.status, mimetype="application/json")
+        replay.headers.update(stored.headers)
+        replay.headers["Idempotent-Replayed"] = "true"
+        return replay
+
+    def settle_idempotency_key(claim: tuple[str, str], exc: ApiError) -> None:
+        if exc.http_status in (429, 503):  # the work never started: a retry with the key must run
+            idempotency.release(claim[0])
+            return
+        stored = StoredResponse(exc.http_status, json.dumps(exc.body()).encode(), dict(exc.headers))
+        idempotency.finish(claim[0], claim[1], stored, settings.idempotency_ttl_seconds)
+
     def view_for(route: Route) -> Callable[..., Response]:
         def view(**path_values: str) -> Response:
             principal = authenticate()
@@ -402,21 +478,22 @@ def create_app(
                 message = build_request(route, path_values, query, body, request.headers.get("If-Match", ""))
             except ServiceError as exc:
                 raise ApiError.from_service_error(exc) from None
-            if route.backend == LOCAL_BACKEND:
-                try:
-                    reply = local[route.full_method](message, principal)
-                except ServiceError as exc:
-                    raise ApiError.from_service_error(exc) from None
-            else:
-                metadata = [("authorization", f"Bearer {tokens.mint(principal)}"), ("x-request-id", g.request_id)]
-                try:
-                    reply = backends.call(route, message, metadata)
-                except grpc.RpcError as exc:
-                    raise ApiError.from_rpc_error(exc) from None
-            payload = json_format.MessageToDict(reply, always_print_fields_with_no_presence=True)
-            response = jsonify(payload)
-            if isinstance(payload.get("etag"), str) and payload["etag"]:
-                response.headers["ETag"] = f'"{payload["etag"]}"'
+            claim = claim_idempotency_key(route, principal, body)
+            if isinstance(claim, Response):
+                return claim
+            try:
+                response = execute(route, message, principal)
+            except ApiError as exc:
+                if claim:
+                    settle_idempotency_key(claim, exc)
+                raise
+            except BaseException:
+                if claim:
+                    idempotency.release(claim[0])
+                raise
+            if claim:
+                stored = StoredResponse(response.status_code, response.get_data(), _replayable(response.headers))
+                idempotency.finish(claim[0], claim[1], stored, settings.idempotency_ttl_seconds)
             return response
 
         view.__name__ = route.full_method
