@@ -46,7 +46,7 @@ from gateway.idempotency import (
 from gateway.oauth import AccessTokens, OAuthClients, OAuthError, SigningKeys
 from gateway.oidc import UserTokens
 from gateway.ratelimit import Bucket, InProcessRateLimiter, RateLimiter, RedisRateLimiter
-from gateway.routes import Route, build_request, discover
+from gateway.routes import Route, build_request, discover, mass_assignment
 from gateway.tenancy import Tenancy
 
 log = logging.getLogger(__name__)
@@ -474,6 +474,10 @@ def create_app(
                 )
             body = read_body(route)
             query = {k: request.args.getlist(k) for k in request.args}
+            mask = ",".join(query.get("updateMask", []) + query.get("update_mask", [])).split(",")
+            refused = mass_assignment(route, body, mask, principal.has_scope)
+            if refused:
+                raise ApiError(400, "; ".join(f"{v.field}: {v.description}" for v in refused), violations=refused)
             try:
                 message = build_request(route, path_values, query, body, request.headers.get("If-Match", ""))
             except ServiceError as exc:

@@ -146,6 +146,44 @@ def write_scopes_of(
     return found
 
 
+def body_descriptor(route: Route) -> descriptor.Descriptor | None:
+    if not route.body:
+        return None
+    request = route.method.input_type
+    return request if route.body == "*" else request.fields_by_name[route.body].message_type
+
+
+@functools.cache
+def protected_fields(route: Route) -> dict[str, str]:
+    """JSON path -> scope for the fields of the route's body that need a scope to be written."""
+    message = body_descriptor(route)
+    return write_scopes_of(message) if message is not None else {}
+
+
+def mass_assignment(route: Route, body: Any, mask: list[str], has_scope: Any) -> list[FieldViolation]:
+    """Protected fields a write names (in its body or update mask) without the scope to set them."""
+    protected = protected_fields(route)
+    if not protected:
+        return []
+    named = set(_json_paths(body)) if isinstance(body, dict) else set()
+    named |= {".".join(camel(part) for part in path.strip().split(".")) for path in mask if path.strip()}
+    return [
+        FieldViolation(path, f"may only be set with the {protected[path]} scope")
+        for path in sorted(named & protected.keys())
+        if not has_scope(protected[path])
+    ]
+
+
+def _json_paths(value: Mapping[str, Any], prefix: str = "") -> list[str]:
+    paths = []
+    for key, item in value.items():
+        path = f"{prefix}{camel(key)}"
+        paths.append(path)
+        if isinstance(item, dict):
+            paths += _json_paths(item, f"{path}.")
+    return paths
+
+
 @functools.cache
 def field_write_scopes() -> frozenset[str]:
     """Every scope that a field option names, for validating the scopes of new credentials."""
