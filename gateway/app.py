@@ -29,7 +29,7 @@ from crmkit.errors import FieldViolation, ServiceError
 from crmkit.logs import request_id_var, tenant_id_var
 from crmkit.telemetry import attached, context_from_headers, tracer
 from crmkit.tokens import InternalTokens, Principal
-from gateway import openapi
+from gateway import docs, openapi
 from gateway.admin import Handler, credentials_handlers
 from gateway.auth import Authenticator
 from gateway.errors import INTERNAL_MESSAGE, ApiError
@@ -297,6 +297,8 @@ def create_app(
     def unexpected(exc: Exception) -> Response:
         log.exception("unhandled error in the gateway")
         return api_error(ApiError(500, INTERNAL_MESSAGE, "INTERNAL"))
+
+    docs.register(app)
 
     @app.get("/openapi.json")
     def openapi_document() -> Response:

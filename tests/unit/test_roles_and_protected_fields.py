@@ -19,7 +19,9 @@ def test_owner_id_is_declared_protected_in_the_proto():
 def test_a_write_naming_a_protected_field_without_its_scope_is_refused_by_name():
     rep = roles.scopes_for(["sales_rep"], [])
     refused = mass_assignment(route("CreateContact"), {"givenName": "A", "ownerId": "U2"}, [], rep.__contains__)
-    assert [(v.field, v.description) for v in refused] == [("ownerId", "may only be set with the contacts:assign scope")]
+    assert [(v.field, v.description) for v in refused] == [
+        ("ownerId", "may only be set with the contacts:assign scope")
+    ]
     by_mask = mass_assignment(route("UpdateContact"), {"givenName": "A"}, ["owner_id"], rep.__contains__)
     assert [v.field for v in by_mask] == ["ownerId"]
     manager = roles.scopes_for(["sales_manager"], [])
