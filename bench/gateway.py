@@ -16,15 +16,15 @@ from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
 from bench.measure import closed_loop, ratio
 from crmkit.tokens import InternalTokens, Principal
 from tests.e2e.otlp import OtlpReceiver
-from tests.e2e.support import CONSUMER, ROOT, Api, free_port, start_distributed, wait_until
-from tests.infra import delete_amqp_prefix
+from tests.e2e.support import ROOT, Api, free_port, start_distributed, stop_distributed, wait_until
 
 CONCURRENCY = 8
 
 
-def run(size: int, workdir: Path, database_template: str, amqp_url: str) -> dict[str, Any]:
+def run(size: int, workdir: Path, database_template: str, amqp_url: str, redis: str) -> dict[str, Any]:
     receiver = OtlpReceiver()
-    suite = start_distributed(workdir, database_template, amqp_url, {**receiver.env(), "CRM_LOG_LEVEL": "WARNING"})
+    env = {**receiver.env(), "CRM_LOG_LEVEL": "WARNING"}
+    suite = start_distributed(workdir, database_template, amqp_url, redis, env)
     passthrough = None
     try:
         tenant = suite.create_tenant("Bench")
@@ -91,8 +91,7 @@ def run(size: int, workdir: Path, database_template: str, amqp_url: str) -> dict
         if passthrough is not None:
             passthrough.terminate()
             passthrough.wait(20)
-        suite.stop_all()
-        delete_amqp_prefix(amqp_url, suite.prefix, [CONSUMER], retry_tiers=3)
+        stop_distributed(suite)
         receiver.stop()
     throughput_ratio = ratio(get_c["gateway"]["per_second"], get_c["passthrough"]["per_second"])
     added_p50 = round(get_1["gateway"]["p50_ms"] - get_1["grpc"]["p50_ms"], 3)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from crmkit.migrations import upgrade
-from tests.infra import Databases, migrations_of, postgres_admin_url, rabbitmq_url
+from tests.infra import Databases, migrations_of, postgres_admin_url, rabbitmq_url, redis_url
 
 SCENARIOS = ("gateway", "events")
 NOT_YET = {
@@ -46,12 +46,12 @@ def run(size: int, only: list[str]) -> dict[str, Any]:
     from bench import events, gateway
 
     results = []
-    with postgres_admin_url() as admin_url, rabbitmq_url() as amqp_url:
+    with postgres_admin_url() as admin_url, rabbitmq_url() as amqp_url, redis_url() as redis:
         databases = Databases(admin_url)
         try:
             if "gateway" in only:
                 with tempfile.TemporaryDirectory() as workdir:
-                    results.append(gateway.run(size, Path(workdir), databases.template("bench"), amqp_url))
+                    results.append(gateway.run(size, Path(workdir), databases.template("bench"), amqp_url, redis))
             if "events" in only:
                 urls = {}
                 for service in ("contacts", "marketing"):

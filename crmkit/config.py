@@ -24,6 +24,8 @@ DEFAULT_METRICS_PORTS = {
     "relay": 9470,
 }
 BUS_KINDS = ("inprocess", "rabbitmq")
+RATE_CLASSES = ("read", "write", "search", "bulk")
+DEFAULT_RATE_LIMITS = {"read": (1200, 60.0), "write": (300, 60.0), "search": (120, 60.0), "bulk": (20, 60.0)}
 
 
 class ConfigError(ValueError):
@@ -48,6 +50,38 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _list(raw: str | None) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (raw or "").split(",") if item.strip())
+
+
+def _oidc_algorithms(raw: str | None) -> tuple[str, ...]:
+    algorithms = _list(raw) or ("RS256", "ES256", "EdDSA")
+    for name in algorithms:
+        # Symmetric algorithms would let anyone holding the (public) JWKS forge tokens; `none` needs no key.
+        if name.lower() == "none" or name.upper().startswith("HS"):
+            raise ConfigError(f"CRM_OIDC_ALGORITHMS: {name} is not allowed; use asymmetric algorithms")
+    return algorithms
+
+
+def _rate_limits(raw: str | None) -> dict[str, tuple[int, float]]:
+    """`read=1200/60,write=300/60`: requests per period (seconds) for each route class."""
+    limits = dict(DEFAULT_RATE_LIMITS)
+    for item in _list(raw):
+        name, _, value = item.partition("=")
+        count, _, period = value.partition("/")
+        name = name.strip()
+        try:
+            parsed = (int(count), float(period or 60))
+        except ValueError:
+            raise ConfigError(f"CRM_RATE_LIMITS: {item!r} is not class=requests/seconds") from None
+        if name not in RATE_CLASSES or parsed[0] < 1 or parsed[1] <= 0:
+            raise ConfigError(
+                f"CRM_RATE_LIMITS: {item!r} needs a class of {', '.join(RATE_CLASSES)} and positive numbers"
+            )
+        limits[name] = parsed
+    return limits
 
 
 @dataclass(frozen=True)
@@ -80,6 +114,25 @@ class Settings:
     stats_interval_seconds: float = 5.0
     log_level: str = "INFO"
     log_format: str = "json"
+    # Gateway, partner grade (docs/adr/0009..0015).
+    redis_prefix: str = "crm"
+    cors_origins: tuple[str, ...] = ()
+    oauth_issuer: str = ""
+    access_token_ttl_seconds: int = 3600
+    signing_key_passphrase: str = ""
+    # How long a gateway trusts its copy of the signing key set (rotations show within this).
+    signing_key_refresh_seconds: float = 30.0
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    oidc_algorithms: tuple[str, ...] = ("RS256", "ES256", "EdDSA")
+    oidc_tenant_claim: str = "tid"
+    oidc_roles_claim: str = "roles"
+    # class -> (requests, period seconds), per credential; the tenant's budget is tenant_rate_factor times it.
+    rate_limits: Mapping[str, tuple[int, float]] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    tenant_rate_factor: int = 5
+    idempotency_ttl_seconds: int = 24 * 3600
+    get_retries: int = 2
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -134,7 +187,30 @@ class Settings:
             stats_interval_seconds=_float(env, "CRM_STATS_INTERVAL_SECONDS", 5.0),
             log_level=(env.get("CRM_LOG_LEVEL") or "INFO").upper(),
             log_format=log_format,
-        )
+            redis_prefix=env.get("CRM_REDIS_PREFIX") or "crm",
+            cors_origins=_list(env.get("CRM_CORS_ORIGINS")),
+            oauth_issuer=env.get("CRM_OAUTH_ISSUER") or "",
+            access_token_ttl_seconds=_int(env, "CRM_ACCESS_TOKEN_TTL_SECONDS", 3600),
+            signing_key_passphrase=env.get("CRM_SIGNING_KEY_PASSPHRASE") or "",
+            signing_key_refresh_seconds=_float(env, "CRM_SIGNING_KEY_REFRESH_SECONDS", 30.0),
+            oidc_issuer=env.get("CRM_OIDC_ISSUER") or "",
+            oidc_audience=env.get("CRM_OIDC_AUDIENCE") or "",
+            oidc_jwks_url=env.get("CRM_OIDC_JWKS_URL") or "",
+            oidc_algorithms=_oidc_algorithms(env.get("CRM_OIDC_ALGORITHMS")),
+            oidc_tenant_claim=env.get("CRM_OIDC_TENANT_CLAIM") or "tid",
+            oidc_roles_claim=env.get("CRM_OIDC_ROLES_CLAIM") or "roles",
+            rate_limits=_rate_limits(env.get("CRM_RATE_LIMITS")),
+            tenant_rate_factor=_int(env, "CRM_TENANT_RATE_FACTOR", 5),
+            idempotency_ttl_seconds=_int(env, "CRM_IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
+            get_retries=_int(env, "CRM_GET_RETRIES", 2),
+        ).validated()
+
+    def validated(self) -> Settings:
+        if self.oidc_issuer and not (self.oidc_audience and self.oidc_jwks_url):
+            raise ConfigError("CRM_OIDC_ISSUER needs CRM_OIDC_AUDIENCE and CRM_OIDC_JWKS_URL as well")
+        if self.tenant_rate_factor < 1:
+            raise ConfigError("CRM_TENANT_RATE_FACTOR must be at least 1")
+        return self
 
     def database_url_for(self, service: str) -> str:
         if service in self.database_overrides:

@@ -22,6 +22,8 @@ HTTP_REQUESTS = Counter("crm_http_requests", "Gateway requests, by route and sta
 HTTP_LATENCY = Histogram(
     "crm_http_request_duration_seconds", "Gateway request latency", ["method", "route"], buckets=LATENCY_BUCKETS
 )
+GATEWAY_RETRIES = Counter("crm_gateway_retries", "Reads retried after UNAVAILABLE", ["method"])
+RATE_LIMITED = Counter("crm_gateway_rate_limited", "Requests refused with 429, by route class", ["rate_class"])
 EVENTS_PUBLISHED = Counter("crm_events_published", "Outbox rows published and confirmed", ["source"])
 RELAY_FAILURES = Counter("crm_outbox_relay_failures", "Relay batches that failed and will be retried", ["source"])
 OUTBOX_BACKLOG = Gauge("crm_outbox_backlog", "Outbox rows not yet published", ["source"])

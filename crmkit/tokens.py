@@ -22,6 +22,9 @@ class Principal:
     tenant_id: str
     subject: str
     scopes: frozenset[str]
+    # True when the caller may see and change only records it owns (owner_id == subject); the
+    # gateway sets it from the caller's roles, services must filter by it (docs/adr/0013).
+    own_records_only: bool = False
 
     def has_scope(self, scope: str) -> bool:
         return ADMIN_SCOPE in self.scopes or scope in self.scopes
@@ -61,6 +64,7 @@ class InternalTokens:
             "sub": principal.subject,
             "tid": principal.tenant_id,
             "scope": " ".join(sorted(principal.scopes)),
+            "own": principal.own_records_only,
             "iat": issued,
             "nbf": issued,
             "exp": issued + self._ttl,
@@ -85,4 +89,9 @@ class InternalTokens:
         tenant = claims.get("tid")
         if not isinstance(tenant, str) or not tenant:
             raise Unauthenticated("invalid internal token: no tenant")
-        return Principal(tenant_id=tenant, subject=claims["sub"], scopes=frozenset(claims.get("scope", "").split()))
+        return Principal(
+            tenant_id=tenant,
+            subject=claims["sub"],
+            scopes=frozenset(claims.get("scope", "").split()),
+            own_records_only=claims.get("own") is True,
+        )

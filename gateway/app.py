@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import unquote_plus
 
 import grpc
+import redis
 from flask import Flask, Response, g, jsonify, request
+from flask_cors import CORS
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry import trace
@@ -20,24 +25,62 @@ from werkzeug.routing import BaseConverter
 from crmkit import grpcclient, metrics
 from crmkit.config import Settings
 from crmkit.db import Database, is_unavailable
-from crmkit.errors import ServiceError
+from crmkit.errors import FieldViolation, ServiceError
 from crmkit.logs import request_id_var, tenant_id_var
 from crmkit.telemetry import attached, context_from_headers, tracer
 from crmkit.tokens import InternalTokens, Principal
-from gateway import openapi
+from gateway import docs, openapi
+from gateway.admin import Handler, credentials_handlers
+from gateway.auth import Authenticator
 from gateway.errors import INTERNAL_MESSAGE, ApiError
-from gateway.routes import Route, build_request, discover
+from gateway.idempotency import (
+    Claimed,
+    IdempotencyStore,
+    InFlight,
+    InProcessIdempotencyStore,
+    Mismatch,
+    RedisIdempotencyStore,
+    StoredResponse,
+    fingerprint,
+)
+from gateway.oauth import AccessTokens, OAuthClients, OAuthError, SigningKeys
+from gateway.oidc import UserTokens
+from gateway.ratelimit import Bucket, InProcessRateLimiter, RateLimiter, RedisRateLimiter
+from gateway.routes import Route, build_request, discover, mass_assignment
 from gateway.tenancy import Tenancy
 
 log = logging.getLogger(__name__)
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "Cross-Origin-Opener-Policy": "same-origin",
 }
+# Headers a browser client may read on a cross-origin response (CORS).
+EXPOSED_HEADERS = [
+    "ETag",
+    "X-Request-Id",
+    "Retry-After",
+    "Idempotent-Replayed",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+]
+# A refused body is read and dropped up to this size, so that the client sees the 413 instead of a
+# connection reset; beyond it the connection is closed.
+DRAIN_LIMIT_BYTES = 16 * 1024 * 1024
+# Methods of this backend are served by the gateway itself (gateway/admin.py).
+LOCAL_BACKEND = "gateway"
+# First pause before retrying a read on UNAVAILABLE; doubled on each further attempt.
+RETRY_PAUSE_SECONDS = 0.05
 
 
 class SegmentConverter(BaseConverter):
@@ -49,9 +92,10 @@ class SegmentConverter(BaseConverter):
 class Backends:
     """One channel per backend service, and a cached callable per route."""
 
-    def __init__(self, addresses: Mapping[str, str], deadline_seconds: float) -> None:
+    def __init__(self, addresses: Mapping[str, str], deadline_seconds: float, get_retries: int = 2) -> None:
         self.addresses = dict(addresses)
         self.deadline = deadline_seconds
+        self.get_retries = get_retries
         self._channels: dict[str, grpc.Channel] = {}
         self._calls: dict[str, Callable[..., Any]] = {}
 
@@ -69,9 +113,26 @@ class Backends:
                 response_deserializer=route.response_class.FromString,
             )
             self._calls[route.full_method] = call
-        return call(message, timeout=self.deadline, metadata=metadata)
+        # One deadline for the whole call, retries included: the caller never waits longer than it.
+        ends = time.monotonic() + (route.deadline or self.deadline)
+        # Only reads are retried, and only on UNAVAILABLE (the call did not reach a handler):
+        # repeating a write could apply it twice.
+        attempts = 1 + (self.get_retries if route.http_method == "GET" else 0)
+        for attempt in range(attempts):
+            try:
+                return call(message, timeout=max(ends - time.monotonic(), 0.001), metadata=metadata)
+            except grpc.RpcError as exc:
+                left = ends - time.monotonic()
+                pause = RETRY_PAUSE_SECONDS * 2**attempt
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt + 1 == attempts or left <= pause * 2:
+                    raise
+                metrics.GATEWAY_RETRIES.labels(route.method.name).inc()
+                time.sleep(pause)
+        raise AssertionError("unreachable")
 
     def health(self, backend: str, timeout: float = 1.0) -> bool:
+        if backend == LOCAL_BACKEND:
+            return True
         stub = health_pb2_grpc.HealthStub(self.channel(backend))
         try:
             reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
@@ -84,6 +145,30 @@ class Backends:
             channel.close()
 
 
+def _replayable(headers: Any) -> dict[str, str]:
+    return {name: headers[name] for name in ("ETag",) if name in headers}
+
+
+def _drain_body() -> bool:
+    """Read what is left of a refused request body; False when it is too large to bother."""
+    length = request.content_length
+    if length is None or length > DRAIN_LIMIT_BYTES:
+        return False
+    stream = request.environ.get("wsgi.input")
+    if stream is None:
+        return True
+    remaining = length
+    try:
+        while remaining > 0:
+            chunk = stream.read(min(remaining, 65536))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+    except OSError:
+        return False
+    return True
+
+
 def create_app(
     settings: Settings,
     database: Database,
@@ -93,6 +178,40 @@ def create_app(
 ) -> Flask:
     routes = discover() if routes is None else routes
     tenancy = Tenancy(database)
+    signing_keys = SigningKeys(database, settings.signing_key_passphrase, settings.signing_key_refresh_seconds)
+    signing_keys.ensure()
+    issuer = settings.oauth_issuer or f"http://{settings.gateway_addr}"
+    access_tokens = AccessTokens(signing_keys, issuer, settings.access_token_ttl_seconds)
+    clients = OAuthClients(database, access_tokens)
+    users = None
+    if settings.oidc_issuer:
+        users = UserTokens(
+            settings.oidc_issuer,
+            settings.oidc_audience,
+            settings.oidc_jwks_url,
+            settings.oidc_algorithms,
+            settings.oidc_tenant_claim,
+            settings.oidc_roles_claim,
+            tenancy,
+        )
+    authenticator = Authenticator(tenancy, clients, users, issuer)
+    redis_client = (
+        redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        if settings.redis_url
+        else None
+    )
+    limiter: RateLimiter = RedisRateLimiter(redis_client) if redis_client else InProcessRateLimiter()
+    idempotency: IdempotencyStore = RedisIdempotencyStore(redis_client) if redis_client else InProcessIdempotencyStore()
+
+    def buckets_for(route: Route, principal: Principal) -> list[Bucket]:
+        limit, period = settings.rate_limits[route.rate_class]
+        base = f"{settings.redis_prefix}:rl:{route.rate_class}"
+        return [
+            Bucket(f"{base}:c:{principal.subject}", limit, period),
+            Bucket(f"{base}:t:{principal.tenant_id}", limit * settings.tenant_rate_factor, period),
+        ]
+
+    local: dict[str, Handler] = credentials_handlers(tenancy, clients)
     spec = openapi.document(routes)
     app = Flask("crm-gateway")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -106,6 +225,17 @@ def create_app(
         if request.url_rule is None:
             return "unmatched"
         return templates.get(request.url_rule.rule, request.url_rule.rule)
+
+    if settings.cors_origins:
+        CORS(
+            app,
+            origins=list(settings.cors_origins),
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "X-Request-Id"],
+            expose_headers=EXPOSED_HEADERS,
+            methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+            max_age=600,
+            supports_credentials=False,
+        )
 
     @app.before_request
     def start() -> None:
@@ -127,6 +257,8 @@ def create_app(
     @app.after_request
     def finish(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.get("request_id", "")
+        for name, value in g.get("rate_headers", {}).items():
+            response.headers.setdefault(name, value)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         route_name = route_label()
@@ -178,7 +310,10 @@ def create_app(
             405: f"{request.method} is not allowed on {request.path}",
             413: f"the request body is larger than {settings.max_body_bytes} bytes",
         }
-        return api_error(ApiError(code, messages.get(code, exc.description or exc.name)))
+        response = api_error(ApiError(code, messages.get(code, exc.description or exc.name)))
+        if code == 413 and not _drain_body():
+            response.headers["Connection"] = "close"
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
@@ -187,6 +322,8 @@ def create_app(
             return api_error(ApiError(503, "temporarily unavailable; retry shortly", headers={"Retry-After": "1"}))
         log.exception("unhandled error in the gateway")
         return api_error(ApiError(500, INTERNAL_MESSAGE, "INTERNAL"))
+
+    docs.register(app)
 
     @app.get("/openapi.json")
     def openapi_document() -> Response:
@@ -207,19 +344,75 @@ def create_app(
         except Exception as exc:
             log.warning("readiness: gateway database unavailable: %s", type(exc).__name__)
             checks["database"] = "unavailable"
-        health = {b: "ok" if backends.health(b) else "unavailable" for b in sorted({r.backend for r in routes})}
+        health = {
+            b: "ok" if backends.health(b) else "unavailable"
+            for b in sorted({r.backend for r in routes} - {LOCAL_BACKEND})
+        }
         ready = all(v == "ok" for v in checks.values())
         response = jsonify({"status": "ok" if ready else "unavailable", "checks": checks, "backends": health})
         response.status_code = 200 if ready else 503
         return response
 
+    @app.get("/.well-known/jwks.json")
+    def jwks() -> Response:
+        response = jsonify(signing_keys.jwks())
+        response.headers["Cache-Control"] = "public, max-age=300"
+        return response
+
+    @app.post("/oauth/token")
+    def oauth_token() -> Response:
+        try:
+            token, scopes = client_credentials_grant()
+        except OAuthError as exc:
+            response = jsonify({"error": exc.error, "error_description": exc.description})
+            response.status_code = exc.status
+            if exc.status == 401:
+                response.headers["WWW-Authenticate"] = 'Basic realm="crm"'
+            response.headers["Pragma"] = "no-cache"
+            return response
+        response = jsonify(
+            {
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": settings.access_token_ttl_seconds,
+                "scope": " ".join(sorted(scopes)),
+            }
+        )
+        response.headers["Pragma"] = "no-cache"
+        return response
+
+    def client_credentials_grant() -> tuple[str, frozenset[str]]:
+        """RFC 6749 §4.4 with client authentication by HTTP Basic or form fields (§2.3.1)."""
+        if request.mimetype != "application/x-www-form-urlencoded":
+            raise OAuthError("invalid_request", "send the request as application/x-www-form-urlencoded")
+        form = request.form
+        for name in ("grant_type", "scope", "client_id", "client_secret"):
+            if len(form.getlist(name)) > 1:
+                raise OAuthError("invalid_request", f"{name} is given more than once")
+        grant_type = form.get("grant_type")
+        if not grant_type:
+            raise OAuthError("invalid_request", "grant_type is required")
+        if grant_type != "client_credentials":
+            raise OAuthError("unsupported_grant_type", "only client_credentials is supported")
+        basic = request.authorization
+        if basic is not None and basic.type == "basic":
+            if "client_secret" in form:
+                raise OAuthError("invalid_request", "authenticate the client one way, not two")
+            client_id, secret = unquote_plus(basic.username or ""), unquote_plus(basic.password or "")
+        else:
+            client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        if not client_id or not secret:
+            raise OAuthError("invalid_client", "client authentication is required", 401)
+        scope = form.get("scope")
+        return clients.grant(client_id, secret, scope if scope else None)
+
     def authenticate() -> Principal:
         header = request.headers.get("Authorization", "")
         scheme, _, credential = header.partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():
-            raise ApiError(401, "missing credentials: send `Authorization: Bearer <API key>`")
+            raise ApiError(401, "missing credentials: send `Authorization: Bearer <API key or access token>`")
         try:
-            principal = tenancy.authenticate(credential.strip())
+            principal = authenticator.authenticate(credential.strip())
         except ServiceError as exc:
             raise ApiError.from_service_error(exc) from None
         g.tenant_token = tenant_id_var.set(principal.tenant_id)
@@ -238,26 +431,104 @@ def create_app(
         except BadRequest:  # only a parse error: a too-large body stays a 413
             raise ApiError(400, "the request body is not valid JSON") from None
 
-    def view_for(route: Route) -> Callable[..., Response]:
-        def view(**path_values: str) -> Response:
-            principal = authenticate()
-            if route.scope and not principal.has_scope(route.scope):
-                raise ApiError(403, f"this call needs the {route.scope} scope")
-            body = read_body(route)
-            query = {k: request.args.getlist(k) for k in request.args}
+    def execute(route: Route, message: Any, principal: Principal) -> Response:
+        if route.backend == LOCAL_BACKEND:
             try:
-                message = build_request(route, path_values, query, body, request.headers.get("If-Match", ""))
+                reply = local[route.full_method](message, principal)
             except ServiceError as exc:
                 raise ApiError.from_service_error(exc) from None
+        else:
             metadata = [("authorization", f"Bearer {tokens.mint(principal)}"), ("x-request-id", g.request_id)]
             try:
                 reply = backends.call(route, message, metadata)
             except grpc.RpcError as exc:
                 raise ApiError.from_rpc_error(exc) from None
-            payload = json_format.MessageToDict(reply, always_print_fields_with_no_presence=True)
-            response = jsonify(payload)
-            if isinstance(payload.get("etag"), str) and payload["etag"]:
-                response.headers["ETag"] = f'"{payload["etag"]}"'
+        payload = json_format.MessageToDict(reply, always_print_fields_with_no_presence=True)
+        response = jsonify(payload)
+        if isinstance(payload.get("etag"), str) and payload["etag"]:
+            response.headers["ETag"] = f'"{payload["etag"]}"'
+        return response
+
+    def claim_idempotency_key(route: Route, principal: Principal, body: Any) -> tuple[str, str] | Response | None:
+        """(store key, fingerprint) when this request runs under a key; a Response to replay; None."""
+        given = request.headers.get("Idempotency-Key")
+        if given is None or route.http_method not in ("POST", "PATCH"):
+            return None
+        if not IDEMPOTENCY_KEY.match(given):
+            raise ApiError(
+                400,
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                violations=[FieldViolation("Idempotency-Key", "1 to 255 visible ASCII characters")],
+            )
+        digest = hashlib.sha256(given.encode()).hexdigest()
+        store_key = f"{settings.redis_prefix}:idem:{principal.tenant_id}:{principal.subject}:{digest}"
+        print_ = fingerprint(route.http_method, request.path, request.query_string.decode(), body)
+        hold = 2 * (route.deadline or settings.grpc_deadline_seconds) + 10
+        try:
+            outcome = idempotency.begin(store_key, print_, hold)
+        except ServiceError as exc:
+            raise ApiError.from_service_error(exc) from None
+        if isinstance(outcome, Claimed):
+            return store_key, print_
+        if isinstance(outcome, Mismatch):
+            raise ApiError(422, "this Idempotency-Key was used for a different request", "INVALID_ARGUMENT")
+        if isinstance(outcome, InFlight):
+            raise ApiError(
+                409, "a request with this Idempotency-Key is still running; retry later", headers={"Retry-After": "1"}
+            )
+        stored = outcome.response
+        replay = Response(stored.body, status=stored.status, mimetype="application/json")
+        replay.headers.update(stored.headers)
+        replay.headers["Idempotent-Replayed"] = "true"
+        return replay
+
+    def settle_idempotency_key(claim: tuple[str, str], exc: ApiError) -> None:
+        if exc.http_status in (429, 503):  # the work never started: a retry with the key must run
+            idempotency.release(claim[0])
+            return
+        stored = StoredResponse(exc.http_status, json.dumps(exc.body()).encode(), dict(exc.headers))
+        idempotency.finish(claim[0], claim[1], stored, settings.idempotency_ttl_seconds)
+
+    def view_for(route: Route) -> Callable[..., Response]:
+        def view(**path_values: str) -> Response:
+            principal = authenticate()
+            if route.scope and not principal.has_scope(route.scope):
+                raise ApiError(403, f"this call needs the {route.scope} scope")
+            decision = limiter.check(buckets_for(route, principal))
+            g.rate_headers = decision.headers()
+            if not decision.allowed:
+                metrics.RATE_LIMITED.labels(route.rate_class).inc()
+                raise ApiError(
+                    429,
+                    f"too many {route.rate_class} calls; retry after {decision.retry_after_seconds} s",
+                    headers=g.rate_headers,
+                )
+            body = read_body(route)
+            query = {k: request.args.getlist(k) for k in request.args}
+            mask = ",".join(query.get("updateMask", []) + query.get("update_mask", [])).split(",")
+            refused = mass_assignment(route, body, mask, principal.has_scope)
+            if refused:
+                raise ApiError(400, "; ".join(f"{v.field}: {v.description}" for v in refused), violations=refused)
+            try:
+                message = build_request(route, path_values, query, body, request.headers.get("If-Match", ""))
+            except ServiceError as exc:
+                raise ApiError.from_service_error(exc) from None
+            claim = claim_idempotency_key(route, principal, body)
+            if isinstance(claim, Response):
+                return claim
+            try:
+                response = execute(route, message, principal)
+            except ApiError as exc:
+                if claim:
+                    settle_idempotency_key(claim, exc)
+                raise
+            except BaseException:
+                if claim:
+                    idempotency.release(claim[0])
+                raise
+            if claim:
+                stored = StoredResponse(response.status_code, response.get_data(), _replayable(response.headers))
+                idempotency.finish(claim[0], claim[1], stored, settings.idempotency_ttl_seconds)
             return response
 
         view.__name__ = route.full_method

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ HTTP_STATUS_NAMES = {
     409: "ABORTED",
     413: "RESOURCE_EXHAUSTED",
     415: "INVALID_ARGUMENT",
+    422: "INVALID_ARGUMENT",
     429: "RESOURCE_EXHAUSTED",
     499: "CANCELLED",
     501: "UNIMPLEMENTED",
@@ -79,7 +81,15 @@ class ApiError(Exception):
             return cls(503, "the service is unavailable; retry shortly", code.name, headers={"Retry-After": "1"})
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
             return cls(504, "the service did not answer in time", code.name, headers={"Retry-After": "1"})
-        return cls(http, exc.details() or code.name.lower(), code.name, _violations(exc))
+        return cls(http, _scrub(exc.details() or code.name.lower()), code.name, _violations(exc))
+
+
+# gRPC's own messages (as opposed to our services') can name peers: "ipv4:10.0.3.7:50051".
+_ADDRESS = re.compile(r"\b(?:ipv[46]:)?(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?|\[[0-9a-fA-F:]+\](?::\d+)?|\b(?:unix|dns):\S+")
+
+
+def _scrub(message: str) -> str:
+    return _ADDRESS.sub("<address>", message)
 
 
 def _violations(exc: grpc.RpcError) -> list[FieldViolation]:

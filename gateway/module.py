@@ -32,7 +32,11 @@ def database(settings: Settings) -> Database:
 
 
 def build_app(settings: Settings, tokens: InternalTokens) -> Flask:
-    backends = Backends({name: settings.grpc_addr(name) for name in SERVICE_NAMES}, settings.grpc_deadline_seconds)
+    backends = Backends(
+        {name: settings.grpc_addr(name) for name in SERVICE_NAMES},
+        settings.grpc_deadline_seconds,
+        settings.get_retries,
+    )
     return create_app(settings, database(settings), tokens, backends)
 
 

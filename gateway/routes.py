@@ -18,6 +18,7 @@ from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor, json_format, message_factory
 from google.protobuf.message import Message
 
+from crmkit.config import RATE_CLASSES
 from crmkit.errors import FieldViolation, InvalidArgument
 from crmkit.protos import generated_modules
 
@@ -46,6 +47,10 @@ class Route:
     method: descriptor.MethodDescriptor
     scope: str
     backend: str
+    # Seconds; 0 means the gateway's default deadline (crm.common.v1.deadline_seconds).
+    deadline: float = 0.0
+    # read, write, search or bulk (crm.common.v1.rate_class, else from the HTTP method).
+    rate_class: str = "read"
 
     @property
     def full_method(self) -> str:
@@ -104,7 +109,81 @@ def _route(rule: http_pb2.HttpRule, method: descriptor.MethodDescriptor, scope: 
         raise ValueError(f"{method.full_name}: unsupported HTTP pattern {kind!r}")
     template = getattr(rule, kind)
     flask_rule, path_fields = flask_rule_for(template)
-    return Route(kind.upper(), template, flask_rule, path_fields, rule.body, method, scope, backend)
+    options = method.GetOptions()
+    rate_class = options.Extensions[options_pb2.rate_class] or ("read" if kind == "get" else "write")
+    if rate_class not in RATE_CLASSES:
+        raise ValueError(f"{method.full_name}: rate_class {rate_class!r} is not one of {', '.join(RATE_CLASSES)}")
+    deadline = float(options.Extensions[options_pb2.deadline_seconds])
+    if deadline < 0:
+        raise ValueError(f"{method.full_name}: deadline_seconds must not be negative")
+    return Route(
+        kind.upper(), template, flask_rule, path_fields, rule.body, method, scope, backend, deadline, rate_class
+    )
+
+
+def write_scopes_of(
+    message: descriptor.Descriptor, prefix: str = "", seen: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """JSON paths of the fields of `message` (nested too) that need a scope to be written."""
+    found: dict[str, str] = {}
+    if message.full_name in seen:
+        return found
+    for field in message.fields:
+        path = f"{prefix}{field.json_name}"
+        scope = field.GetOptions().Extensions[options_pb2.write_scope]
+        if scope:
+            found[path] = scope
+        nested = field.message_type
+        if nested is not None and nested.full_name not in WELL_KNOWN_SCALARS and not nested.GetOptions().map_entry:
+            found.update(write_scopes_of(nested, f"{path}.", seen | {message.full_name}))
+    return found
+
+
+def body_descriptor(route: Route) -> descriptor.Descriptor | None:
+    if not route.body:
+        return None
+    request = route.method.input_type
+    return request if route.body == "*" else request.fields_by_name[route.body].message_type
+
+
+@functools.cache
+def protected_fields(route: Route) -> dict[str, str]:
+    """JSON path -> scope for the fields of the route's body that need a scope to be written."""
+    message = body_descriptor(route)
+    return write_scopes_of(message) if message is not None else {}
+
+
+def mass_assignment(route: Route, body: Any, mask: list[str], has_scope: Any) -> list[FieldViolation]:
+    """Protected fields a write names (in its body or update mask) without the scope to set them."""
+    protected = protected_fields(route)
+    if not protected:
+        return []
+    named = set(_json_paths(body)) if isinstance(body, dict) else set()
+    named |= {".".join(camel(part) for part in path.strip().split(".")) for path in mask if path.strip()}
+    return [
+        FieldViolation(path, f"may only be set with the {protected[path]} scope")
+        for path in sorted(named & protected.keys())
+        if not has_scope(protected[path])
+    ]
+
+
+def _json_paths(value: Mapping[str, Any], prefix: str = "") -> list[str]:
+    paths = []
+    for key, item in value.items():
+        path = f"{prefix}{camel(key)}"
+        paths.append(path)
+        if isinstance(item, dict):
+            paths += _json_paths(item, f"{path}.")
+    return paths
+
+
+@functools.cache
+def field_write_scopes() -> frozenset[str]:
+    """Every scope that a field option names, for validating the scopes of new credentials."""
+    scopes: set[str] = set()
+    for route in discover():
+        scopes |= set(write_scopes_of(route.method.input_type).values())
+    return frozenset(scopes)
 
 
 def flask_rule_for(template: str) -> tuple[str, tuple[tuple[str, str], ...]]:

@@ -1,4 +1,4 @@
-"""The gateway's own tables: tenants and API keys."""
+"""The gateway's own tables: tenants, API keys, OAuth clients, signing keys."""
 
 from __future__ import annotations
 
@@ -34,3 +34,34 @@ class ApiKeyRow(Base):
     create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     last_use_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoke_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    roles: Mapped[list[str]] = mapped_column(JSONType, server_default="[]")
+
+
+class OAuthClientRow(Base):
+    __tablename__ = "oauth_clients"
+
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenants.id"), index=True)
+    client_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    roles: Mapped[list[str]] = mapped_column(JSONType)
+    scopes: Mapped[list[str]] = mapped_column(JSONType)
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_use_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoke_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class SigningKeyRow(Base):
+    """Keys that sign access tokens. The newest unretired one signs; every unretired one verifies
+    and is published in the JWKS, so a rotation never breaks a token still in flight."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(sa.String(16))
+    # PKCS#8 PEM, encrypted with CRM_SIGNING_KEY_PASSPHRASE when that is set.
+    private_key: Mapped[str] = mapped_column(sa.Text())
+    public_jwk: Mapped[dict[str, str]] = mapped_column(JSONType)
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    retire_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -27,6 +27,14 @@ def main(argv: list[str] | None = None) -> int:
     create = admin.add_parser("create-tenant", help="create a tenant and print its first admin API key")
     create.add_argument("name")
 
+    keys = commands.add_parser("keys", help="the keys that sign OAuth access tokens").add_subparsers(
+        dest="action", required=True
+    )
+    keys.add_parser("list", help="list signing keys (kid, created, retired)")
+    keys.add_parser("rotate", help="add a key that signs from now on; older keys still verify")
+    retire = keys.add_parser("retire", help="stop accepting tokens signed by a key")
+    retire.add_argument("kid")
+
     dlq = commands.add_parser("dlq", help="inspect and replay dead letters").add_subparsers(
         dest="action", required=True
     )
@@ -68,6 +76,22 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         upgrade(MIGRATIONS, settings.database_url_for("gateway"))
         created = Tenancy(database(settings)).create_tenant(args.name)
         print(json.dumps({"tenantId": created.tenant_id, "apiKey": created.api_key, "keyId": created.key_id}))
+    elif args.command == "keys":
+        from crmkit.migrations import upgrade
+        from gateway.module import MIGRATIONS, database
+        from gateway.oauth import SigningKeys
+
+        targets.ensure_database(settings.database_url_for("gateway"))
+        upgrade(MIGRATIONS, settings.database_url_for("gateway"))
+        signing = SigningKeys(database(settings), settings.signing_key_passphrase)
+        if args.action == "rotate":
+            print(json.dumps({"kid": signing.rotate()}))
+        elif args.action == "retire":
+            signing.retire(args.kid)
+            print(json.dumps({"retired": args.kid}))
+        else:
+            for key in signing.listed():
+                print(json.dumps(key))
     elif args.command == "dlq":
         from crmkit.events import make_bus
 

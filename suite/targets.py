@@ -121,6 +121,11 @@ def check(target: str, settings: Settings) -> InternalTokens:
             "CRM_BUS=inprocess connects modules only inside one process: "
             "use --target all, or set CRM_BUS=rabbitmq for separate processes"
         )
+    if target == "gateway" and not settings.redis_url:
+        raise ConfigError(
+            "CRM_REDIS_URL must be set for --target gateway: rate limits and idempotency keys are shared "
+            "by every gateway process through Redis (only --target all keeps them in process)"
+        )
     return internal_tokens(settings, target)
 
 

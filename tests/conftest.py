@@ -7,7 +7,7 @@ import pytest
 
 from crmkit.db import Database
 from crmkit.migrations import upgrade
-from tests.infra import Databases, delete_amqp_prefix, migrations_of, postgres_admin_url, rabbitmq_url
+from tests.infra import Databases, delete_amqp_prefix, migrations_of, postgres_admin_url, rabbitmq_url, redis_url
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +19,12 @@ def pg_admin_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def amqp_url() -> Iterator[str]:
     with rabbitmq_url() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    with redis_url() as url:
         yield url
 
 

@@ -1,4 +1,4 @@
-"""Where tests find PostgreSQL and RabbitMQ, and throwaway databases and queue prefixes on them.
+"""Where tests find PostgreSQL, RabbitMQ and Redis, and throwaway databases and queue prefixes on them.
 
 Order: the CRM_TEST_* variables; else testcontainers where a Docker engine answers; else the
 local services on 127.0.0.1 (as on CI and the developer machines). A missing service fails the
@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 LOCAL_AMQP = "amqp://guest:guest@127.0.0.1:5672/%2F"
+LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 
 
 def _docker_engine() -> bool:
@@ -81,6 +82,37 @@ def rabbitmq_url() -> Iterator[str]:
             pytrace=False,
         )
     yield LOCAL_AMQP
+
+
+@contextmanager
+def redis_url() -> Iterator[str]:
+    if url := os.environ.get("CRM_TEST_REDIS_URL"):
+        yield url
+        return
+    if _docker_engine():
+        from testcontainers.redis import RedisContainer
+
+        with RedisContainer("redis:7-alpine") as container:
+            yield f"redis://{container.get_container_host_ip()}:{container.get_exposed_port(6379)}/0"
+        return
+    if not _reachable(LOCAL_REDIS, 6379):
+        pytest.fail(
+            "Redis is needed: set CRM_TEST_REDIS_URL, start Docker (testcontainers), or run it on 127.0.0.1:6379",
+            pytrace=False,
+        )
+    yield LOCAL_REDIS
+
+
+def delete_redis_prefix(url: str, prefix: str) -> None:
+    """Remove every key a test wrote under its prefix."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        for key in client.scan_iter(match=f"{prefix}:*", count=500):
+            client.delete(key)
+    finally:
+        client.close()
 
 
 class Databases:

@@ -135,10 +135,13 @@ def metric(url: str, name: str, labels: Mapping[str, str]) -> float:
 CONSUMER = "marketing.contact-projection"
 
 
-def start_distributed(workdir: Path, database_template: str, amqp_url: str, extra_env: Mapping[str, str]) -> Suite:
+def start_distributed(
+    workdir: Path, database_template: str, amqp_url: str, redis_url: str, extra_env: Mapping[str, str]
+) -> Suite:
     """Gateway (gunicorn), contacts, marketing and the relay as separate processes, ready to serve.
 
-    The suite gets `base`, `amqp_url`, `prefix`, `contacts_db`, and `metrics[<process>]` URLs.
+    The suite gets `base`, `amqp_url`, `redis_url`, `prefix`, `contacts_db`, and `metrics[<process>]`;
+    `stop_distributed` stops it and removes what it left in RabbitMQ and Redis.
     """
     prefix = f"crmtest-{uuid.uuid4().hex[:8]}"
     ports = {name: free_port() for name in ("gateway", "contacts", "marketing")}
@@ -147,6 +150,8 @@ def start_distributed(workdir: Path, database_template: str, amqp_url: str, extr
         "CRM_BUS": "rabbitmq",
         "CRM_AMQP_URL": amqp_url,
         "CRM_AMQP_PREFIX": prefix,
+        "CRM_REDIS_URL": redis_url,
+        "CRM_REDIS_PREFIX": prefix,
         "CRM_INTERNAL_TOKEN_SECRET": secrets.token_urlsafe(40),
         "CRM_GATEWAY_ADDR": f"127.0.0.1:{ports['gateway']}",
         "CRM_CONTACTS_ADDR": f"127.0.0.1:{ports['contacts']}",
@@ -158,7 +163,7 @@ def start_distributed(workdir: Path, database_template: str, amqp_url: str, extr
     suite = Suite(workdir, env)
     suite.crm("migrate")
     suite.base = f"http://127.0.0.1:{ports['gateway']}"
-    suite.amqp_url, suite.prefix = amqp_url, prefix
+    suite.amqp_url, suite.redis_url, suite.prefix = amqp_url, redis_url, prefix
     suite.contacts_db = database_template.replace("{service}", "contacts")
     suite.metrics = {}
     for target in ("contacts", "marketing", "relay", "gateway"):
@@ -171,3 +176,29 @@ def start_distributed(workdir: Path, database_template: str, amqp_url: str, extr
         suite.stop_all()
         raise AssertionError("suite not ready:\n" + "\n".join(suite.log(n) for n in ("gateway", "contacts"))) from None
     return suite
+
+
+def stop_distributed(suite: Suite) -> None:
+    from tests.infra import delete_amqp_prefix, delete_redis_prefix
+
+    suite.stop_all()
+    delete_amqp_prefix(suite.amqp_url, suite.prefix, [CONSUMER], retry_tiers=3)
+    delete_redis_prefix(suite.redis_url, suite.prefix)
+
+
+class Partner(Suite):
+    """Contacts, marketing and the relay on PostgreSQL and RabbitMQ, with as many gateways (gunicorn)
+    as a test wants, sharing one Redis: what a partner talks to in production."""
+
+    def __init__(self, workdir: Path, env: Mapping[str, str]) -> None:
+        super().__init__(workdir, env)
+        self.gateways: dict[str, str] = {}
+
+    def start_gateway(self, name: str, extra_env: Mapping[str, str] | None = None) -> str:
+        port = free_port()
+        env = {"CRM_GATEWAY_ADDR": f"127.0.0.1:{port}", "CRM_METRICS_PORT": "0", **(extra_env or {})}
+        self.start("gateway", name, env)
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: requests.get(base + "/healthz", timeout=2).status_code == 200, 60, f"gateway {name}")
+        self.gateways[name] = base
+        return base

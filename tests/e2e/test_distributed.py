@@ -7,23 +7,22 @@ import pika
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.support import CONSUMER, Api, metric, start_distributed, wait_until
-from tests.infra import delete_amqp_prefix
+from tests.e2e.support import CONSUMER, Api, metric, start_distributed, stop_distributed, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory, databases, amqp_url):
+def suite(tmp_path_factory, databases, amqp_url, redis_server):
+    workdir = tmp_path_factory.mktemp("distributed")
     suite = start_distributed(
-        tmp_path_factory.mktemp("distributed"), databases.template("e2e"), amqp_url, {"CRM_MAX_BODY_BYTES": "65536"}
+        workdir, databases.template("e2e"), amqp_url, redis_server, {"CRM_MAX_BODY_BYTES": "65536"}
     )
     suite.marketing_metrics = suite.metrics["marketing"]
     try:
         yield suite
     finally:
-        suite.stop_all()
-        delete_amqp_prefix(amqp_url, suite.prefix, [CONSUMER], retry_tiers=3)
+        stop_distributed(suite)
 
 
 @pytest.fixture(scope="module")

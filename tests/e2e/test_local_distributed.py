@@ -18,13 +18,15 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory, databases, amqp_url):
+def cluster(tmp_path_factory, databases, amqp_url, redis_server):
     workdir = tmp_path_factory.mktemp("local-cluster")
     prefix = f"crmtest-{uuid.uuid4().hex[:8]}"
     env = {
         "CRM_DATABASE_URL": databases.template("cluster"),
         "CRM_AMQP_URL": amqp_url,
         "CRM_AMQP_PREFIX": prefix,
+        "CRM_REDIS_URL": redis_server,
+        "CRM_REDIS_PREFIX": prefix,
         "CRM_INTERNAL_TOKEN_SECRET": "c" * 40,
         "CRM_RELAY_POLL_SECONDS": "0.05",
     }

@@ -10,8 +10,7 @@ import pika
 import pytest
 
 from tests.e2e.otlp import OtlpReceiver
-from tests.e2e.support import CONSUMER, Api, metric, start_distributed, wait_until
-from tests.infra import delete_amqp_prefix
+from tests.e2e.support import CONSUMER, Api, metric, start_distributed, stop_distributed, wait_until
 
 pytestmark = pytest.mark.e2e
 SERVER, CLIENT, PRODUCER, CONSUMER_KIND = 2, 3, 4, 5  # OTLP SpanKind values
@@ -32,14 +31,14 @@ def receiver():
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory, databases, amqp_url, receiver):
+def suite(tmp_path_factory, databases, amqp_url, redis_server, receiver):
     env = {**receiver.env(), "CRM_LOG_LEVEL": "DEBUG", "CRM_STATS_INTERVAL_SECONDS": "0.5"}
-    suite = start_distributed(tmp_path_factory.mktemp("observed"), databases.template("obs"), amqp_url, env)
+    workdir = tmp_path_factory.mktemp("observed")
+    suite = start_distributed(workdir, databases.template("obs"), amqp_url, redis_server, env)
     try:
         yield suite
     finally:
-        suite.stop_all()
-        delete_amqp_prefix(amqp_url, suite.prefix, [CONSUMER], retry_tiers=3)
+        stop_distributed(suite)
 
 
 @pytest.fixture(scope="module")

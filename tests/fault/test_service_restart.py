@@ -7,18 +7,17 @@ import time
 
 import pytest
 
-from tests.e2e.support import CONSUMER, Api, free_port, start_distributed, wait_until
+from tests.e2e.support import Api, free_port, start_distributed, stop_distributed, wait_until
 from tests.fault.load import Load, create_contact, list_contacts
 from tests.fault.servers import PrivatePostgres
-from tests.infra import delete_amqp_prefix
 
 
 @pytest.fixture
-def suite(tmp_path, databases, amqp_url):
-    suite = start_distributed(tmp_path, databases.template("restart"), amqp_url, {"CRM_GRPC_DEADLINE_SECONDS": "3"})
+def suite(tmp_path, databases, amqp_url, redis_server):
+    env = {"CRM_GRPC_DEADLINE_SECONDS": "3"}
+    suite = start_distributed(tmp_path, databases.template("restart"), amqp_url, redis_server, env)
     yield suite
-    suite.stop_all()
-    delete_amqp_prefix(amqp_url, suite.prefix, [CONSUMER], retry_tiers=3)
+    stop_distributed(suite)
 
 
 def test_a_killed_service_is_503_then_recovers_without_a_500_or_a_hang(suite):
@@ -37,12 +36,12 @@ def test_a_killed_service_is_503_then_recovers_without_a_500_or_a_hang(suite):
     assert outcomes.hangs == 0 and outcomes.shapeless == []
 
 
-def test_no_acknowledged_write_is_lost_when_postgresql_crashes(tmp_path, databases, amqp_url):
+def test_no_acknowledged_write_is_lost_when_postgresql_crashes(tmp_path, databases, amqp_url, redis_server):
     pg = PrivatePostgres()
     pg.start()
     contacts_db = pg.admin_url.rsplit("/", 1)[0] + "/crm_contacts"
     suite = start_distributed(
-        tmp_path, databases.template("pgcrash"), amqp_url, {"CRM_CONTACTS_DATABASE_URL": contacts_db}
+        tmp_path, databases.template("pgcrash"), amqp_url, redis_server, {"CRM_CONTACTS_DATABASE_URL": contacts_db}
     )
     try:
         api = Api(suite.base, suite.create_tenant("Crash")["apiKey"])
@@ -62,6 +61,5 @@ def test_no_acknowledged_write_is_lost_when_postgresql_crashes(tmp_path, databas
         assert set(outcomes.statuses) <= {200, 503, 504}, outcomes.statuses
         assert outcomes.hangs == 0 and outcomes.shapeless == []
     finally:
-        suite.stop_all()
-        delete_amqp_prefix(amqp_url, suite.prefix, [CONSUMER], retry_tiers=3)
+        stop_distributed(suite)
         pg.stop()

@@ -19,7 +19,7 @@ def test_every_public_method_has_a_route_a_scope_and_a_backend():
     assert {"GetAudienceMember", "ListAudienceMembers"} <= names
     for r in routes:
         assert r.scope, f"{r.full_method} has no required_scope option"
-        assert r.backend in {"contacts", "sales", "support", "marketing", "integrations"}
+        assert r.backend in {"gateway", "contacts", "sales", "support", "marketing", "integrations"}
 
 
 def test_no_two_routes_claim_the_same_method_and_path():
@@ -86,3 +86,10 @@ def test_query_parameters_are_typed_and_unknown_ones_refused():
 def test_error_fields_are_reported_with_json_names():
     assert camel("given_name") == "givenName"
     assert camel("custom_fields.region_code") == "customFields.region_code"
+
+
+def test_routes_carry_their_deadline_and_rate_class_from_the_proto():
+    assert route("ListContacts").deadline == 10
+    assert route("GetContact").deadline == 0, "0 means the gateway's default"
+    assert {route(n).rate_class for n in ("GetContact", "ListContacts")} == {"read"}
+    assert {route(n).rate_class for n in ("CreateContact", "UpdateContact", "DeleteContact")} == {"write"}

@@ -5,5 +5,11 @@ from typing import ClassVar as _ClassVar
 DESCRIPTOR: _descriptor.FileDescriptor
 REQUIRED_SCOPE_FIELD_NUMBER: _ClassVar[int]
 required_scope: _descriptor.FieldDescriptor
+DEADLINE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+deadline_seconds: _descriptor.FieldDescriptor
+RATE_CLASS_FIELD_NUMBER: _ClassVar[int]
+rate_class: _descriptor.FieldDescriptor
+WRITE_SCOPE_FIELD_NUMBER: _ClassVar[int]
+write_scope: _descriptor.FieldDescriptor
 BACKEND_FIELD_NUMBER: _ClassVar[int]
 backend: _descriptor.FieldDescriptor
