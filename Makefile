@@ -57,7 +57,7 @@ fmt: install ## format and auto-fix
 	$(BIN)/ruff check --fix .
 
 typecheck: install ## mypy on the shared library, the domain modules and the gateway
-	$(BIN)/mypy crmkit gateway suite services/*/domain.py
+	$(BIN)/mypy crmkit gateway suite services/*/domain.py services/support/domain
 
 protos: install ## regenerate gen/ from protos/ (a test fails when gen/ is stale)
 	$(BIN)/python tools/gen_protos.py

@@ -20,7 +20,10 @@ CONSUMER = "marketing.contact-projection"
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory, databases, amqp_url):
     prefix = f"crmtest-{uuid.uuid4().hex[:8]}"
-    ports = {name: free_port() for name in ("gateway", "contacts", "marketing", "m_gw", "m_c", "m_m", "m_r")}
+    ports = {
+        name: free_port()
+        for name in ("gateway", "contacts", "marketing", "support", "m_gw", "m_c", "m_m", "m_r", "m_s")
+    }
     template = databases.template("e2e")
     env = {
         "CRM_DATABASE_URL": template,
@@ -31,6 +34,8 @@ def suite(tmp_path_factory, databases, amqp_url):
         "CRM_GATEWAY_ADDR": f"127.0.0.1:{ports['gateway']}",
         "CRM_CONTACTS_ADDR": f"127.0.0.1:{ports['contacts']}",
         "CRM_MARKETING_ADDR": f"127.0.0.1:{ports['marketing']}",
+        # The gateway is ready only when every backend with routes answers, support included.
+        "CRM_SUPPORT_ADDR": f"127.0.0.1:{ports['support']}",
         "CRM_RELAY_POLL_SECONDS": "0.05",
         "CRM_RETRY_DELAYS_MS": "100,200,400",
         "CRM_MAX_BODY_BYTES": "65536",
@@ -39,6 +44,7 @@ def suite(tmp_path_factory, databases, amqp_url):
     suite.crm("migrate")
     suite.start("contacts", extra_env={"CRM_METRICS_PORT": str(ports["m_c"])})
     suite.start("marketing", extra_env={"CRM_METRICS_PORT": str(ports["m_m"])})
+    suite.start("support", extra_env={"CRM_METRICS_PORT": str(ports["m_s"])})
     suite.start("relay", extra_env={"CRM_METRICS_PORT": str(ports["m_r"])})
     suite.start("gateway", extra_env={"CRM_METRICS_PORT": str(ports["m_gw"])})
     suite.base = f"http://127.0.0.1:{ports['gateway']}"
@@ -206,7 +212,12 @@ def test_the_api_describes_itself_and_reports_health(suite):
     spec = anonymous.get("/openapi.json").json()
     assert spec["openapi"].startswith("3.") and "/v1/contacts/{id}" in spec["paths"]
     assert anonymous.get("/healthz").json() == {"status": "ok"}
-    assert anonymous.get("/readyz").json()["checks"] == {"database": "ok", "contacts": "ok", "marketing": "ok"}
+    assert anonymous.get("/readyz").json()["checks"] == {
+        "database": "ok",
+        "contacts": "ok",
+        "marketing": "ok",
+        "support": "ok",
+    }
     assert anonymous.get("/v1/nowhere").json()["error"]["code"] == 404
 
 

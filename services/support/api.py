@@ -1,0 +1,77 @@
+"""The support service over gRPC: proto <-> domain, nothing else."""
+
+from __future__ import annotations
+
+import grpc
+from crm.support.v1 import tickets_pb2, tickets_pb2_grpc
+
+from crmkit.tokens import current_principal
+from services.support.messages import (
+    AuthorType,
+    Visibility,
+    comment_to_proto,
+    enum_name,
+    ticket_fields_from_proto,
+    ticket_to_proto,
+)
+from services.support.usecases import Tickets, TicketView
+
+
+def _view(view: TicketView) -> tickets_pb2.Ticket:
+    return ticket_to_proto(view.ticket, view.history)
+
+
+class TicketsServicer(tickets_pb2_grpc.TicketsServiceServicer):
+    def __init__(self, tickets: Tickets) -> None:
+        self.tickets = tickets
+
+    def CreateTicket(
+        self, request: tickets_pb2.CreateTicketRequest, context: grpc.ServicerContext
+    ) -> tickets_pb2.Ticket:
+        return _view(self.tickets.create(current_principal(), ticket_fields_from_proto(request.ticket)))
+
+    def GetTicket(self, request: tickets_pb2.GetTicketRequest, context: grpc.ServicerContext) -> tickets_pb2.Ticket:
+        return _view(self.tickets.get(current_principal(), request.id))
+
+    def ListTickets(
+        self, request: tickets_pb2.ListTicketsRequest, context: grpc.ServicerContext
+    ) -> tickets_pb2.ListTicketsResponse:
+        found, token = self.tickets.list(current_principal(), request.page_size, request.page_token, request.filter)
+        return tickets_pb2.ListTicketsResponse(tickets=[ticket_to_proto(t) for t in found], next_page_token=token)
+
+    def UpdateTicket(
+        self, request: tickets_pb2.UpdateTicketRequest, context: grpc.ServicerContext
+    ) -> tickets_pb2.Ticket:
+        view = self.tickets.update(
+            current_principal(),
+            request.id,
+            ticket_fields_from_proto(request.ticket),
+            list(request.update_mask.paths),
+            request.ticket.etag,
+        )
+        return _view(view)
+
+    def CloseTicket(self, request: tickets_pb2.CloseTicketRequest, context: grpc.ServicerContext) -> tickets_pb2.Ticket:
+        return _view(self.tickets.close(current_principal(), request.id, request.etag))
+
+    def AddComment(self, request: tickets_pb2.AddCommentRequest, context: grpc.ServicerContext) -> tickets_pb2.Comment:
+        comment = request.comment
+        created = self.tickets.add_comment(
+            current_principal(),
+            request.ticket_id,
+            comment.body,
+            enum_name(Visibility, comment.visibility),
+            enum_name(AuthorType, comment.author_type),
+            comment.author_id,
+            comment.external_message_id,
+            comment.in_reply_to,
+        )
+        return comment_to_proto(created)
+
+    def ListComments(
+        self, request: tickets_pb2.ListCommentsRequest, context: grpc.ServicerContext
+    ) -> tickets_pb2.ListCommentsResponse:
+        found, token = self.tickets.list_comments(
+            current_principal(), request.ticket_id, request.page_size, request.page_token
+        )
+        return tickets_pb2.ListCommentsResponse(comments=[comment_to_proto(c) for c in found], next_page_token=token)
