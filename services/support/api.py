@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import grpc
-from crm.support.v1 import tickets_pb2, tickets_pb2_grpc
+from crm.support.v1 import agents_pb2, agents_pb2_grpc, tickets_pb2, tickets_pb2_grpc
 
 from crmkit.tokens import current_principal
 from services.support.messages import (
     AuthorType,
     Visibility,
+    agent_fields_from_proto,
+    agent_to_proto,
     comment_to_proto,
     enum_name,
+    group_to_proto,
     ticket_fields_from_proto,
     ticket_to_proto,
 )
-from services.support.usecases import Tickets, TicketView
+from services.support.usecases import Agents, AgentView, Tickets, TicketView
 
 
 def _view(view: TicketView) -> tickets_pb2.Ticket:
@@ -75,3 +78,47 @@ class TicketsServicer(tickets_pb2_grpc.TicketsServiceServicer):
             current_principal(), request.ticket_id, request.page_size, request.page_token
         )
         return tickets_pb2.ListCommentsResponse(comments=[comment_to_proto(c) for c in found], next_page_token=token)
+
+
+def _agent(view: AgentView) -> agents_pb2.Agent:
+    return agent_to_proto(view.agent, view.load)
+
+
+class AgentsServicer(agents_pb2_grpc.AgentsServiceServicer):
+    def __init__(self, agents: Agents) -> None:
+        self.agents = agents
+
+    def CreateAgent(self, request: agents_pb2.CreateAgentRequest, context: grpc.ServicerContext) -> agents_pb2.Agent:
+        return _agent(self.agents.create(current_principal(), agent_fields_from_proto(request.agent)))
+
+    def GetAgent(self, request: agents_pb2.GetAgentRequest, context: grpc.ServicerContext) -> agents_pb2.Agent:
+        return _agent(self.agents.get(current_principal(), request.id))
+
+    def ListAgents(
+        self, request: agents_pb2.ListAgentsRequest, context: grpc.ServicerContext
+    ) -> agents_pb2.ListAgentsResponse:
+        found, token = self.agents.list(current_principal(), request.page_size, request.page_token)
+        return agents_pb2.ListAgentsResponse(agents=[_agent(v) for v in found], next_page_token=token)
+
+    def UpdateAgent(self, request: agents_pb2.UpdateAgentRequest, context: grpc.ServicerContext) -> agents_pb2.Agent:
+        view = self.agents.update(
+            current_principal(),
+            request.id,
+            agent_fields_from_proto(request.agent),
+            list(request.update_mask.paths),
+            request.agent.etag,
+        )
+        return _agent(view)
+
+    def CreateGroup(self, request: agents_pb2.CreateGroupRequest, context: grpc.ServicerContext) -> agents_pb2.Group:
+        group = self.agents.create_group(current_principal(), request.group.name, request.group.description)
+        return group_to_proto(group)
+
+    def GetGroup(self, request: agents_pb2.GetGroupRequest, context: grpc.ServicerContext) -> agents_pb2.Group:
+        return group_to_proto(self.agents.get_group(current_principal(), request.id))
+
+    def ListGroups(
+        self, request: agents_pb2.ListGroupsRequest, context: grpc.ServicerContext
+    ) -> agents_pb2.ListGroupsResponse:
+        found, token = self.agents.list_groups(current_principal(), request.page_size, request.page_token)
+        return agents_pb2.ListGroupsResponse(groups=[group_to_proto(g) for g in found], next_page_token=token)

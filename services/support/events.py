@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from crm.support.v1 import events_pb2
 from google.protobuf import field_mask_pb2
 
+from services.support.domain.agents import Agent
 from services.support.domain.tickets import Comment, Ticket
 from services.support.messages import Status, comment_to_proto, enum_value, ticket_to_proto
 
@@ -42,3 +43,9 @@ def ticket_assigned(before: Ticket, after: Ticket, reason: str) -> events_pb2.Ti
 
 def comment_added(comment: Comment, ticket: Ticket) -> events_pb2.CommentAdded:
     return events_pb2.CommentAdded(comment=comment_to_proto(comment), external_thread_id=ticket.data.external_thread_id)
+
+
+def agent_availability_changed(agent: Agent, released: Sequence[str]) -> events_pb2.AgentAvailabilityChanged:
+    return events_pb2.AgentAvailabilityChanged(
+        agent_id=agent.id, available=agent.data.available, released_ticket_ids=list(released)
+    )

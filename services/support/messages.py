@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from crm.support.v1 import tickets_pb2
+from crm.support.v1 import agents_pb2, tickets_pb2
 from google.protobuf import timestamp_pb2
 
+from services.support.domain.agents import Agent, AgentFields, Group
 from services.support.domain.tickets import Comment, HistoryEntry, Ticket, TicketFields
 
 Priority = tickets_pb2.Ticket.Priority
@@ -101,4 +102,38 @@ def comment_to_proto(comment: Comment) -> tickets_pb2.Comment:
         external_message_id=comment.external_message_id,
         in_reply_to=comment.in_reply_to,
         create_time=timestamp(comment.create_time),
+    )
+
+
+def agent_fields_from_proto(message: agents_pb2.Agent) -> AgentFields:
+    return AgentFields(
+        display_name=message.display_name,
+        email=message.email,
+        skills=tuple(message.skills),
+        group_ids=tuple(message.group_ids),
+        capacity=message.capacity,
+        available=message.available,
+    )
+
+
+def agent_to_proto(agent: Agent, load: int) -> agents_pb2.Agent:
+    data = agent.data
+    return agents_pb2.Agent(
+        id=agent.id,
+        display_name=data.display_name,
+        email=data.email,
+        skills=data.skills,
+        group_ids=data.group_ids,
+        capacity=data.capacity,
+        available=data.available,
+        load=load,
+        create_time=timestamp(agent.create_time),
+        update_time=timestamp(agent.update_time),
+        etag=agent.etag,
+    )
+
+
+def group_to_proto(group: Group) -> agents_pb2.Group:
+    return agents_pb2.Group(
+        id=group.id, name=group.name, description=group.description, create_time=timestamp(group.create_time)
     )

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crm.support.v1 import tickets_pb2, tickets_pb2_grpc
+from crm.support.v1 import agents_pb2, agents_pb2_grpc, tickets_pb2, tickets_pb2_grpc
 
 from crmkit.config import Settings
 from crmkit.db import Database
 from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
-from services.support.api import TicketsServicer
+from services.support.api import AgentsServicer, TicketsServicer
 from services.support.store import OUTBOX
-from services.support.usecases import Tickets
+from services.support.usecases import Agents, Tickets
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 NAME = "support"
@@ -26,7 +26,13 @@ def build(settings: Settings) -> ServiceModule:
         name=NAME,
         database=database,
         migrations=MIGRATIONS,
-        registrations=[(tickets_pb2_grpc.add_TicketsServiceServicer_to_server, TicketsServicer(tickets))],
-        grpc_services=[tickets_pb2.DESCRIPTOR.services_by_name["TicketsService"].full_name],
+        registrations=[
+            (tickets_pb2_grpc.add_TicketsServiceServicer_to_server, TicketsServicer(tickets)),
+            (agents_pb2_grpc.add_AgentsServiceServicer_to_server, AgentsServicer(Agents(database, outbox))),
+        ],
+        grpc_services=[
+            tickets_pb2.DESCRIPTOR.services_by_name["TicketsService"].full_name,
+            agents_pb2.DESCRIPTOR.services_by_name["AgentsService"].full_name,
+        ],
         outbox=outbox,
     )

@@ -12,7 +12,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from crmkit.db import JSONType, UTCDateTime, make_metadata
 from crmkit.events.tables import add_messaging_tables
-from services.support.domain.tickets import Comment, HistoryEntry, Ticket, TicketFields
+from services.support.domain.agents import Agent, AgentFields, Group
+from services.support.domain.tickets import ACTIVE_STATUSES, Comment, HistoryEntry, Ticket, TicketFields
 
 
 class Base(DeclarativeBase):
@@ -81,6 +82,34 @@ class HistoryRow(Base):
     kind: Mapped[str] = mapped_column(sa.String(32))
     actor: Mapped[str] = mapped_column(sa.String(200))
     message: Mapped[str] = mapped_column(sa.Text())
+
+
+class AgentRow(Base):
+    __tablename__ = "agents"
+    __table_args__ = (sa.Index("ix_agents_tenant_id_id", "tenant_id", "id"),)
+
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    display_name: Mapped[str] = mapped_column(sa.String(200))
+    email: Mapped[str] = mapped_column(sa.String(320))
+    skills: Mapped[list[str]] = mapped_column(JSONType)
+    group_ids: Mapped[list[str]] = mapped_column(JSONType)
+    capacity: Mapped[int] = mapped_column(sa.Integer())
+    available: Mapped[bool] = mapped_column(sa.Boolean())
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    update_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    etag: Mapped[str] = mapped_column(sa.String(32))
+
+
+class GroupRow(Base):
+    __tablename__ = "agent_groups"
+    __table_args__ = (sa.Index("ix_agent_groups_tenant_id_id", "tenant_id", "id"),)
+
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text())
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 # --- tickets ---
@@ -232,3 +261,112 @@ def history(session: Session, tenant_id: str, ticket_id: str) -> list[HistoryEnt
         .order_by(HistoryRow.id)
     )
     return [HistoryEntry(r.time, r.kind, r.actor, r.message) for r in session.scalars(query)]
+
+
+def waiting_tickets(session: Session, tenant_id: str) -> list[Ticket]:
+    """Active tickets nobody works on: the group queues."""
+    query = sa.select(TicketRow).where(
+        TicketRow.tenant_id == tenant_id, TicketRow.assignee_id == "", TicketRow.status.in_(ACTIVE_STATUSES)
+    )
+    return [_ticket(r) for r in session.scalars(query.order_by(TicketRow.id).with_for_update())]
+
+
+def active_tickets_of(session: Session, tenant_id: str, agent_id: str) -> list[Ticket]:
+    query = sa.select(TicketRow).where(
+        TicketRow.tenant_id == tenant_id, TicketRow.assignee_id == agent_id, TicketRow.status.in_(ACTIVE_STATUSES)
+    )
+    return [_ticket(r) for r in session.scalars(query.order_by(TicketRow.id).with_for_update())]
+
+
+# --- agents and groups ---
+
+
+def _agent(row: AgentRow) -> Agent:
+    data = AgentFields(
+        row.display_name, row.email, tuple(row.skills), tuple(row.group_ids), row.capacity, row.available
+    )
+    return Agent(row.id, row.tenant_id, data, row.create_time, row.update_time, row.etag)
+
+
+def _write_agent(row: AgentRow, agent: Agent) -> None:
+    data = agent.data
+    row.display_name, row.email, row.capacity, row.available = (
+        data.display_name,
+        data.email,
+        data.capacity,
+        data.available,
+    )
+    row.skills, row.group_ids = list(data.skills), list(data.group_ids)
+    row.update_time, row.etag = agent.update_time, agent.etag
+
+
+def add_agent(session: Session, agent: Agent) -> None:
+    row = AgentRow(id=agent.id, tenant_id=agent.tenant_id, create_time=agent.create_time)
+    _write_agent(row, agent)
+    session.add(row)
+    session.flush()
+
+
+def get_agent(session: Session, tenant_id: str, agent_id: str) -> Agent | None:
+    row = session.scalars(sa.select(AgentRow).where(AgentRow.tenant_id == tenant_id, AgentRow.id == agent_id)).first()
+    return None if row is None else _agent(row)
+
+
+def save_agent(session: Session, agent: Agent) -> None:
+    row = session.scalars(
+        sa.select(AgentRow).where(AgentRow.tenant_id == agent.tenant_id, AgentRow.id == agent.id)
+    ).one()
+    _write_agent(row, agent)
+    session.flush()
+
+
+def lock_agents(session: Session, tenant_id: str) -> list[Agent]:
+    """Every agent of the tenant, locked in id order (so two routers never deadlock).
+
+    Routing decisions are made under these locks, so two transactions never both see the same
+    spare capacity and overfill an agent; every transaction that routes takes them first.
+    """
+    query = sa.select(AgentRow).where(AgentRow.tenant_id == tenant_id).order_by(AgentRow.id).with_for_update()
+    return [_agent(r) for r in session.scalars(query)]
+
+
+def loads(session: Session, tenant_id: str) -> dict[str, int]:
+    query = (
+        sa.select(TicketRow.assignee_id, sa.func.count())
+        .where(TicketRow.tenant_id == tenant_id, TicketRow.assignee_id != "", TicketRow.status.in_(ACTIVE_STATUSES))
+        .group_by(TicketRow.assignee_id)
+    )
+    return {agent_id: count for agent_id, count in session.execute(query)}
+
+
+def agent_page(session: Session, tenant_id: str, after: str | None, limit: int) -> list[Agent]:
+    query = sa.select(AgentRow).where(AgentRow.tenant_id == tenant_id)
+    if after:
+        query = query.where(AgentRow.id > after)
+    return [_agent(r) for r in session.scalars(query.order_by(AgentRow.id).limit(limit))]
+
+
+def add_group(session: Session, group: Group) -> None:
+    session.add(
+        GroupRow(
+            id=group.id,
+            tenant_id=group.tenant_id,
+            name=group.name,
+            description=group.description,
+            create_time=group.create_time,
+        )
+    )
+    session.flush()
+
+
+def get_group(session: Session, tenant_id: str, group_id: str) -> Group | None:
+    row = session.scalars(sa.select(GroupRow).where(GroupRow.tenant_id == tenant_id, GroupRow.id == group_id)).first()
+    return None if row is None else Group(row.id, row.tenant_id, row.name, row.description, row.create_time)
+
+
+def group_page(session: Session, tenant_id: str, after: str | None, limit: int) -> list[Group]:
+    query = sa.select(GroupRow).where(GroupRow.tenant_id == tenant_id)
+    if after:
+        query = query.where(GroupRow.id > after)
+    rows = session.scalars(query.order_by(GroupRow.id).limit(limit))
+    return [Group(r.id, r.tenant_id, r.name, r.description, r.create_time) for r in rows]

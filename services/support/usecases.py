@@ -10,13 +10,16 @@ from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
 from crmkit.db import Database, utcnow
-from crmkit.errors import NotFound
+from crmkit.errors import NotFound, Validator
 from crmkit.events.outbox import Outbox
 from crmkit.ids import new_id
 from crmkit.pagination import decode_cursor, page_of, page_size
 from crmkit.tokens import Principal
 from services.support import events, store
+from services.support.domain import agents as agent_rules
+from services.support.domain import routing
 from services.support.domain import tickets as rules
+from services.support.domain.agents import Agent, AgentFields, Group
 from services.support.domain.tickets import Comment, HistoryEntry, Ticket, TicketFields
 
 Clock = Callable[[], dt.datetime]
@@ -63,6 +66,91 @@ class TicketChanges:
         self.emit(after, events.ticket_updated(after, changed))
 
 
+class Router:
+    """Routing inside one transaction. It locks the tenant's agents first (before any ticket), so
+    decisions see loads no concurrent transaction can change, and lock order never deadlocks."""
+
+    def __init__(self, changes: TicketChanges, tenant_id: str, now: dt.datetime) -> None:
+        self.changes = changes
+        self.session = changes.session
+        self.tenant_id = tenant_id
+        self.now = now
+        self.agents = {a.id: a for a in store.lock_agents(self.session, tenant_id)}
+
+    def replace_agent(self, agent: Agent) -> None:
+        self.agents[agent.id] = agent
+
+    def candidates(self) -> list[routing.Candidate]:
+        loads = store.loads(self.session, self.tenant_id)
+        return [
+            routing.Candidate(
+                a.id,
+                frozenset(a.data.skills),
+                frozenset(a.data.group_ids),
+                a.data.capacity,
+                a.data.available,
+                loads.get(a.id, 0),
+            )
+            for a in self.agents.values()
+        ]
+
+    def check_references(self, ticket: Ticket) -> None:
+        check = Validator()
+        if ticket.data.assignee_id and ticket.data.assignee_id not in self.agents:
+            check.add("assignee_id", f"no agent {ticket.data.assignee_id}")
+        if ticket.data.group_id and store.get_group(self.session, self.tenant_id, ticket.data.group_id) is None:
+            check.add("group_id", f"no group {ticket.data.group_id}")
+        check.raise_if_any()
+
+    def route(self, ticket: Ticket) -> Ticket:
+        """Give an unassigned active ticket to the best agent, or record why it waits."""
+        decision = routing.route_ticket(_routable(ticket), self.candidates())
+        if not decision.agent_id:
+            self.changes.note(ticket, "queued", "routing", decision.reason, self.now)
+            return ticket
+        return self._assign(ticket, decision)
+
+    def drain(self) -> None:
+        """Hand waiting tickets to agents who now have room (most urgent, then oldest, first)."""
+        waiting = {t.id: t for t in store.waiting_tickets(self.session, self.tenant_id)}
+        if not waiting:
+            return
+        for decision in routing.plan_queue([_routable(t) for t in waiting.values()], self.candidates()):
+            self._assign(waiting[decision.ticket_id], decision)
+
+    def release(self, agent: Agent, why: str) -> list[str]:
+        """Send an agent's active tickets back to routing."""
+        released = store.active_tickets_of(self.session, self.tenant_id, agent.id)
+        for ticket in released:
+            queued = rules.assign(ticket, "", "", self.now)
+            self.changes.saved(ticket, queued, ["assignee_id"], "routing", why)
+            self.route(queued)
+        return [t.id for t in released]
+
+    def _assign(self, ticket: Ticket, decision: routing.Decision) -> Ticket:
+        assigned = rules.assign(ticket, decision.agent_id, "", self.now)
+        self.changes.saved(ticket, assigned, rules.changed_fields(ticket, assigned), "routing", decision.reason)
+        return assigned
+
+
+def _routable(ticket: Ticket) -> routing.Routable:
+    data = ticket.data
+    return routing.Routable(ticket.id, data.group_id, frozenset(data.required_skills), data.priority)
+
+
+def _frees_capacity(before: Ticket, after: Ticket) -> bool:
+    had = before.active and before.data.assignee_id
+    return bool(had) and (not after.active or after.data.assignee_id != before.data.assignee_id)
+
+
+def _needs_routing(before: Ticket | None, after: Ticket) -> bool:
+    if not after.active or after.data.assignee_id:
+        return False
+    if before is None or before.data.assignee_id or not before.active:
+        return True
+    return (before.data.group_id, before.data.required_skills) != (after.data.group_id, after.data.required_skills)
+
+
 class Tickets:
     def __init__(self, database: Database, outbox: Outbox, clock: Clock = utcnow) -> None:
         self.database = database
@@ -73,10 +161,18 @@ class Tickets:
         now = self.clock()
         ticket = rules.new_ticket(new_id(), principal.tenant_id, data, now)
         with self.database.transaction() as session:
-            store.add_ticket(session, ticket)
             changes = TicketChanges(session, self.outbox)
+            router = Router(changes, principal.tenant_id, now)
+            router.check_references(ticket)
+            if ticket.data.assignee_id:  # assigned by hand: routing stays out of it
+                ticket = rules.assign(ticket, ticket.data.assignee_id, "", now)
+            store.add_ticket(session, ticket)
             changes.note(ticket, "created", principal.subject, f"created via {ticket.data.channel}", now)
             changes.emit(ticket, events.ticket_created(ticket))
+            if ticket.data.assignee_id:
+                changes.note(ticket, "assigned", principal.subject, f"assigned to agent {ticket.data.assignee_id}", now)
+            else:
+                ticket = router.route(ticket)
             return self._view(session, ticket)
 
     def get(self, principal: Principal, ticket_id: str) -> TicketView:
@@ -100,21 +196,36 @@ class Tickets:
     ) -> TicketView:
         now = self.clock()
         with self.database.transaction() as session:
+            changes = TicketChanges(session, self.outbox)
+            router = Router(changes, principal.tenant_id, now)
             current = self._ticket(session, principal, ticket_id, for_update=True)
             rules.check_etag(current, etag)
             updated, changed = rules.apply_update(current, patch, mask, now)
             if changed:
-                TicketChanges(session, self.outbox).saved(current, updated, changed, principal.subject)
+                router.check_references(updated)
+                changes.saved(current, updated, changed, principal.subject)
+                updated = self._reroute(router, current, updated)
             return self._view(session, updated)
 
     def close(self, principal: Principal, ticket_id: str, etag: str) -> TicketView:
         now = self.clock()
         with self.database.transaction() as session:
+            changes = TicketChanges(session, self.outbox)
+            router = Router(changes, principal.tenant_id, now)
             current = self._ticket(session, principal, ticket_id, for_update=True)
             rules.check_etag(current, etag)
             closed = rules.transition(current, "CLOSED", now)
-            TicketChanges(session, self.outbox).saved(current, closed, ["status"], principal.subject)
+            changes.saved(current, closed, ["status"], principal.subject)
+            self._reroute(router, current, closed)
             return self._view(session, closed)
+
+    @staticmethod
+    def _reroute(router: Router, before: Ticket, after: Ticket) -> Ticket:
+        if _needs_routing(before, after):
+            after = router.route(after)
+        if _frees_capacity(before, after):
+            router.drain()
+        return after
 
     def add_comment(
         self,
@@ -169,3 +280,109 @@ class Tickets:
 
     def _view(self, session: Session, ticket: Ticket) -> TicketView:
         return TicketView(ticket, store.history(session, ticket.tenant_id, ticket.id))
+
+
+@dataclass(frozen=True)
+class AgentView:
+    agent: Agent
+    load: int
+
+
+class Agents:
+    def __init__(self, database: Database, outbox: Outbox, clock: Clock = utcnow) -> None:
+        self.database = database
+        self.outbox = outbox
+        self.clock = clock
+
+    def create(self, principal: Principal, data: AgentFields) -> AgentView:
+        now = self.clock()
+        agent = agent_rules.new_agent(new_id(), principal.tenant_id, data, now)
+        with self.database.transaction() as session:
+            router = Router(TicketChanges(session, self.outbox), principal.tenant_id, now)
+            self._check_groups(session, agent)
+            store.add_agent(session, agent)
+            router.replace_agent(agent)
+            router.drain()
+            return self._view(session, agent)
+
+    def get(self, principal: Principal, agent_id: str) -> AgentView:
+        with self.database.transaction() as session:
+            return self._view(session, self._agent(session, principal, agent_id))
+
+    def list(self, principal: Principal, requested_size: int, page_token: str) -> tuple[list[AgentView], str]:
+        size = page_size(requested_size)
+        after = decode_cursor(page_token, "agents")
+        with self.database.transaction() as session:
+            found = store.agent_page(session, principal.tenant_id, after, size + 1)
+            loads = store.loads(session, principal.tenant_id)
+        views = [AgentView(a, loads.get(a.id, 0)) for a in found]
+        return page_of(views, size, lambda v: v.agent.id, "agents")
+
+    def update(
+        self, principal: Principal, agent_id: str, patch: AgentFields, mask: Sequence[str], etag: str
+    ) -> AgentView:
+        now = self.clock()
+        with self.database.transaction() as session:
+            changes = TicketChanges(session, self.outbox)
+            router = Router(changes, principal.tenant_id, now)
+            current = router.agents.get(agent_id)
+            if current is None:
+                raise NotFound.resource("agent", agent_id)
+            agent_rules.check_agent_etag(current, etag)
+            updated, changed = agent_rules.apply_agent_update(current, patch, mask, now)
+            if not changed:
+                return self._view(session, current)
+            self._check_groups(session, updated)
+            store.save_agent(session, updated)
+            router.replace_agent(updated)
+            released: list[str] = []
+            if current.data.available and not updated.data.available:
+                released = router.release(updated, f"agent {agent_id} became unavailable")
+            if updated.data.available:
+                router.drain()
+            if "available" in changed:
+                self.outbox.add(
+                    session,
+                    events.agent_availability_changed(updated, released),
+                    tenant_id=updated.tenant_id,
+                    subject=updated.id,
+                )
+            return self._view(session, updated)
+
+    def create_group(self, principal: Principal, name: str, description: str) -> Group:
+        group = agent_rules.new_group(new_id(), principal.tenant_id, name, description, self.clock())
+        with self.database.transaction() as session:
+            store.add_group(session, group)
+        return group
+
+    def get_group(self, principal: Principal, group_id: str) -> Group:
+        with self.database.transaction() as session:
+            group = store.get_group(session, principal.tenant_id, group_id)
+        if group is None:
+            raise NotFound.resource("group", group_id)
+        return group
+
+    def list_groups(self, principal: Principal, requested_size: int, page_token: str) -> tuple[list[Group], str]:
+        size = page_size(requested_size)
+        after = decode_cursor(page_token, "groups")
+        with self.database.transaction() as session:
+            found = store.group_page(session, principal.tenant_id, after, size + 1)
+        return page_of(found, size, lambda g: g.id, "groups")
+
+    def _agent(self, session: Session, principal: Principal, agent_id: str) -> Agent:
+        agent = store.get_agent(session, principal.tenant_id, agent_id)
+        if agent is None:
+            raise NotFound.resource("agent", agent_id)
+        return agent
+
+    @staticmethod
+    def _check_groups(session: Session, agent: Agent) -> None:
+        check = Validator()
+        for group_id in agent.data.group_ids:
+            if store.get_group(session, agent.tenant_id, group_id) is None:
+                check.add("group_ids", f"no group {group_id}")
+        check.raise_if_any()
+
+    @staticmethod
+    def _view(session: Session, agent: Agent) -> AgentView:
+        return AgentView(agent, store.loads(session, agent.tenant_id).get(agent.id, 0))

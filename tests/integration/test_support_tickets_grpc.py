@@ -2,7 +2,7 @@
 
 import grpc
 import pytest
-from crm.support.v1 import tickets_pb2, tickets_pb2_grpc
+from crm.support.v1 import agents_pb2, agents_pb2_grpc, tickets_pb2, tickets_pb2_grpc
 
 from tests.integration.support_helpers import AGENT_A, AGENT_B, READER_A, as_, code_of, run_support, violations
 
@@ -34,7 +34,7 @@ def update(stub, ticket_id, paths, principal=AGENT_A, **fields):
 def test_a_ticket_goes_through_its_lifecycle_with_history_and_one_event_per_change(support, stub):
     ticket = create(stub, priority=T.HIGH, channel=T.EMAIL, tags=["printer"], external_thread_id="<m1@example.com>")
     assert (ticket.status, ticket.priority, ticket.channel) == (T.NEW, T.HIGH, T.EMAIL)
-    assert [h.kind for h in ticket.history] == ["created"]
+    assert [h.kind for h in ticket.history] == ["created", "queued"], "no agents: it waits in the queue"
     ticket = update(stub, ticket.id, ["status"], status=T.OPEN)
     ticket = update(stub, ticket.id, ["status"], status=T.PENDING)
     ticket = update(stub, ticket.id, ["status"], status=T.SOLVED)
@@ -92,15 +92,22 @@ def test_comments_are_public_replies_or_internal_notes_and_set_the_first_respons
     assert (threaded.external_thread_id, threaded.comment.in_reply_to) == ("<m1@example.com>", "<m1@example.com>")
 
 
-def test_lists_filter_by_status_and_assignee_and_page_through(stub):
-    mine = [create(stub, subject=f"S{n}", assignee_id="A1").id for n in range(3)]
-    other = create(stub, assignee_id="A2")
-    update(stub, other.id, ["status"], status=T.OPEN)
+def test_lists_filter_by_status_and_assignee_and_page_through(support, stub):
+    agents = support.stub(agents_pb2_grpc.AgentsServiceStub)
+    a1, a2 = (
+        agents.CreateAgent(
+            agents_pb2.CreateAgentRequest(agent=agents_pb2.Agent(display_name=name, capacity=5)), metadata=as_(AGENT_A)
+        ).id
+        for name in ("Ann", "Bob")
+    )
+    mine = [create(stub, subject=f"S{n}", assignee_id=a1).id for n in range(3)]
+    other = create(stub, assignee_id=a2)
+    update(stub, other.id, ["status"], status=T.PENDING)
     unassigned = create(stub)
     seen, token = [], ""
     while True:
         page = stub.ListTickets(
-            tickets_pb2.ListTicketsRequest(filter='assigneeId = "A1"', page_size=2, page_token=token),
+            tickets_pb2.ListTicketsRequest(filter=f'assigneeId = "{a1}"', page_size=2, page_token=token),
             metadata=as_(AGENT_A),
         )
         seen += [t.id for t in page.tickets]
@@ -109,7 +116,9 @@ def test_lists_filter_by_status_and_assignee_and_page_through(stub):
             break
     assert seen == mine
     opened = stub.ListTickets(tickets_pb2.ListTicketsRequest(filter='status = "OPEN"'), metadata=as_(AGENT_A))
-    assert [t.id for t in opened.tickets] == [other.id]
+    assert [t.id for t in opened.tickets] == mine, "assigned by hand, so opened"
+    pending = stub.ListTickets(tickets_pb2.ListTicketsRequest(filter='status = "PENDING"'), metadata=as_(AGENT_A))
+    assert [t.id for t in pending.tickets] == [other.id]
     nobody = stub.ListTickets(tickets_pb2.ListTicketsRequest(filter='assigneeId = ""'), metadata=as_(AGENT_A))
     assert [t.id for t in nobody.tickets] == [unassigned.id]
     bad = lambda: stub.ListTickets(tickets_pb2.ListTicketsRequest(filter="mood = happy"), metadata=as_(AGENT_A))  # noqa: E731

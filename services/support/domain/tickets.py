@@ -387,3 +387,8 @@ def _labels(check: Validator, name: str, items: Sequence[str], limit: int) -> tu
             check.add(name, f"each entry must have 1 to {MAX_TAG} printable characters")
         cleaned.append(value)
     return tuple(dict.fromkeys(cleaned))
+
+
+def changed_fields(before: Ticket, after: Ticket) -> list[str]:
+    """The writable fields whose values differ between two versions of a ticket."""
+    return [f.name for f in fields(TicketFields) if getattr(before.data, f.name) != getattr(after.data, f.name)]

@@ -26,7 +26,7 @@ from crm.support.v1 import tickets_pb2 as crm_dot_support_dot_v1_dot_tickets__pb
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63rm/support/v1/events.proto\x12\x0e\x63rm.support.v1\x1a\x1c\x63rm/support/v1/tickets.proto\x1a google/protobuf/field_mask.proto\"7\n\rTicketCreated\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\"k\n\rTicketUpdated\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\xb6\x01\n\x13TicketStatusChanged\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x32\n\x0b\x66rom_status\x18\x02 \x01(\x0e\x32\x1d.crm.support.v1.Ticket.Status\x12\x30\n\tto_status\x18\x03 \x01(\x0e\x32\x1d.crm.support.v1.Ticket.Status\x12&\n\x06ticket\x18\x04 \x01(\x0b\x32\x16.crm.support.v1.Ticket\"x\n\x0eTicketAssigned\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61ssignee_id\x18\x02 \x01(\t\x12\x1c\n\x14previous_assignee_id\x18\x03 \x01(\t\x12\x10\n\x08group_id\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"T\n\x0c\x43ommentAdded\x12(\n\x07\x63omment\x18\x01 \x01(\x0b\x32\x17.crm.support.v1.Comment\x12\x1a\n\x12\x65xternal_thread_id\x18\x02 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63rm/support/v1/events.proto\x12\x0e\x63rm.support.v1\x1a\x1c\x63rm/support/v1/tickets.proto\x1a google/protobuf/field_mask.proto\"7\n\rTicketCreated\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\"k\n\rTicketUpdated\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\xb6\x01\n\x13TicketStatusChanged\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x32\n\x0b\x66rom_status\x18\x02 \x01(\x0e\x32\x1d.crm.support.v1.Ticket.Status\x12\x30\n\tto_status\x18\x03 \x01(\x0e\x32\x1d.crm.support.v1.Ticket.Status\x12&\n\x06ticket\x18\x04 \x01(\x0b\x32\x16.crm.support.v1.Ticket\"x\n\x0eTicketAssigned\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61ssignee_id\x18\x02 \x01(\t\x12\x1c\n\x14previous_assignee_id\x18\x03 \x01(\t\x12\x10\n\x08group_id\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"T\n\x0c\x43ommentAdded\x12(\n\x07\x63omment\x18\x01 \x01(\x0b\x32\x17.crm.support.v1.Comment\x12\x1a\n\x12\x65xternal_thread_id\x18\x02 \x01(\t\"\\\n\x18\x41gentAvailabilityChanged\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x11\n\tavailable\x18\x02 \x01(\x08\x12\x1b\n\x13released_ticket_ids\x18\x03 \x03(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,4 +43,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TICKETASSIGNED']._serialized_end=582
   _globals['_COMMENTADDED']._serialized_start=584
   _globals['_COMMENTADDED']._serialized_end=668
+  _globals['_AGENTAVAILABILITYCHANGED']._serialized_start=670
+  _globals['_AGENTAVAILABILITYCHANGED']._serialized_end=762
 # @@protoc_insertion_point(module_scope)

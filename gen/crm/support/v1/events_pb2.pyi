@@ -1,8 +1,9 @@
 from crm.support.v1 import tickets_pb2 as _tickets_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -54,3 +55,13 @@ class CommentAdded(_message.Message):
     comment: _tickets_pb2.Comment
     external_thread_id: str
     def __init__(self, comment: _Optional[_Union[_tickets_pb2.Comment, _Mapping]] = ..., external_thread_id: _Optional[str] = ...) -> None: ...
+
+class AgentAvailabilityChanged(_message.Message):
+    __slots__ = ("agent_id", "available", "released_ticket_ids")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    RELEASED_TICKET_IDS_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    available: bool
+    released_ticket_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, agent_id: _Optional[str] = ..., available: _Optional[bool] = ..., released_ticket_ids: _Optional[_Iterable[str]] = ...) -> None: ...
