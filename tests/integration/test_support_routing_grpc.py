@@ -86,7 +86,7 @@ def test_a_ticket_waits_in_the_queue_and_is_assigned_when_capacity_frees(stubs):
     solve(tickets, busy.id)
     assigned = get(tickets, waiting.id)
     assert assigned.assignee_id == ann.id
-    assert "capacity freed" in [h for h in assigned.history if h.kind == "assigned"][0].message
+    assert "capacity freed" in next(h for h in assigned.history if h.kind == "assigned").message
 
 
 def test_an_agent_becoming_available_takes_queued_tickets(stubs):
