@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import importlib
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -28,7 +29,8 @@ def migrated(databases: Databases) -> Iterator[Callable[[str], Database]]:
     opened: list[Database] = []
 
     def make(service: str) -> Database:
-        url = databases.create(f"{service}_{len(opened)}_{id(opened) % 10000}")
+        # A random suffix: id() of a list is reused once it is freed, so it collided across tests.
+        url = databases.create(f"{service}_{uuid.uuid4().hex[:12]}")
         upgrade(migrations_of(service), url)
         database = Database(url)
         opened.append(database)
