@@ -172,6 +172,8 @@ def _start_service(
             f"consumer-{consumer.name}",
             lambda stop, c=consumer: bus.consume(c.subscription, c.handle, stop),  # type: ignore[misc]
         )
+    for name, work in module.workers:
+        process.spawn(f"{module.name}-{name}", work)
 
 
 def run(target: str, settings: Settings) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import grpc
-from crm.support.v1 import agents_pb2, agents_pb2_grpc, tickets_pb2, tickets_pb2_grpc
+from crm.support.v1 import agents_pb2, agents_pb2_grpc, sla_pb2, sla_pb2_grpc, tickets_pb2, tickets_pb2_grpc
+from google.protobuf import empty_pb2
 
 from crmkit.tokens import current_principal
 from services.support.messages import (
@@ -11,17 +12,20 @@ from services.support.messages import (
     Visibility,
     agent_fields_from_proto,
     agent_to_proto,
+    calendar_from_proto,
     comment_to_proto,
     enum_name,
     group_to_proto,
+    policy_targets_from_proto,
+    policy_to_proto,
     ticket_fields_from_proto,
     ticket_to_proto,
 )
-from services.support.usecases import Agents, AgentView, Tickets, TicketView
+from services.support.usecases import Agents, AgentView, SlaPolicies, Tickets, TicketView
 
 
 def _view(view: TicketView) -> tickets_pb2.Ticket:
-    return ticket_to_proto(view.ticket, view.history)
+    return ticket_to_proto(view.ticket, view.history, (view.sla.first_response_due, view.sla.resolution_due))
 
 
 class TicketsServicer(tickets_pb2_grpc.TicketsServiceServicer):
@@ -122,3 +126,37 @@ class AgentsServicer(agents_pb2_grpc.AgentsServiceServicer):
     ) -> agents_pb2.ListGroupsResponse:
         found, token = self.agents.list_groups(current_principal(), request.page_size, request.page_token)
         return agents_pb2.ListGroupsResponse(groups=[group_to_proto(g) for g in found], next_page_token=token)
+
+
+class SlaPoliciesServicer(sla_pb2_grpc.SlaPoliciesServiceServicer):
+    def __init__(self, policies: SlaPolicies) -> None:
+        self.policies = policies
+
+    def CreateSlaPolicy(
+        self, request: sla_pb2.CreateSlaPolicyRequest, context: grpc.ServicerContext
+    ) -> sla_pb2.SlaPolicy:
+        given = request.sla_policy
+        policy = self.policies.create(
+            current_principal(),
+            given.name,
+            given.customer_tier,
+            calendar_from_proto(given.calendar),
+            policy_targets_from_proto(given),
+            given.warning_percent,
+        )
+        return policy_to_proto(policy)
+
+    def GetSlaPolicy(self, request: sla_pb2.GetSlaPolicyRequest, context: grpc.ServicerContext) -> sla_pb2.SlaPolicy:
+        return policy_to_proto(self.policies.get(current_principal(), request.id))
+
+    def ListSlaPolicies(
+        self, request: sla_pb2.ListSlaPoliciesRequest, context: grpc.ServicerContext
+    ) -> sla_pb2.ListSlaPoliciesResponse:
+        found, token = self.policies.list(current_principal(), request.page_size, request.page_token)
+        return sla_pb2.ListSlaPoliciesResponse(sla_policies=[policy_to_proto(p) for p in found], next_page_token=token)
+
+    def DeleteSlaPolicy(
+        self, request: sla_pb2.DeleteSlaPolicyRequest, context: grpc.ServicerContext
+    ) -> empty_pb2.Empty:
+        self.policies.delete(current_principal(), request.id)
+        return empty_pb2.Empty()

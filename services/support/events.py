@@ -8,8 +8,9 @@ from crm.support.v1 import events_pb2
 from google.protobuf import field_mask_pb2
 
 from services.support.domain.agents import Agent
+from services.support.domain.sla import Alert
 from services.support.domain.tickets import Comment, Ticket
-from services.support.messages import Status, comment_to_proto, enum_value, ticket_to_proto
+from services.support.messages import Priority, Status, comment_to_proto, enum_value, ticket_to_proto, timestamp
 
 
 def ticket_created(ticket: Ticket) -> events_pb2.TicketCreated:
@@ -48,4 +49,24 @@ def comment_added(comment: Comment, ticket: Ticket) -> events_pb2.CommentAdded:
 def agent_availability_changed(agent: Agent, released: Sequence[str]) -> events_pb2.AgentAvailabilityChanged:
     return events_pb2.AgentAvailabilityChanged(
         agent_id=agent.id, available=agent.data.available, released_ticket_ids=list(released)
+    )
+
+
+def _sla_fields(ticket: Ticket, alert: Alert, policy_id: str) -> dict[str, object]:
+    return {
+        "ticket_id": ticket.id,
+        "target": events_pb2.SlaTargetKind.Value(alert.target),
+        "due_time": timestamp(alert.due),
+        "policy_id": policy_id,
+    }
+
+
+def sla_warning(ticket: Ticket, alert: Alert, policy_id: str) -> events_pb2.TicketSlaWarning:
+    return events_pb2.TicketSlaWarning(**_sla_fields(ticket, alert, policy_id))  # type: ignore[arg-type]
+
+
+def sla_breached(ticket: Ticket, alert: Alert, policy_id: str) -> events_pb2.TicketSlaBreached:
+    return events_pb2.TicketSlaBreached(
+        priority=enum_value(Priority, ticket.data.priority),
+        **_sla_fields(ticket, alert, policy_id),  # type: ignore[arg-type]
     )

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from crm.support.v1 import agents_pb2, tickets_pb2
+from crm.support.v1 import agents_pb2, sla_pb2, tickets_pb2
 from google.protobuf import timestamp_pb2
 
 from services.support.domain.agents import Agent, AgentFields, Group
+from services.support.domain.sla import SlaPolicy, Target
 from services.support.domain.tickets import Comment, HistoryEntry, Ticket, TicketFields
 
 Priority = tickets_pb2.Ticket.Priority
@@ -137,3 +138,48 @@ def group_to_proto(group: Group) -> agents_pb2.Group:
     return agents_pb2.Group(
         id=group.id, name=group.name, description=group.description, create_time=timestamp(group.create_time)
     )
+
+
+def policy_targets_from_proto(message: sla_pb2.SlaPolicy) -> dict[str, Target]:
+    return {
+        enum_name(Priority, t.priority) or "NORMAL": Target(t.first_response_minutes, t.resolution_minutes)
+        for t in message.targets
+    }
+
+
+def calendar_from_proto(message: sla_pb2.BusinessCalendar) -> tuple[str, list[tuple[int, str, str]], list[str]]:
+    hours = [(h.day, h.start_time, h.end_time) for h in message.working_hours]
+    return message.time_zone, hours, list(message.holidays)
+
+
+def policy_to_proto(policy: SlaPolicy) -> sla_pb2.SlaPolicy:
+    calendar = policy.calendar
+    hours = [
+        sla_pb2.WorkingHours(day=day, start_time=_clock(start), end_time=_clock(end))
+        for day, spans in sorted(calendar.hours.items())
+        for start, end in spans
+    ]
+    return sla_pb2.SlaPolicy(
+        id=policy.id,
+        name=policy.name,
+        customer_tier=policy.customer_tier,
+        calendar=sla_pb2.BusinessCalendar(
+            time_zone=calendar.time_zone,
+            working_hours=hours,
+            holidays=sorted(h.isoformat() for h in calendar.holidays),
+        ),
+        targets=[
+            sla_pb2.SlaTarget(
+                priority=enum_value(Priority, priority),
+                first_response_minutes=target.first_response_minutes,
+                resolution_minutes=target.resolution_minutes,
+            )
+            for priority, target in sorted(policy.targets.items())
+        ],
+        warning_percent=policy.warning_percent,
+        create_time=timestamp(policy.create_time),
+    )
+
+
+def _clock(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"

@@ -12,7 +12,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from crmkit.db import JSONType, UTCDateTime, make_metadata
 from crmkit.events.tables import add_messaging_tables
+from services.support.domain import sla
 from services.support.domain.agents import Agent, AgentFields, Group
+from services.support.domain.business_hours import Calendar
 from services.support.domain.tickets import ACTIVE_STATUSES, Comment, HistoryEntry, Ticket, TicketFields
 
 
@@ -52,6 +54,14 @@ class TicketRow(Base):
     first_response_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     solve_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     reopen_count: Mapped[int] = mapped_column(sa.Integer())
+    # The SLA clock (domain.sla.SlaState); the due times are what the SLA scheduler scans.
+    sla_policy_id: Mapped[str] = mapped_column(sa.String(26), server_default="")
+    sla_elapsed_seconds: Mapped[int] = mapped_column(sa.Integer(), server_default="0")
+    sla_running_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    first_response_warn: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    first_response_due: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    resolution_warn: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    resolution_due: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
 
 
 class CommentRow(Base):
@@ -110,6 +120,38 @@ class GroupRow(Base):
     name: Mapped[str] = mapped_column(sa.String(200))
     description: Mapped[str] = mapped_column(sa.Text())
     create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class SlaPolicyRow(Base):
+    __tablename__ = "sla_policies"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "customer_tier", name="uq_sla_policies_tenant_id_tier"),)
+
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    customer_tier: Mapped[str] = mapped_column(sa.String(64))
+    time_zone: Mapped[str] = mapped_column(sa.String(64))
+    # [[weekday, start minute, end minute], ...]
+    working_hours: Mapped[list[list[int]]] = mapped_column(JSONType)
+    holidays: Mapped[list[str]] = mapped_column(JSONType)
+    # {priority: [first response minutes, resolution minutes]}
+    targets: Mapped[dict[str, list[int]]] = mapped_column(JSONType)
+    warning_percent: Mapped[int] = mapped_column(sa.Integer())
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class SlaMarkerRow(Base):
+    """An SLA warning or breach that fired, written in the transaction of its event: the
+    scheduler never fires one twice, across restarts and replicas."""
+
+    __tablename__ = "sla_markers"
+
+    ticket_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    target: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    due_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    fired_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 # --- tickets ---
@@ -370,3 +412,153 @@ def group_page(session: Session, tenant_id: str, after: str | None, limit: int) 
         query = query.where(GroupRow.id > after)
     rows = session.scalars(query.order_by(GroupRow.id).limit(limit))
     return [Group(r.id, r.tenant_id, r.name, r.description, r.create_time) for r in rows]
+
+
+# --- SLA ---
+
+
+def sla_state(session: Session, tenant_id: str, ticket_id: str) -> sla.SlaState:
+    row = _ticket_row(session, tenant_id, ticket_id, for_update=False)
+    if row is None:
+        return sla.SlaState()
+    return sla.SlaState(
+        row.sla_policy_id,
+        row.sla_elapsed_seconds,
+        row.sla_running_since,
+        row.first_response_warn,
+        row.first_response_due,
+        row.resolution_warn,
+        row.resolution_due,
+    )
+
+
+def save_sla_state(session: Session, tenant_id: str, ticket_id: str, state: sla.SlaState) -> None:
+    row = _ticket_row(session, tenant_id, ticket_id, for_update=False)
+    if row is None:
+        raise LookupError(ticket_id)
+    row.sla_policy_id, row.sla_elapsed_seconds, row.sla_running_since = (
+        state.policy_id,
+        state.elapsed_seconds,
+        state.running_since,
+    )
+    row.first_response_warn, row.first_response_due = state.first_response_warn, state.first_response_due
+    row.resolution_warn, row.resolution_due = state.resolution_warn, state.resolution_due
+    session.flush()
+
+
+def _policy(row: SlaPolicyRow) -> sla.SlaPolicy:
+    hours: dict[int, list[tuple[int, int]]] = {}
+    for day, start, end in row.working_hours:
+        hours.setdefault(day, []).append((start, end))
+    calendar = Calendar(
+        row.time_zone,
+        {d: tuple(sorted(v)) for d, v in hours.items()},
+        frozenset(dt.date.fromisoformat(h) for h in row.holidays),
+    )
+    targets = {p: sla.Target(v[0], v[1]) for p, v in row.targets.items()}
+    return sla.SlaPolicy(
+        row.id, row.tenant_id, row.name, row.customer_tier, calendar, targets, row.warning_percent, row.create_time
+    )
+
+
+def add_policy(session: Session, policy: sla.SlaPolicy) -> None:
+    calendar = policy.calendar
+    session.add(
+        SlaPolicyRow(
+            id=policy.id,
+            tenant_id=policy.tenant_id,
+            name=policy.name,
+            customer_tier=policy.customer_tier,
+            time_zone=calendar.time_zone,
+            working_hours=[[d, a, b] for d, spans in sorted(calendar.hours.items()) for a, b in spans],
+            holidays=sorted(h.isoformat() for h in calendar.holidays),
+            targets={p: [t.first_response_minutes, t.resolution_minutes] for p, t in policy.targets.items()},
+            warning_percent=policy.warning_percent,
+            create_time=policy.create_time,
+        )
+    )
+    session.flush()
+
+
+def get_policy(session: Session, tenant_id: str, policy_id: str) -> sla.SlaPolicy | None:
+    row = session.scalars(
+        sa.select(SlaPolicyRow).where(SlaPolicyRow.tenant_id == tenant_id, SlaPolicyRow.id == policy_id)
+    ).first()
+    return None if row is None else _policy(row)
+
+
+def policy_for_tier(session: Session, tenant_id: str, tier: str) -> sla.SlaPolicy | None:
+    query = sa.select(SlaPolicyRow).where(
+        SlaPolicyRow.tenant_id == tenant_id, SlaPolicyRow.customer_tier.in_({tier, ""})
+    )
+    return sla.select_policy([_policy(r) for r in session.scalars(query)], tier)
+
+
+def policy_with_tier(session: Session, tenant_id: str, tier: str) -> sla.SlaPolicy | None:
+    query = sa.select(SlaPolicyRow).where(SlaPolicyRow.tenant_id == tenant_id, SlaPolicyRow.customer_tier == tier)
+    row = session.scalars(query).first()
+    return None if row is None else _policy(row)
+
+
+def policy_page(session: Session, tenant_id: str, after: str | None, limit: int) -> list[sla.SlaPolicy]:
+    query = sa.select(SlaPolicyRow).where(SlaPolicyRow.tenant_id == tenant_id)
+    if after:
+        query = query.where(SlaPolicyRow.id > after)
+    return [_policy(r) for r in session.scalars(query.order_by(SlaPolicyRow.id).limit(limit))]
+
+
+def delete_policy(session: Session, tenant_id: str, policy_id: str) -> bool:
+    result = session.execute(
+        sa.delete(SlaPolicyRow).where(SlaPolicyRow.tenant_id == tenant_id, SlaPolicyRow.id == policy_id)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def fired_markers(session: Session, ticket_id: str) -> list[tuple[str, str]]:
+    query = sa.select(SlaMarkerRow.target, SlaMarkerRow.kind).where(SlaMarkerRow.ticket_id == ticket_id)
+    return [(t, k) for t, k in session.execute(query)]
+
+
+def add_marker(session: Session, ticket: Ticket, alert: sla.Alert, now: dt.datetime) -> None:
+    session.add(
+        SlaMarkerRow(
+            ticket_id=ticket.id,
+            target=alert.target,
+            kind=alert.kind,
+            tenant_id=ticket.tenant_id,
+            due_time=alert.due,
+            fired_at=now,
+        )
+    )
+    session.flush()
+
+
+def tickets_with_alerts_due(session: Session, now: dt.datetime, limit: int) -> list[tuple[str, str]]:
+    """(tenant_id, ticket_id) of tickets with a warning or breach due and not yet fired, across
+    tenants: the SLA scheduler is the one reader that works for every tenant."""
+
+    def unfired(target: str, kind: str) -> sa.ColumnElement[bool]:
+        return ~sa.exists().where(
+            SlaMarkerRow.ticket_id == TicketRow.id, SlaMarkerRow.target == target, SlaMarkerRow.kind == kind
+        )
+
+    conditions = []
+    for target, warn, due in (
+        (sla.FIRST_RESPONSE, TicketRow.first_response_warn, TicketRow.first_response_due),
+        (sla.RESOLUTION, TicketRow.resolution_warn, TicketRow.resolution_due),
+    ):
+        conditions.append(sa.and_(due <= now, unfired(target, sla.BREACH)))
+        conditions.append(sa.and_(warn <= now, unfired(target, sla.WARNING), unfired(target, sla.BREACH)))
+    query = sa.select(TicketRow.tenant_id, TicketRow.id).where(sa.or_(*conditions)).order_by(TicketRow.id).limit(limit)
+    return [(tenant, ticket_id) for tenant, ticket_id in session.execute(query)]
+
+
+def lock_ticket_if_free(session: Session, tenant_id: str, ticket_id: str) -> Ticket | None:
+    """The ticket locked for this transaction, or None when another transaction holds it."""
+    query = (
+        sa.select(TicketRow)
+        .where(TicketRow.tenant_id == tenant_id, TicketRow.id == ticket_id)
+        .with_for_update(skip_locked=True)
+    )
+    row = session.scalars(query).first()
+    return None if row is None else _ticket(row)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -10,27 +12,30 @@ from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
 from crmkit.db import Database, utcnow
-from crmkit.errors import NotFound, Validator
+from crmkit.errors import AlreadyExists, InvalidArgument, NotFound, Validator
 from crmkit.events.outbox import Outbox
 from crmkit.ids import new_id
 from crmkit.pagination import decode_cursor, page_of, page_size
 from crmkit.tokens import Principal
 from services.support import events, store
 from services.support.domain import agents as agent_rules
-from services.support.domain import routing
+from services.support.domain import routing, sla
 from services.support.domain import tickets as rules
 from services.support.domain.agents import Agent, AgentFields, Group
+from services.support.domain.business_hours import parse_calendar
 from services.support.domain.tickets import Comment, HistoryEntry, Ticket, TicketFields
 
 Clock = Callable[[], dt.datetime]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class TicketView:
-    """A ticket as Get/Create/Update answer it: with its history."""
+    """A ticket as Get/Create/Update answer it: with its history and SLA clock."""
 
     ticket: Ticket
     history: list[HistoryEntry]
+    sla: sla.SlaState
 
 
 class TicketChanges:
@@ -46,9 +51,47 @@ class TicketChanges:
     def note(self, ticket: Ticket, kind: str, actor: str, message: str, now: dt.datetime) -> None:
         store.add_history(self.session, ticket, [HistoryEntry(now, kind, actor, message)])
 
+    def added(self, ticket: Ticket) -> None:
+        store.add_ticket(self.session, ticket)
+        self.tick_sla(None, ticket)
+
+    def tick_sla(self, before: Ticket | None, after: Ticket) -> sla.SlaState:
+        """Move the ticket's SLA clock after a change; a target met late is a breach now."""
+        session, tenant_id = self.session, after.tenant_id
+        state = store.sla_state(session, tenant_id, after.id) if before else sla.SlaState()
+        if before is None or before.data.customer_tier != after.data.customer_tier or not state.policy_id:
+            policy = store.policy_for_tier(session, tenant_id, after.data.customer_tier)
+        else:
+            policy = store.get_policy(session, tenant_id, state.policy_id)
+        now = after.update_time
+        if before is not None:
+            met = []
+            if before.first_response_time is None and after.first_response_time is not None:
+                met.append(sla.FIRST_RESPONSE)
+            if before.status in sla.RUNNING_STATUSES and after.status in ("SOLVED", "CLOSED"):
+                met.append(sla.RESOLUTION)
+            fired = store.fired_markers(session, after.id)
+            for target in met:
+                alert = sla.late(state, target, now)
+                if alert and (target, sla.BREACH) not in fired:
+                    self.breached(after, alert, state.policy_id, now, "met after its deadline")
+        moved = sla.advance(
+            state, policy, after.status, after.data.priority, after.first_response_time is not None, now
+        )
+        if moved != state or before is None:
+            store.save_sla_state(session, tenant_id, after.id, moved)
+        return moved
+
+    def breached(self, ticket: Ticket, alert: sla.Alert, policy_id: str, now: dt.datetime, why: str) -> None:
+        store.add_marker(self.session, ticket, alert, now)
+        target = alert.target.lower().replace("_", " ")
+        self.note(ticket, "sla_breach", "sla", f"{target} target missed (due {alert.due.isoformat()}): {why}", now)
+        self.emit(ticket, events.sla_breached(ticket, alert, policy_id))
+
     def saved(self, before: Ticket, after: Ticket, changed: Sequence[str], actor: str, reason: str = "") -> None:
         """Persist a changed ticket with one history entry and one event per kind of change."""
         store.save_ticket(self.session, after)
+        self.tick_sla(before, after)
         now = after.update_time
         if before.status != after.status:
             self.note(after, "status", actor, f"status {before.status} -> {after.status}", now)
@@ -166,7 +209,7 @@ class Tickets:
             router.check_references(ticket)
             if ticket.data.assignee_id:  # assigned by hand: routing stays out of it
                 ticket = rules.assign(ticket, ticket.data.assignee_id, "", now)
-            store.add_ticket(session, ticket)
+            changes.added(ticket)
             changes.note(ticket, "created", principal.subject, f"created via {ticket.data.channel}", now)
             changes.emit(ticket, events.ticket_created(ticket))
             if ticket.data.assignee_id:
@@ -258,6 +301,7 @@ class Tickets:
             responded = rules.record_first_response(ticket, comment)
             if responded is not ticket:
                 store.save_ticket(session, responded)
+                changes.tick_sla(ticket, responded)
                 changes.note(responded, "first_response", principal.subject, "first public reply by an agent", now)
         return comment
 
@@ -279,7 +323,11 @@ class Tickets:
         return ticket
 
     def _view(self, session: Session, ticket: Ticket) -> TicketView:
-        return TicketView(ticket, store.history(session, ticket.tenant_id, ticket.id))
+        return TicketView(
+            ticket,
+            store.history(session, ticket.tenant_id, ticket.id),
+            store.sla_state(session, ticket.tenant_id, ticket.id),
+        )
 
 
 @dataclass(frozen=True)
@@ -386,3 +434,116 @@ class Agents:
     @staticmethod
     def _view(session: Session, agent: Agent) -> AgentView:
         return AgentView(agent, store.loads(session, agent.tenant_id).get(agent.id, 0))
+
+
+class SlaPolicies:
+    def __init__(self, database: Database, clock: Clock = utcnow) -> None:
+        self.database = database
+        self.clock = clock
+
+    def create(
+        self,
+        principal: Principal,
+        name: str,
+        customer_tier: str,
+        calendar: tuple[str, list[tuple[int, str, str]], list[str]],
+        targets: dict[str, sla.Target],
+        warning_percent: int,
+    ) -> sla.SlaPolicy:
+        check = Validator()
+        try:
+            parsed = parse_calendar(*calendar)
+        except InvalidArgument as exc:
+            check.violations += exc.violations
+        try:
+            name, tier, percent = sla.validate_policy(name, customer_tier, targets, warning_percent)
+        except InvalidArgument as exc:
+            check.violations += exc.violations
+        check.raise_if_any()
+        policy = sla.SlaPolicy(new_id(), principal.tenant_id, name, tier, parsed, targets, percent, self.clock())
+        with self.database.transaction() as session:
+            if store.policy_with_tier(session, principal.tenant_id, tier) is not None:
+                raise AlreadyExists(f"the tier {tier or '(default)'!r} already has an SLA policy")
+            store.add_policy(session, policy)
+        return policy
+
+    def get(self, principal: Principal, policy_id: str) -> sla.SlaPolicy:
+        with self.database.transaction() as session:
+            policy = store.get_policy(session, principal.tenant_id, policy_id)
+        if policy is None:
+            raise NotFound.resource("SLA policy", policy_id)
+        return policy
+
+    def list(self, principal: Principal, requested_size: int, page_token: str) -> tuple[list[sla.SlaPolicy], str]:
+        size = page_size(requested_size)
+        after = decode_cursor(page_token, "slaPolicies")
+        with self.database.transaction() as session:
+            found = store.policy_page(session, principal.tenant_id, after, size + 1)
+        return page_of(found, size, lambda p: p.id, "slaPolicies")
+
+    def delete(self, principal: Principal, policy_id: str) -> None:
+        with self.database.transaction() as session:
+            if not store.delete_policy(session, principal.tenant_id, policy_id):
+                raise NotFound.resource("SLA policy", policy_id)
+
+
+class SlaMonitor:
+    """The SLA scheduler: fires near-breach warnings and breaches, and escalates breached tickets.
+
+    Each ticket is handled in its own transaction that locks it (SKIP LOCKED, so replicas share
+    the work), re-reads what already fired, and writes the marker, the event, the history entry
+    and the escalation together. A restart finds the markers: nothing fires twice, nothing that
+    fell due while it was down is missed.
+    """
+
+    def __init__(
+        self, database: Database, outbox: Outbox, clock: Clock = utcnow, poll_seconds: float = 15.0, batch: int = 200
+    ) -> None:
+        self.database = database
+        self.outbox = outbox
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.batch = batch
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # a database outage must not kill the thread; the next tick retries
+                log.exception("SLA scheduler tick failed")
+            stop.wait(self.poll_seconds)
+
+    def tick(self, now: dt.datetime | None = None) -> int:
+        """Fire everything due by `now`; the number of warnings and breaches fired."""
+        now = now or self.clock()
+        with self.database.transaction() as session:
+            due = store.tickets_with_alerts_due(session, now, self.batch)
+        return sum(self._fire(tenant_id, ticket_id, now) for tenant_id, ticket_id in due)
+
+    def _fire(self, tenant_id: str, ticket_id: str, now: dt.datetime) -> int:
+        with self.database.transaction() as session:
+            ticket = store.lock_ticket_if_free(session, tenant_id, ticket_id)
+            if ticket is None:
+                return 0
+            state = store.sla_state(session, tenant_id, ticket_id)
+            fired = store.fired_markers(session, ticket_id)
+            alerts = sla.alerts_due(state, fired, now)
+            changes = TicketChanges(session, self.outbox)
+            escalate = False
+            for alert in alerts:
+                if alert.kind == sla.WARNING:
+                    store.add_marker(session, ticket, alert, now)
+                    target = alert.target.lower().replace("_", " ")
+                    changes.note(ticket, "sla_warning", "sla", f"{target} due {alert.due.isoformat()}", now)
+                    changes.emit(ticket, events.sla_warning(ticket, alert, state.policy_id))
+                    continue
+                if (alert.target, sla.WARNING) not in fired:  # the breach makes the warning moot
+                    store.add_marker(session, ticket, sla.Alert(alert.target, sla.WARNING, alert.due), now)
+                escalate = True
+                escalated = rules.raise_priority(ticket, now)
+                changes.breached(escalated, alert, state.policy_id, now, "escalated")
+            if escalate:
+                escalated = rules.raise_priority(ticket, now)
+                if escalated is not ticket:
+                    changes.saved(ticket, escalated, ["priority"], "sla", "escalated after an SLA breach")
+            return len(alerts)

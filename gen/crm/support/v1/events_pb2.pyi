@@ -1,12 +1,25 @@
+import datetime
+
 from crm.support.v1 import tickets_pb2 as _tickets_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class SlaTargetKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SLA_TARGET_KIND_UNSPECIFIED: _ClassVar[SlaTargetKind]
+    FIRST_RESPONSE: _ClassVar[SlaTargetKind]
+    RESOLUTION: _ClassVar[SlaTargetKind]
+SLA_TARGET_KIND_UNSPECIFIED: SlaTargetKind
+FIRST_RESPONSE: SlaTargetKind
+RESOLUTION: SlaTargetKind
 
 class TicketCreated(_message.Message):
     __slots__ = ("ticket",)
@@ -65,3 +78,29 @@ class AgentAvailabilityChanged(_message.Message):
     available: bool
     released_ticket_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, agent_id: _Optional[str] = ..., available: _Optional[bool] = ..., released_ticket_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TicketSlaWarning(_message.Message):
+    __slots__ = ("ticket_id", "target", "due_time", "policy_id")
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    DUE_TIME_FIELD_NUMBER: _ClassVar[int]
+    POLICY_ID_FIELD_NUMBER: _ClassVar[int]
+    ticket_id: str
+    target: SlaTargetKind
+    due_time: _timestamp_pb2.Timestamp
+    policy_id: str
+    def __init__(self, ticket_id: _Optional[str] = ..., target: _Optional[_Union[SlaTargetKind, str]] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., policy_id: _Optional[str] = ...) -> None: ...
+
+class TicketSlaBreached(_message.Message):
+    __slots__ = ("ticket_id", "target", "due_time", "policy_id", "priority")
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    DUE_TIME_FIELD_NUMBER: _ClassVar[int]
+    POLICY_ID_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    ticket_id: str
+    target: SlaTargetKind
+    due_time: _timestamp_pb2.Timestamp
+    policy_id: str
+    priority: _tickets_pb2.Ticket.Priority
+    def __init__(self, ticket_id: _Optional[str] = ..., target: _Optional[_Union[SlaTargetKind, str]] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., policy_id: _Optional[str] = ..., priority: _Optional[_Union[_tickets_pb2.Ticket.Priority, str]] = ...) -> None: ...
