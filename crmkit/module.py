@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,3 +23,6 @@ class ServiceModule:
     grpc_services: list[str] = field(default_factory=list)
     consumers: list[EventConsumer] = field(default_factory=list)
     outbox: Outbox | None = None
+    # Background loops the service's target runs, one thread each, until the stop event is set
+    # (e.g. support's SLA scheduler).
+    workers: list[tuple[str, Callable[[threading.Event], None]]] = field(default_factory=list)

@@ -181,6 +181,8 @@ def _start_service(
     if module.consumers:
         reporter = QueueStatsReporter(bus, [c.name for c in module.consumers], settings.stats_interval_seconds)
         process.spawn(f"queue-stats-{module.name}", reporter.run)
+    for name, work in module.workers:
+        process.spawn(f"{module.name}-{name}", work)
 
 
 def run(target: str, settings: Settings) -> None:

@@ -1,14 +1,18 @@
-"""Composition root of the support service: its database and outbox so far; its API lands with issue #5."""
+"""Composition root of the support service."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from crm.support.v1 import agents_pb2, agents_pb2_grpc, sla_pb2, sla_pb2_grpc, tickets_pb2, tickets_pb2_grpc
+
 from crmkit.config import Settings
 from crmkit.db import Database
 from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
+from services.support.api import AgentsServicer, SlaPoliciesServicer, TicketsServicer
 from services.support.store import OUTBOX
+from services.support.usecases import Agents, SlaMonitor, SlaPolicies, Tickets
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 NAME = "support"
@@ -16,4 +20,22 @@ NAME = "support"
 
 def build(settings: Settings) -> ServiceModule:
     database = Database(settings.database_url_for(NAME))
-    return ServiceModule(NAME, database, MIGRATIONS, outbox=Outbox(NAME, OUTBOX))
+    outbox = Outbox(NAME, OUTBOX)
+    tickets = Tickets(database, outbox)
+    return ServiceModule(
+        name=NAME,
+        database=database,
+        migrations=MIGRATIONS,
+        registrations=[
+            (tickets_pb2_grpc.add_TicketsServiceServicer_to_server, TicketsServicer(tickets)),
+            (agents_pb2_grpc.add_AgentsServiceServicer_to_server, AgentsServicer(Agents(database, outbox))),
+            (sla_pb2_grpc.add_SlaPoliciesServiceServicer_to_server, SlaPoliciesServicer(SlaPolicies(database))),
+        ],
+        grpc_services=[
+            tickets_pb2.DESCRIPTOR.services_by_name["TicketsService"].full_name,
+            agents_pb2.DESCRIPTOR.services_by_name["AgentsService"].full_name,
+            sla_pb2.DESCRIPTOR.services_by_name["SlaPoliciesService"].full_name,
+        ],
+        outbox=outbox,
+        workers=[("sla-scheduler", SlaMonitor(database, outbox).run)],
+    )

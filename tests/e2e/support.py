@@ -143,8 +143,13 @@ def start_distributed(
     The suite gets `base`, `amqp_url`, `redis_url`, `prefix`, `contacts_db`, and `metrics[<process>]`;
     `stop_distributed` stops it and removes what it left in RabbitMQ and Redis.
     """
+    from gateway.app import LOCAL_BACKEND
+    from gateway.routes import discover
+
     prefix = f"crmtest-{uuid.uuid4().hex[:8]}"
-    ports = {name: free_port() for name in ("gateway", "contacts", "marketing")}
+    # Every service with public routes, or the gateway would (rightly) report it unavailable.
+    services = sorted({r.backend for r in discover()} - {LOCAL_BACKEND})
+    ports = {name: free_port() for name in ("gateway", *services)}
     env = {
         "CRM_DATABASE_URL": database_template,
         "CRM_BUS": "rabbitmq",
@@ -154,8 +159,7 @@ def start_distributed(
         "CRM_REDIS_PREFIX": prefix,
         "CRM_INTERNAL_TOKEN_SECRET": secrets.token_urlsafe(40),
         "CRM_GATEWAY_ADDR": f"127.0.0.1:{ports['gateway']}",
-        "CRM_CONTACTS_ADDR": f"127.0.0.1:{ports['contacts']}",
-        "CRM_MARKETING_ADDR": f"127.0.0.1:{ports['marketing']}",
+        **{f"CRM_{name.upper()}_ADDR": f"127.0.0.1:{ports[name]}" for name in services},
         "CRM_RELAY_POLL_SECONDS": "0.05",
         "CRM_RETRY_DELAYS_MS": "100,200,400",
         **extra_env,
@@ -166,7 +170,7 @@ def start_distributed(
     suite.amqp_url, suite.redis_url, suite.prefix = amqp_url, redis_url, prefix
     suite.contacts_db = database_template.replace("{service}", "contacts")
     suite.metrics = {}
-    for target in ("contacts", "marketing", "relay", "gateway"):
+    for target in (*services, "relay", "gateway"):
         port = free_port()
         suite.metrics[target] = f"http://127.0.0.1:{port}/metrics"
         suite.start(target, extra_env={"CRM_METRICS_PORT": str(port)})

@@ -38,7 +38,7 @@ def reflected_services(address: str) -> set[str]:
         ("contacts", "crm.contacts.v1.ContactsService"),
         ("marketing", "crm.marketing.v1.AudienceService"),
         ("sales", None),
-        ("support", None),
+        ("support", "crm.support.v1.TicketsService"),
         ("integrations", None),
     ],
 )

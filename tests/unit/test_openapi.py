@@ -1,13 +1,14 @@
 import re
 
 from gateway.openapi import document
-from gateway.routes import discover
+from gateway.routes import camel, discover
 
 
 def test_every_route_is_documented_with_its_scope_and_error_responses():
     spec = document(discover())
     for route in discover():
-        path = re.sub(r"\{id\}", "{id}", route.template).replace("{contact_id}", "{contactId}")
+        # Path variables appear under their JSON names: {contact_id} -> {contactId}.
+        path = re.sub(r"\{(\w+)\}", lambda m: "{" + camel(m.group(1)) + "}", route.template)
         operation = spec["paths"][path][route.http_method.lower()]
         assert operation["operationId"] == route.method.name
         assert operation["x-required-scope"] == route.scope

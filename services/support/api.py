@@ -1,0 +1,162 @@
+"""The support service over gRPC: proto <-> domain, nothing else."""
+
+from __future__ import annotations
+
+import grpc
+from crm.support.v1 import agents_pb2, agents_pb2_grpc, sla_pb2, sla_pb2_grpc, tickets_pb2, tickets_pb2_grpc
+from google.protobuf import empty_pb2
+
+from crmkit.tokens import current_principal
+from services.support.messages import (
+    AuthorType,
+    Visibility,
+    agent_fields_from_proto,
+    agent_to_proto,
+    calendar_from_proto,
+    comment_to_proto,
+    enum_name,
+    group_to_proto,
+    policy_targets_from_proto,
+    policy_to_proto,
+    ticket_fields_from_proto,
+    ticket_to_proto,
+)
+from services.support.usecases import Agents, AgentView, SlaPolicies, Tickets, TicketView
+
+
+def _view(view: TicketView) -> tickets_pb2.Ticket:
+    return ticket_to_proto(view.ticket, view.history, (view.sla.first_response_due, view.sla.resolution_due))
+
+
+class TicketsServicer(tickets_pb2_grpc.TicketsServiceServicer):
+    def __init__(self, tickets: Tickets) -> None:
+        self.tickets = tickets
+
+    def CreateTicket(
+        self, request: tickets_pb2.CreateTicketRequest, context: grpc.ServicerContext
+    ) -> tickets_pb2.Ticket:
+        return _view(self.tickets.create(current_principal(), ticket_fields_from_proto(request.ticket)))
+
+    def GetTicket(self, request: tickets_pb2.GetTicketRequest, context: grpc.ServicerContext) -> tickets_pb2.Ticket:
+        return _view(self.tickets.get(current_principal(), request.id))
+
+    def ListTickets(
+        self, request: tickets_pb2.ListTicketsRequest, context: grpc.ServicerContext
+    ) -> tickets_pb2.ListTicketsResponse:
+        found, token = self.tickets.list(current_principal(), request.page_size, request.page_token, request.filter)
+        return tickets_pb2.ListTicketsResponse(tickets=[ticket_to_proto(t) for t in found], next_page_token=token)
+
+    def UpdateTicket(
+        self, request: tickets_pb2.UpdateTicketRequest, context: grpc.ServicerContext
+    ) -> tickets_pb2.Ticket:
+        view = self.tickets.update(
+            current_principal(),
+            request.id,
+            ticket_fields_from_proto(request.ticket),
+            list(request.update_mask.paths),
+            request.ticket.etag,
+        )
+        return _view(view)
+
+    def CloseTicket(self, request: tickets_pb2.CloseTicketRequest, context: grpc.ServicerContext) -> tickets_pb2.Ticket:
+        return _view(self.tickets.close(current_principal(), request.id, request.etag))
+
+    def AddComment(self, request: tickets_pb2.AddCommentRequest, context: grpc.ServicerContext) -> tickets_pb2.Comment:
+        comment = request.comment
+        created = self.tickets.add_comment(
+            current_principal(),
+            request.ticket_id,
+            comment.body,
+            enum_name(Visibility, comment.visibility),
+            enum_name(AuthorType, comment.author_type),
+            comment.author_id,
+            comment.external_message_id,
+            comment.in_reply_to,
+        )
+        return comment_to_proto(created)
+
+    def ListComments(
+        self, request: tickets_pb2.ListCommentsRequest, context: grpc.ServicerContext
+    ) -> tickets_pb2.ListCommentsResponse:
+        found, token = self.tickets.list_comments(
+            current_principal(), request.ticket_id, request.page_size, request.page_token
+        )
+        return tickets_pb2.ListCommentsResponse(comments=[comment_to_proto(c) for c in found], next_page_token=token)
+
+
+def _agent(view: AgentView) -> agents_pb2.Agent:
+    return agent_to_proto(view.agent, view.load)
+
+
+class AgentsServicer(agents_pb2_grpc.AgentsServiceServicer):
+    def __init__(self, agents: Agents) -> None:
+        self.agents = agents
+
+    def CreateAgent(self, request: agents_pb2.CreateAgentRequest, context: grpc.ServicerContext) -> agents_pb2.Agent:
+        return _agent(self.agents.create(current_principal(), agent_fields_from_proto(request.agent)))
+
+    def GetAgent(self, request: agents_pb2.GetAgentRequest, context: grpc.ServicerContext) -> agents_pb2.Agent:
+        return _agent(self.agents.get(current_principal(), request.id))
+
+    def ListAgents(
+        self, request: agents_pb2.ListAgentsRequest, context: grpc.ServicerContext
+    ) -> agents_pb2.ListAgentsResponse:
+        found, token = self.agents.list(current_principal(), request.page_size, request.page_token)
+        return agents_pb2.ListAgentsResponse(agents=[_agent(v) for v in found], next_page_token=token)
+
+    def UpdateAgent(self, request: agents_pb2.UpdateAgentRequest, context: grpc.ServicerContext) -> agents_pb2.Agent:
+        view = self.agents.update(
+            current_principal(),
+            request.id,
+            agent_fields_from_proto(request.agent),
+            list(request.update_mask.paths),
+            request.agent.etag,
+        )
+        return _agent(view)
+
+    def CreateGroup(self, request: agents_pb2.CreateGroupRequest, context: grpc.ServicerContext) -> agents_pb2.Group:
+        group = self.agents.create_group(current_principal(), request.group.name, request.group.description)
+        return group_to_proto(group)
+
+    def GetGroup(self, request: agents_pb2.GetGroupRequest, context: grpc.ServicerContext) -> agents_pb2.Group:
+        return group_to_proto(self.agents.get_group(current_principal(), request.id))
+
+    def ListGroups(
+        self, request: agents_pb2.ListGroupsRequest, context: grpc.ServicerContext
+    ) -> agents_pb2.ListGroupsResponse:
+        found, token = self.agents.list_groups(current_principal(), request.page_size, request.page_token)
+        return agents_pb2.ListGroupsResponse(groups=[group_to_proto(g) for g in found], next_page_token=token)
+
+
+class SlaPoliciesServicer(sla_pb2_grpc.SlaPoliciesServiceServicer):
+    def __init__(self, policies: SlaPolicies) -> None:
+        self.policies = policies
+
+    def CreateSlaPolicy(
+        self, request: sla_pb2.CreateSlaPolicyRequest, context: grpc.ServicerContext
+    ) -> sla_pb2.SlaPolicy:
+        given = request.sla_policy
+        policy = self.policies.create(
+            current_principal(),
+            given.name,
+            given.customer_tier,
+            calendar_from_proto(given.calendar),
+            policy_targets_from_proto(given),
+            given.warning_percent,
+        )
+        return policy_to_proto(policy)
+
+    def GetSlaPolicy(self, request: sla_pb2.GetSlaPolicyRequest, context: grpc.ServicerContext) -> sla_pb2.SlaPolicy:
+        return policy_to_proto(self.policies.get(current_principal(), request.id))
+
+    def ListSlaPolicies(
+        self, request: sla_pb2.ListSlaPoliciesRequest, context: grpc.ServicerContext
+    ) -> sla_pb2.ListSlaPoliciesResponse:
+        found, token = self.policies.list(current_principal(), request.page_size, request.page_token)
+        return sla_pb2.ListSlaPoliciesResponse(sla_policies=[policy_to_proto(p) for p in found], next_page_token=token)
+
+    def DeleteSlaPolicy(
+        self, request: sla_pb2.DeleteSlaPolicyRequest, context: grpc.ServicerContext
+    ) -> empty_pb2.Empty:
+        self.policies.delete(current_principal(), request.id)
+        return empty_pb2.Empty()

@@ -1,0 +1,108 @@
+"""Support end to end: the support target, the relay and the gateway (gunicorn) as separate
+processes on PostgreSQL and RabbitMQ, driven over HTTP like a partner would."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from tests.e2e.support import Api, start_distributed, stop_distributed, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory, databases, amqp_url, redis_server):
+    template = databases.template("support_e2e")
+    suite = start_distributed(tmp_path_factory.mktemp("support"), template, amqp_url, redis_server, {})
+    suite.support_db = template.replace("{service}", "support")
+    suite.key = suite.create_tenant("Helpdesk")["apiKey"]
+    try:
+        yield suite
+    finally:
+        stop_distributed(suite)
+
+
+@pytest.fixture(scope="module")
+def api(suite):
+    return Api(suite.base, suite.key)
+
+
+def test_a_ticket_is_routed_answered_solved_and_closed_over_rest(suite, api):
+    group = api.post("/v1/groups", json={"name": "Billing"}).json()
+    agent = api.post(
+        "/v1/agents",
+        json={"displayName": "Ann", "capacity": 2, "skills": ["billing"], "groupIds": [group["id"]], "available": True},
+    ).json()
+    policy = api.post(
+        "/v1/slaPolicies",
+        json={
+            "name": "Standard",
+            "calendar": {
+                "timeZone": "Europe/Berlin",
+                "workingHours": [{"day": d, "startTime": "00:00", "endTime": "24:00"} for d in range(1, 8)],
+            },
+            "targets": [{"priority": "NORMAL", "firstResponseMinutes": 60, "resolutionMinutes": 480}],
+        },
+    )
+    assert policy.status_code == 200, policy.text
+    created = api.post(
+        "/v1/tickets",
+        json={
+            "subject": "Double charge",
+            "requesterId": "C1",
+            "groupId": group["id"],
+            "requiredSkills": ["billing"],
+            "channel": "WEB_FORM",
+        },
+    )
+    assert created.status_code == 200, created.text
+    ticket = created.json()
+    assert (ticket["assigneeId"], ticket["status"]) == (agent["id"], "OPEN")
+    assert ticket["firstResponseDueTime"] and created.headers["ETag"] == f'"{ticket["etag"]}"'
+    assert [h["kind"] for h in ticket["history"]] == ["created", "status", "assigned"]
+
+    reply = api.post(f"/v1/tickets/{ticket['id']}/comments", json={"body": "Refunded."})
+    assert reply.status_code == 200 and reply.json()["visibility"] == "PUBLIC"
+    comments = api.get(f"/v1/tickets/{ticket['id']}/comments").json()["comments"]
+    assert [c["body"] for c in comments] == ["Refunded."]
+
+    stale = api.patch(f"/v1/tickets/{ticket['id']}", json={"status": "SOLVED"}, headers={"If-Match": ticket["etag"]})
+    assert stale.status_code == 409, "the reply changed the ticket (first response): the etag is stale"
+    solved = api.patch(f"/v1/tickets/{ticket['id']}", json={"status": "SOLVED"})
+    assert solved.status_code == 200 and solved.json()["status"] == "SOLVED"
+    illegal = api.patch(f"/v1/tickets/{ticket['id']}", json={"status": "NEW"})
+    assert illegal.status_code == 400 and illegal.json()["error"]["status"] == "FAILED_PRECONDITION"
+    closed = api.delete(f"/v1/tickets/{ticket['id']}")
+    assert closed.status_code == 200 and closed.json()["status"] == "CLOSED"
+
+    listed = api.get("/v1/tickets", params={"filter": 'status = "CLOSED"'}).json()["tickets"]
+    assert [t["id"] for t in listed] == [ticket["id"]]
+    assert api.get(f"/v1/agents/{agent['id']}").json()["load"] == 0
+
+    with sa.create_engine(suite.support_db).connect() as connection:
+        wait_until(
+            lambda: connection.execute(sa.text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")).scalar() == 0,
+            what="the relay to publish support's events",
+        )
+        types = connection.execute(sa.text("SELECT event_type FROM outbox WHERE subject = :s"), {"s": ticket["id"]})
+        assert {"crm.support.v1.TicketCreated", "crm.support.v1.TicketAssigned", "crm.support.v1.CommentAdded"} <= {
+            t for (t,) in types
+        }
+
+
+def test_bad_input_names_fields_and_other_tenants_get_404(suite, api):
+    invalid = api.post("/v1/tickets", json={"subject": "", "priority": "LOW"})
+    assert invalid.status_code == 400
+    assert {d["field"] for d in invalid.json()["error"]["details"]} == {"subject", "requesterId"}
+    bad_filter = api.get("/v1/tickets", params={"filter": "mood = happy"})
+    assert bad_filter.status_code == 400 and bad_filter.json()["error"]["details"][0]["field"] == "filter"
+    ticket = api.post("/v1/tickets", json={"subject": "Mine", "requesterId": "C1"}).json()
+    other = Api(suite.base, suite.create_tenant("Other")["apiKey"])
+    for response in (
+        other.get(f"/v1/tickets/{ticket['id']}"),
+        other.patch(f"/v1/tickets/{ticket['id']}", json={"subject": "Ours"}),
+        other.post(f"/v1/tickets/{ticket['id']}/comments", json={"body": "hi"}),
+    ):
+        assert response.status_code == 404, response.text
+    assert other.get("/v1/tickets").json()["tickets"] == []
