@@ -3,6 +3,8 @@ gateway maps those to HTTP (API.md), so a rule written once reads the same on ev
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -60,14 +62,55 @@ class Unauthenticated(ServiceError):
     grpc_code = "UNAUTHENTICATED"
 
 
+# Control characters: none at all in single-line text; tab, newline and carriage return allowed in prose.
+SINGLE_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MULTI_LINE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 class Validator:
-    """Collects every violation of a request so the caller sees all of them at once."""
+    """Collects every violation of a request so the caller sees all of them at once, and holds the
+    input-hygiene checks every service applies the same way (texts, ids, label lists)."""
 
     def __init__(self) -> None:
         self.violations: list[FieldViolation] = []
 
     def add(self, field: str, description: str) -> None:
         self.violations.append(FieldViolation(field, description))
+
+    def text(self, field: str, value: str, max_length: int, *, multiline: bool = False) -> str:
+        """The value stripped; too long or with control characters is a violation."""
+        value = value.strip()
+        if len(value) > max_length:
+            self.add(field, f"must be at most {max_length} characters")
+        if (MULTI_LINE_CONTROL if multiline else SINGLE_LINE_CONTROL).search(value):
+            self.add(field, "must not contain control characters")
+        return value
+
+    def identifier(self, field: str, value: str, max_length: int = 64) -> str:
+        """An optional reference to another resource: printable, no '/', at most `max_length`."""
+        value = value.strip()
+        if len(value) > max_length or SINGLE_LINE_CONTROL.search(value) or "/" in value:
+            self.add(field, f"must be an id of at most {max_length} characters without '/'")
+        return value
+
+    def labels(
+        self, field: str, items: Sequence[str], *, limit: int, max_length: int, allow_slash: bool = True
+    ) -> tuple[str, ...]:
+        """A list of short labels (tags, skills, ids): each 1..max_length printable, duplicates dropped."""
+        if len(items) > limit:
+            self.add(field, f"at most {limit} entries")
+        cleaned = [item.strip() for item in items]
+        for value in cleaned:
+            if (
+                not value
+                or len(value) > max_length
+                or SINGLE_LINE_CONTROL.search(value)
+                or (not allow_slash and "/" in value)
+            ):
+                rule = "" if allow_slash else " without '/'"
+                self.add(field, f"each entry must have 1 to {max_length} printable characters{rule}")
+                break
+        return tuple(dict.fromkeys(cleaned))
 
     def raise_if_any(self) -> None:
         if self.violations:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -14,6 +13,7 @@ import email_validator
 import phonenumbers
 
 from crmkit.errors import Aborted, Validator
+from crmkit.etags import etag_of
 
 MAX_NAME = 200
 MAX_TAGS = 100
@@ -33,7 +33,6 @@ LIFECYCLE_STAGES = (
     "OTHER",
 )
 CUSTOM_FIELD_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
-CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 # Output-only or concurrency fields: ignored in an update mask (AIP-161), never written by a caller.
 SYSTEM_FIELDS = frozenset({"id", "create_time", "update_time", "etag"})
 
@@ -75,14 +74,14 @@ def normalise(data: ContactFields) -> ContactFields:
     check = Validator()
     values: dict[str, Any] = {}
     for name in ("given_name", "family_name", "title"):
-        values[name] = _text(check, name, getattr(data, name))
+        values[name] = check.text(name, getattr(data, name), MAX_NAME)
     values["email"] = _email(check, data.email)
     values["phone"] = _phone(check, data.phone)
-    values["owner_id"] = _identifier(check, "owner_id", data.owner_id)
-    values["account_ids"] = _unique_list(
-        check, "account_ids", data.account_ids, MAX_ACCOUNTS, lambda v: _identifier(check, "account_ids", v)
+    values["owner_id"] = check.identifier("owner_id", data.owner_id, MAX_ID)
+    values["account_ids"] = check.labels(
+        "account_ids", data.account_ids, limit=MAX_ACCOUNTS, max_length=MAX_ID, allow_slash=False
     )
-    values["tags"] = _unique_list(check, "tags", data.tags, MAX_TAGS, lambda v: _tag(check, v))
+    values["tags"] = check.labels("tags", data.tags, limit=MAX_TAGS, max_length=MAX_TAG)
     if data.lifecycle_stage and data.lifecycle_stage not in LIFECYCLE_STAGES:
         check.add("lifecycle_stage", f"must be one of {', '.join(LIFECYCLE_STAGES)}")
     values["lifecycle_stage"] = data.lifecycle_stage
@@ -125,18 +124,7 @@ def check_etag(contact: Contact, expected: str) -> None:
 
 
 def compute_etag(contact_id: str, data: ContactFields, update_time: dt.datetime) -> str:
-    state = {f.name: getattr(data, f.name) for f in fields(data)}
-    canonical = json.dumps([contact_id, update_time.isoformat(), state], sort_keys=True, default=list)
-    return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()
-
-
-def _text(check: Validator, name: str, value: str) -> str:
-    value = value.strip()
-    if len(value) > MAX_NAME:
-        check.add(name, f"must be at most {MAX_NAME} characters")
-    if CONTROL_CHARS.search(value):
-        check.add(name, "must not contain control characters")
-    return value
+    return etag_of(contact_id, data, update_time)
 
 
 def _email(check: Validator, value: str) -> str:
@@ -163,26 +151,6 @@ def _phone(check: Validator, value: str) -> str:
         check.add("phone", "not a valid phone number for its country code")
         return value
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _identifier(check: Validator, name: str, value: str) -> str:
-    value = value.strip()
-    if len(value) > MAX_ID or CONTROL_CHARS.search(value) or "/" in value:
-        check.add(name, f"must be an id of at most {MAX_ID} characters without '/'")
-    return value
-
-
-def _tag(check: Validator, value: str) -> str:
-    value = value.strip()
-    if not value or len(value) > MAX_TAG or CONTROL_CHARS.search(value):
-        check.add("tags", f"each tag must have 1 to {MAX_TAG} printable characters")
-    return value
-
-
-def _unique_list(check: Validator, name: str, items: Sequence[str], limit: int, clean: Any) -> tuple[str, ...]:
-    if len(items) > limit:
-        check.add(name, f"at most {limit} entries")
-    return tuple(dict.fromkeys(clean(v) for v in items))
 
 
 def _custom_fields(check: Validator, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -90,3 +90,9 @@ def test_a_stale_etag_is_a_conflict_and_a_missing_one_is_not_checked():
     check_etag(contact, contact.etag)
     with pytest.raises(Aborted):
         check_etag(contact, "stale")
+
+
+def test_account_ids_must_be_non_empty_ids_without_slashes():
+    with pytest.raises(InvalidArgument) as caught:
+        normalise(ContactFields(given_name="A", account_ids=("acme", "", "a/b")))
+    assert fields_of(caught.value) == {"account_ids"}
