@@ -112,6 +112,9 @@ class Settings:
     retry_delays_ms: tuple[int, ...] = (1000, 5000, 30000)
     consumer_prefetch: int = 32
     stats_interval_seconds: float = 5.0
+    outbox_retention_hours: float = 72.0
+    inbox_retention_hours: float = 24.0 * 14
+    retention_interval_seconds: float = 600.0
     log_level: str = "INFO"
     log_format: str = "json"
     # Gateway, partner grade (docs/adr/0009..0015).
@@ -185,6 +188,9 @@ class Settings:
             retry_delays_ms=delays,
             consumer_prefetch=_int(env, "CRM_CONSUMER_PREFETCH", 32),
             stats_interval_seconds=_float(env, "CRM_STATS_INTERVAL_SECONDS", 5.0),
+            outbox_retention_hours=_float(env, "CRM_OUTBOX_RETENTION_HOURS", 72.0),
+            inbox_retention_hours=_float(env, "CRM_INBOX_RETENTION_HOURS", 24.0 * 14),
+            retention_interval_seconds=_float(env, "CRM_RETENTION_INTERVAL_SECONDS", 600.0),
             log_level=(env.get("CRM_LOG_LEVEL") or "INFO").upper(),
             log_format=log_format,
             redis_prefix=env.get("CRM_REDIS_PREFIX") or "crm",

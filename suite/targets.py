@@ -3,6 +3,7 @@ in Kubernetes each Deployment runs one target (DESIGN.md, like Loki's single bin
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import logging
 import secrets
@@ -17,6 +18,7 @@ from crmkit import metrics
 from crmkit.config import SERVICE_NAMES, ConfigError, Settings
 from crmkit.events import make_bus
 from crmkit.events.relay import BacklogReporter, OutboxRelay
+from crmkit.events.retention import Retention
 from crmkit.events.stats import QueueStatsReporter
 from crmkit.events.transport import Bus
 from crmkit.grpcserver import RunningServer, start_server
@@ -183,6 +185,17 @@ def _start_service(
         process.spawn(f"queue-stats-{module.name}", reporter.run)
     for name, work in module.workers:
         process.spawn(f"{module.name}-{name}", work)
+    if module.outbox is not None:  # the inbox sits beside the outbox in every service's metadata
+        retention = Retention(
+            module.name,
+            module.database,
+            module.outbox.table,
+            module.outbox.table.metadata.tables["inbox"],
+            outbox_keep=dt.timedelta(hours=settings.outbox_retention_hours),
+            inbox_keep=dt.timedelta(hours=settings.inbox_retention_hours),
+            interval_seconds=settings.retention_interval_seconds,
+        )
+        process.spawn(f"retention-{module.name}", retention.run)
 
 
 def run(target: str, settings: Settings) -> None:

@@ -1,0 +1,16 @@
+"""Etags: a short digest of a resource's id, version time and writable state (AIP-154)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+
+def etag_of(resource_id: str, state: Any, version_time: dt.datetime) -> str:
+    """Changes whenever the state or its version time does; `state` is a dataclass instance."""
+    values = {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}
+    canonical = json.dumps([resource_id, version_time.isoformat(), values], sort_keys=True, default=list)
+    return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()
