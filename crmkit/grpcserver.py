@@ -26,7 +26,7 @@ from crmkit.config import ConfigError
 from crmkit.db import is_unavailable
 from crmkit.errors import ServiceError
 from crmkit.logs import tenant_id_var
-from crmkit.tokens import InternalTokens, bind_principal, unbind_principal
+from crmkit.tokens import InternalTokens, bind_caller_token, bind_principal, unbind_caller_token, unbind_principal
 
 log = logging.getLogger(__name__)
 UNAUTHENTICATED_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
@@ -123,6 +123,7 @@ class CrmServerInterceptor(grpc.ServerInterceptor):
                 )
             else:
                 bound = bind_principal(principal)
+                token_bound = bind_caller_token(token)
                 tenant_bound = tenant_id_var.set(principal.tenant_id)
                 try:
                     response = inner(request, context)
@@ -141,6 +142,7 @@ class CrmServerInterceptor(grpc.ServerInterceptor):
                         )
                 finally:
                     tenant_id_var.reset(tenant_bound)
+                    unbind_caller_token(token_bound)
                     unbind_principal(bound)
         if failure is not None:
             context.abort_with_status(failure)  # raises; the code is recorded by the caller's finally

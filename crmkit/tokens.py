@@ -3,8 +3,10 @@ principal and scopes in a signed JWT that every service verifies (DESIGN.md, "tr
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import jwt
@@ -46,6 +48,37 @@ def bind_principal(principal: Principal | None) -> contextvars.Token[Principal |
 
 def unbind_principal(token: contextvars.Token[Principal | None]) -> None:
     _current.reset(token)
+
+
+# The verified internal token of the call being served, so that calls this service makes on the
+# caller's behalf carry the caller's identity (grpcclient.service_channel forwards it).
+_caller_token: contextvars.ContextVar[str] = contextvars.ContextVar("crm_caller_token", default="")
+
+
+def bind_caller_token(token: str) -> contextvars.Token[str]:
+    return _caller_token.set(token)
+
+
+def unbind_caller_token(bound: contextvars.Token[str]) -> None:
+    _caller_token.reset(bound)
+
+
+def caller_token() -> str:
+    token = _caller_token.get()
+    if not token:
+        raise Unauthenticated("no caller identity to act for: serve a call, or use acting_as()")
+    return token
+
+
+@contextlib.contextmanager
+def acting_as(tokens: InternalTokens, principal: Principal) -> Iterator[None]:
+    """Background work (a consumer, a scheduler) acting for one tenant: calls it makes carry this identity."""
+    bound_principal, bound_token = bind_principal(principal), bind_caller_token(tokens.mint(principal))
+    try:
+        yield
+    finally:
+        unbind_caller_token(bound_token)
+        unbind_principal(bound_principal)
 
 
 class InternalTokens:
