@@ -52,6 +52,14 @@ def is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, sa.exc.DisconnectionError | sa.exc.TimeoutError)
 
 
+def is_conflict(exc: BaseException) -> bool:
+    """Whether a database error is a uniqueness conflict: two writers raced for the same key."""
+    if not isinstance(exc, sa.exc.IntegrityError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)  # psycopg
+    return sqlstate == "23505" or "UNIQUE constraint failed" in str(exc.orig)  # or SQLite
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

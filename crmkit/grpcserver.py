@@ -23,7 +23,7 @@ from opentelemetry.instrumentation.grpc import server_interceptor as otel_server
 
 from crmkit import metrics
 from crmkit.config import ConfigError
-from crmkit.db import is_unavailable
+from crmkit.db import is_conflict, is_unavailable
 from crmkit.errors import ServiceError
 from crmkit.logs import tenant_id_var
 from crmkit.tokens import InternalTokens, bind_caller_token, bind_principal, unbind_caller_token, unbind_principal
@@ -105,6 +105,19 @@ class CrmServerInterceptor(grpc.ServerInterceptor):
             response_serializer=handler.response_serializer,
         )
 
+    def _unexpected(self, exc: Exception) -> grpc.Status:
+        """An exception no domain rule raised: an outage, a race lost to another writer, or a bug."""
+        if is_unavailable(exc):  # the database is away: the caller may retry, it is no bug
+            log.warning("%s: database unavailable (%s)", self.service, type(exc).__name__)
+            code, message = code_pb2.UNAVAILABLE, "the database is unavailable"
+        elif is_conflict(exc):  # a concurrent writer took the same unique key first
+            log.info("%s: uniqueness conflict (%s)", self.service, type(exc).__name__)
+            code, message = code_pb2.ALREADY_EXISTS, "conflicts with a resource that now exists; read it and retry"
+        else:
+            log.exception("unhandled error in %s", self.service)
+            code, message = code_pb2.INTERNAL, "internal error"
+        return rpc_status.to_status(status_pb2.Status(code=code, message=message))
+
     def _call(self, inner: Any, request: Any, context: grpc.ServicerContext, scope: str) -> tuple[Any, Any]:
         metadata = dict(context.invocation_metadata())
         token = str(metadata.get("authorization", "")).removeprefix("Bearer ").strip()
@@ -130,16 +143,7 @@ class CrmServerInterceptor(grpc.ServerInterceptor):
                 except ServiceError as exc:
                     failure = status_for(exc)
                 except Exception as exc:
-                    if is_unavailable(exc):  # the database is away: the caller may retry, it is no bug
-                        log.warning("%s: database unavailable (%s)", self.service, type(exc).__name__)
-                        failure = rpc_status.to_status(
-                            status_pb2.Status(code=code_pb2.UNAVAILABLE, message="the database is unavailable")
-                        )
-                    else:
-                        log.exception("unhandled error in %s", self.service)
-                        failure = rpc_status.to_status(
-                            status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
-                        )
+                    failure = self._unexpected(exc)
                 finally:
                     tenant_id_var.reset(tenant_bound)
                     unbind_caller_token(token_bound)
