@@ -279,7 +279,10 @@ def _query_into(route: Route, query: Mapping[str, list[str]], request: Message) 
             paths = [_snake(p.strip()) for p in ",".join(given).split(",") if p.strip()]
             getattr(request, field.name).paths.extend(paths)
             continue
-        values[field.json_name] = given if _is_repeated(field) else given[-1]
+        texts = given if _is_repeated(field) else given[-1:]
+        if field.type == field.TYPE_BOOL:  # a query string is text; protobuf's JSON wants a real boolean
+            texts = [{"true": True, "false": False}.get(t.lower(), t) for t in texts]  # type: ignore[misc]
+        values[field.json_name] = texts if _is_repeated(field) else texts[0]
     if values:
         partial = type(request)()
         violations += _parse_into(values, partial)

@@ -18,7 +18,9 @@ class ContactsServicer(contacts_pb2_grpc.ContactsServiceServicer):
     def CreateContact(
         self, request: contacts_pb2.CreateContactRequest, context: grpc.ServicerContext
     ) -> contacts_pb2.Contact:
-        contact = self.contacts.create(current_principal(), fields_from_proto(request.contact))
+        contact = self.contacts.create(
+            current_principal(), fields_from_proto(request.contact), request.allow_duplicate_email
+        )
         return contact_to_proto(contact)
 
     def GetContact(

@@ -24,13 +24,18 @@ OUTBOX, INBOX = add_messaging_tables(Base.metadata)
 
 class ContactRow(Base):
     __tablename__ = "contacts"
-    __table_args__ = (sa.Index("ix_contacts_tenant_id_id", "tenant_id", "id"),)
+    __table_args__ = (
+        sa.Index("ix_contacts_tenant_id_id", "tenant_id", "id"),
+        sa.Index("ix_contacts_tenant_id_email_key", "tenant_id", "email_key"),
+    )
 
     id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(sa.String(26))
     given_name: Mapped[str] = mapped_column(sa.String(200))
     family_name: Mapped[str] = mapped_column(sa.String(200))
     email: Mapped[str] = mapped_column(sa.String(320))
+    # The email as duplicates are found: lower-cased ('' when there is none).
+    email_key: Mapped[str] = mapped_column(sa.String(320))
     phone: Mapped[str] = mapped_column(sa.String(32))
     title: Mapped[str] = mapped_column(sa.String(200))
     owner_id: Mapped[str] = mapped_column(sa.String(64))
@@ -63,6 +68,7 @@ def _write(row: ContactRow, contact: Contact) -> None:
     data = contact.data
     row.given_name, row.family_name, row.title = data.given_name, data.family_name, data.title
     row.email, row.phone, row.owner_id = data.email, data.phone, data.owner_id
+    row.email_key = data.email.lower()
     row.lifecycle_stage = data.lifecycle_stage
     row.account_ids, row.tags, row.custom_fields = list(data.account_ids), list(data.tags), dict(data.custom_fields)
     row.update_time, row.etag = contact.update_time, contact.etag
@@ -84,6 +90,15 @@ def save(session: Session, contact: Contact) -> None:
     if row is None:
         raise LookupError(contact.id)
     _write(row, contact)
+
+
+def with_email(session: Session, tenant_id: str, email: str) -> str | None:
+    """The id of a contact of the tenant with this email (any case), serialising writers of that email."""
+    key = email.lower()
+    if session.get_bind().dialect.name == "postgresql":  # SQLite's BEGIN IMMEDIATE serialises already
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"{tenant_id}/{key}", 0))))
+    query = sa.select(ContactRow.id).where(ContactRow.tenant_id == tenant_id, ContactRow.email_key == key)
+    return session.scalars(query.order_by(ContactRow.id).limit(1)).first()
 
 
 def delete(session: Session, tenant_id: str, contact_id: str) -> None:

@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 
 from crmkit.db import Database, utcnow
-from crmkit.errors import FieldViolation, InvalidArgument, NotFound
+from crmkit.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from crmkit.events.outbox import Outbox
 from crmkit.ids import new_id
 from crmkit.pagination import decode_cursor, page_of, page_size
@@ -22,9 +22,16 @@ class Contacts:
         self.outbox = outbox
         self.clock = clock
 
-    def create(self, principal: Principal, data: ContactFields) -> Contact:
+    def create(self, principal: Principal, data: ContactFields, allow_duplicate_email: bool = False) -> Contact:
         contact = domain.new_contact(new_id(), principal.tenant_id, data, self.clock())
         with self.database.transaction() as session:
+            if contact.data.email and not allow_duplicate_email:
+                existing = store.with_email(session, contact.tenant_id, contact.data.email)
+                if existing is not None:
+                    raise AlreadyExists(
+                        f"contact {existing} already has this email; set allowDuplicateEmail to create another",
+                        [FieldViolation("email", f"already used by contact {existing}")],
+                    )
             store.add(session, contact)
             self.outbox.add(session, events.contact_created(contact), tenant_id=contact.tenant_id, subject=contact.id)
         return contact

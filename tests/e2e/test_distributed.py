@@ -210,3 +210,15 @@ def test_lists_filter_and_order_through_the_gateway(suite):
     assert bad.status_code == 400
     assert bad.json()["error"]["details"][0]["field"] == "filter"
     assert "cannot filter on 'shoeSize'" in bad.json()["error"]["details"][0]["description"]
+
+
+def test_a_duplicate_email_is_409_naming_the_existing_contact(suite):
+    api = Api(suite.base, suite.create_tenant("Dupes")["apiKey"])
+    first = api.post("/v1/contacts", json={"givenName": "Ada", "email": "ada@example.com"}).json()
+    again = api.post("/v1/contacts", json={"givenName": "Ada", "email": "Ada@Example.com"})
+    assert again.status_code == 409
+    assert again.json()["error"]["details"] == [
+        {"field": "email", "description": f"already used by contact {first['id']}"}
+    ]
+    allowed = api.post("/v1/contacts?allowDuplicateEmail=true", json={"givenName": "Ada", "email": "ada@example.com"})
+    assert allowed.status_code == 200

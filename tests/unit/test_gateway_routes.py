@@ -93,3 +93,11 @@ def test_routes_carry_their_deadline_and_rate_class_from_the_proto():
     assert route("GetContact").deadline == 0, "0 means the gateway's default"
     assert {route(n).rate_class for n in ("GetContact", "ListContacts")} == {"read"}
     assert {route(n).rate_class for n in ("CreateContact", "UpdateContact", "DeleteContact")} == {"write"}
+
+
+def test_boolean_query_parameters_take_true_or_false_in_any_case():
+    assert build_request(route("CreateContact"), {}, {"allowDuplicateEmail": ["TRUE"]}, {}).allow_duplicate_email
+    assert not build_request(route("CreateContact"), {}, {"allowDuplicateEmail": ["false"]}, {}).allow_duplicate_email
+    with pytest.raises(InvalidArgument) as caught:
+        build_request(route("CreateContact"), {}, {"allowDuplicateEmail": ["maybe"]}, {})
+    assert list(violations(caught.value)) == ["allowDuplicateEmail"]

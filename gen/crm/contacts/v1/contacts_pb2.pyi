@@ -69,10 +69,12 @@ class Contact(_message.Message):
     def __init__(self, id: _Optional[str] = ..., given_name: _Optional[str] = ..., family_name: _Optional[str] = ..., email: _Optional[str] = ..., phone: _Optional[str] = ..., title: _Optional[str] = ..., account_ids: _Optional[_Iterable[str]] = ..., owner_id: _Optional[str] = ..., lifecycle_stage: _Optional[_Union[Contact.LifecycleStage, str]] = ..., tags: _Optional[_Iterable[str]] = ..., custom_fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
 
 class CreateContactRequest(_message.Message):
-    __slots__ = ("contact",)
+    __slots__ = ("contact", "allow_duplicate_email")
     CONTACT_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_DUPLICATE_EMAIL_FIELD_NUMBER: _ClassVar[int]
     contact: Contact
-    def __init__(self, contact: _Optional[_Union[Contact, _Mapping]] = ...) -> None: ...
+    allow_duplicate_email: bool
+    def __init__(self, contact: _Optional[_Union[Contact, _Mapping]] = ..., allow_duplicate_email: _Optional[bool] = ...) -> None: ...
 
 class GetContactRequest(_message.Message):
     __slots__ = ("id",)
