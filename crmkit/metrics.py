@@ -24,6 +24,9 @@ HTTP_LATENCY = Histogram(
 )
 GATEWAY_RETRIES = Counter("crm_gateway_retries", "Reads retried after UNAVAILABLE", ["method"])
 RATE_LIMITED = Counter("crm_gateway_rate_limited", "Requests refused with 429, by route class", ["rate_class"])
+AUDIT_WRITE_FAILURES = Counter(
+    "crm_audit_write_failures", "Gateway writes whose audit entry could not be appended (the request was answered)"
+)
 EVENTS_PUBLISHED = Counter("crm_events_published", "Outbox rows published and confirmed", ["source"])
 RELAY_FAILURES = Counter("crm_outbox_relay_failures", "Relay batches that failed and will be retried", ["source"])
 OUTBOX_BACKLOG = Gauge("crm_outbox_backlog", "Outbox rows not yet published", ["source"])

@@ -13,8 +13,9 @@ from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 
 from crmkit.tokens import Principal
+from gateway.audit import AuditLog
 from gateway.oauth import OAuthClients
-from gateway.store import ApiKeyRow, OAuthClientRow
+from gateway.store import ApiKeyRow, AuditEntryRow, OAuthClientRow
 from gateway.tenancy import Grants, Tenancy
 
 Handler = Callable[[Any, Principal], Message]
@@ -91,3 +92,30 @@ def credentials_handlers(tenancy: Tenancy, clients: OAuthClients) -> dict[str, H
         service + "ListOAuthClients": list_oauth_clients,
         service + "RevokeOAuthClient": revoke_oauth_client,
     }
+
+
+def audit_entry_message(row: AuditEntryRow) -> pb.AuditEntry:
+    return pb.AuditEntry(
+        sequence=row.sequence,
+        time=_time(row.time),
+        request_id=row.request_id,
+        principal=row.principal,
+        http_method=row.http_method,
+        operation=row.operation,
+        resource_template=row.resource_template,
+        resource_path=row.resource_path,
+        resource_id=row.resource_id,
+        status=row.status,
+        previous_hash=row.previous_hash,
+        hash=row.hash,
+    )
+
+
+def audit_handlers(audit: AuditLog) -> dict[str, Handler]:
+    def list_audit_entries(request: pb.ListAuditEntriesRequest, caller: Principal) -> pb.ListAuditEntriesResponse:
+        start = request.start_time.ToDatetime(dt.UTC) if request.HasField("start_time") else None
+        end = request.end_time.ToDatetime(dt.UTC) if request.HasField("end_time") else None
+        rows, token = audit.list(caller.tenant_id, request.page_size, request.page_token, start, end)
+        return pb.ListAuditEntriesResponse(audit_entries=[audit_entry_message(r) for r in rows], next_page_token=token)
+
+    return {"/crm.gateway.v1.AuditService/ListAuditEntries": list_audit_entries}

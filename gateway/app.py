@@ -30,7 +30,8 @@ from crmkit.logs import request_id_var, tenant_id_var
 from crmkit.telemetry import attached, context_from_headers, tracer
 from crmkit.tokens import InternalTokens, Principal
 from gateway import docs, openapi
-from gateway.admin import Handler, credentials_handlers
+from gateway.admin import Handler, audit_handlers, credentials_handlers
+from gateway.audit import AuditLog, Write
 from gateway.auth import Authenticator
 from gateway.errors import INTERNAL_MESSAGE, ApiError
 from gateway.idempotency import (
@@ -81,6 +82,8 @@ DRAIN_LIMIT_BYTES = 16 * 1024 * 1024
 LOCAL_BACKEND = "gateway"
 # First pause before retrying a read on UNAVAILABLE; doubled on each further attempt.
 RETRY_PAUSE_SECONDS = 0.05
+# HTTP methods whose calls are written to the audit log (docs/adr/0014).
+AUDITED_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 
 class SegmentConverter(BaseConverter):
@@ -149,6 +152,22 @@ def _replayable(headers: Any) -> dict[str, str]:
     return {name: headers[name] for name in ("ETag",) if name in headers}
 
 
+def _resource_id(route: Route, path_values: Mapping[str, Any], response: Response) -> str:
+    """The id a write touched: the resource in a successful answer (a created one's new id), else
+    the last id in the path."""
+    if 200 <= response.status_code < 300 and response.is_json:
+        payload = response.get_json(silent=True)
+        if isinstance(payload, dict):
+            found = payload.get("id")
+            if not isinstance(found, str):  # {"apiKey": {...}, "secret": ...}: the one resource inside
+                nested = [v for v in payload.values() if isinstance(v, dict) and isinstance(v.get("id"), str)]
+                found = nested[0]["id"] if len(nested) == 1 else None
+            if found:
+                return str(found)
+    names = [name for name, _ in route.path_fields]
+    return str(path_values.get(names[-1], "")) if names else ""
+
+
 def _drain_body() -> bool:
     """Read what is left of a refused request body; False when it is too large to bother."""
     length = request.content_length
@@ -211,7 +230,8 @@ def create_app(
             Bucket(f"{base}:t:{principal.tenant_id}", limit * settings.tenant_rate_factor, period),
         ]
 
-    local: dict[str, Handler] = credentials_handlers(tenancy, clients)
+    audit = AuditLog(database)
+    local: dict[str, Handler] = {**credentials_handlers(tenancy, clients), **audit_handlers(audit)}
     spec = openapi.document(routes)
     app = Flask("crm-gateway")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -280,6 +300,43 @@ def create_app(
                 "duration_ms": round((time.perf_counter() - g.started) * 1000, 2) if "started" in g else None,
             },
         )
+        return response
+
+    @app.after_request
+    def record_write(response: Response) -> Response:
+        """Append an authenticated write to the tenant's audit log once it has been answered. A
+        failure to append does not change the answer (the work is done): it is logged and counted
+        (crm_audit_write_failures_total), see docs/adr/0014."""
+        route: Route | None = g.get("audit_route")
+        principal: Principal | None = g.get("principal")
+        if route is None or principal is None or route.http_method not in AUDITED_METHODS:
+            return response
+        # Refused by the rate limiter: nothing ran, and recording each refusal would turn a flood
+        # of calls into a flood of writes to the gateway's database.
+        if response.status_code == 429:
+            return response
+        write = Write(
+            tenant_id=principal.tenant_id,
+            request_id=g.get("request_id", ""),
+            principal=principal.subject,
+            http_method=route.http_method,
+            operation=route.full_method,
+            resource_template=route.template,
+            resource_path=request.path,
+            resource_id=_resource_id(route, request.view_args or {}, response),
+            status=response.status_code,
+        )
+        try:
+            audit.append(write)
+        except Exception:
+            metrics.AUDIT_WRITE_FAILURES.inc()
+            log.exception(
+                "could not append to the audit log: %s %s %d",
+                route.http_method,
+                route.template,
+                response.status_code,
+                extra={"route": route.template, "status": response.status_code},
+            )
         return response
 
     @app.teardown_request
@@ -491,7 +548,9 @@ def create_app(
 
     def view_for(route: Route) -> Callable[..., Response]:
         def view(**path_values: str) -> Response:
+            g.audit_route = route
             principal = authenticate()
+            g.principal = principal
             if route.scope and not principal.has_scope(route.scope):
                 raise ApiError(403, f"this call needs the {route.scope} scope")
             decision = limiter.check(buckets_for(route, principal))

@@ -65,3 +65,37 @@ class SigningKeyRow(Base):
     public_jwk: Mapped[dict[str, str]] = mapped_column(JSONType)
     create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     retire_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AuditHeadRow(Base):
+    """The newest entry of a tenant's audit chain: appending locks this row, so appends of one
+    tenant take turns (across gateway processes) while other tenants' appends do not wait."""
+
+    __tablename__ = "audit_heads"
+
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenants.id"), primary_key=True)
+    sequence: Mapped[int] = mapped_column(sa.BigInteger())
+    hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class AuditEntryRow(Base):
+    """One write through the gateway, chained to the tenant's previous entry by its hash. The
+    database refuses UPDATE and DELETE on this table (triggers, migration 0003)."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "sequence"),)
+
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenants.id"))
+    sequence: Mapped[int] = mapped_column(sa.BigInteger())
+    time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    request_id: Mapped[str] = mapped_column(sa.String(128))
+    principal: Mapped[str] = mapped_column(sa.String(200))
+    http_method: Mapped[str] = mapped_column(sa.String(10))
+    operation: Mapped[str] = mapped_column(sa.String(200))
+    resource_template: Mapped[str] = mapped_column(sa.String(200))
+    resource_path: Mapped[str] = mapped_column(sa.String(1000))
+    resource_id: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[int] = mapped_column(sa.Integer())
+    previous_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64))

@@ -35,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     retire = keys.add_parser("retire", help="stop accepting tokens signed by a key")
     retire.add_argument("kid")
 
+    audit = commands.add_parser("audit", help="the gateway's audit log").add_subparsers(dest="action", required=True)
+    verify = audit.add_parser("verify", help="walk a tenant's hash chain; exit 1 naming the first broken entry")
+    verify.add_argument("--tenant", required=True, help="the tenant id")
+
     dlq = commands.add_parser("dlq", help="inspect and replay dead letters").add_subparsers(
         dest="action", required=True
     )
@@ -92,6 +96,15 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         else:
             for key in signing.listed():
                 print(json.dumps(key))
+    elif args.command == "audit":
+        from gateway.audit import AuditLog
+        from gateway.module import database
+
+        verdict = AuditLog(database(settings)).verify(args.tenant)
+        print(json.dumps(verdict.as_dict()))
+        if not verdict.ok:
+            print(f"crm: audit chain broken at entry {verdict.sequence}: {verdict.reason}", file=sys.stderr)
+            return 1
     elif args.command == "dlq":
         from crmkit.events import make_bus
 

@@ -315,3 +315,82 @@ class CredentialsService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class AuditServiceStub:
+    """The tenant's audit log: every write through the gateway (POST, PATCH, PUT, DELETE), appended to a
+    per-tenant hash chain that the database refuses to update or delete (docs/adr/0014).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListAuditEntries = channel.unary_unary(
+                '/crm.gateway.v1.AuditService/ListAuditEntries',
+                request_serializer=crm_dot_gateway_dot_v1_dot_gateway__pb2.ListAuditEntriesRequest.SerializeToString,
+                response_deserializer=crm_dot_gateway_dot_v1_dot_gateway__pb2.ListAuditEntriesResponse.FromString,
+                _registered_method=True)
+
+
+class AuditServiceServicer:
+    """The tenant's audit log: every write through the gateway (POST, PATCH, PUT, DELETE), appended to a
+    per-tenant hash chain that the database refuses to update or delete (docs/adr/0014).
+    """
+
+    def ListAuditEntries(self, request, context):
+        """Lists the caller's tenant's audit entries, oldest first, optionally within a time range.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_AuditServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListAuditEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEntries,
+                    request_deserializer=crm_dot_gateway_dot_v1_dot_gateway__pb2.ListAuditEntriesRequest.FromString,
+                    response_serializer=crm_dot_gateway_dot_v1_dot_gateway__pb2.ListAuditEntriesResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'crm.gateway.v1.AuditService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('crm.gateway.v1.AuditService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class AuditService:
+    """The tenant's audit log: every write through the gateway (POST, PATCH, PUT, DELETE), appended to a
+    per-tenant hash chain that the database refuses to update or delete (docs/adr/0014).
+    """
+
+    @staticmethod
+    def ListAuditEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.gateway.v1.AuditService/ListAuditEntries',
+            crm_dot_gateway_dot_v1_dot_gateway__pb2.ListAuditEntriesRequest.SerializeToString,
+            crm_dot_gateway_dot_v1_dot_gateway__pb2.ListAuditEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
