@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from crm.support.v1 import agents_pb2, sla_pb2, tickets_pb2
+from crm.support.v1 import agents_pb2, articles_pb2, sla_pb2, tickets_pb2
 from google.protobuf import timestamp_pb2
 
 from services.support.domain.agents import Agent, AgentFields, Group
+from services.support.domain.articles import Article, ArticleFields, Category
 from services.support.domain.sla import SlaPolicy, Target
 from services.support.domain.tickets import Comment, HistoryEntry, Ticket, TicketFields
 
@@ -183,3 +184,42 @@ def policy_to_proto(policy: SlaPolicy) -> sla_pb2.SlaPolicy:
 
 def _clock(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+ArticleStatus = articles_pb2.Article.Status
+
+
+def article_fields_from_proto(message: articles_pb2.Article) -> ArticleFields:
+    return ArticleFields(
+        title=message.title,
+        body=message.body,
+        category_id=message.category_id,
+        tags=tuple(message.tags),
+        author_id=message.author_id,
+    )
+
+
+def article_to_proto(article: Article) -> articles_pb2.Article:
+    data = article.data
+    return articles_pb2.Article(
+        id=article.id,
+        title=data.title,
+        body=data.body,
+        category_id=data.category_id,
+        tags=data.tags,
+        status=enum_value(ArticleStatus, article.status),
+        author_id=data.author_id,
+        create_time=timestamp(article.create_time),
+        update_time=timestamp(article.update_time),
+        publish_time=timestamp(article.publish_time),
+        etag=article.etag,
+    )
+
+
+def category_to_proto(category: Category) -> articles_pb2.ArticleCategory:
+    return articles_pb2.ArticleCategory(
+        id=category.id,
+        name=category.name,
+        description=category.description,
+        create_time=timestamp(category.create_time),
+    )

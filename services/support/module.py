@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crm.support.v1 import agents_pb2, agents_pb2_grpc, sla_pb2, sla_pb2_grpc, tickets_pb2, tickets_pb2_grpc
+from crm.support.v1 import (
+    agents_pb2,
+    agents_pb2_grpc,
+    articles_pb2,
+    articles_pb2_grpc,
+    sla_pb2,
+    sla_pb2_grpc,
+    tickets_pb2,
+    tickets_pb2_grpc,
+)
 
 from crmkit.config import Settings
 from crmkit.db import Database
 from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
-from services.support.api import AgentsServicer, SlaPoliciesServicer, TicketsServicer
+from services.support.api import AgentsServicer, ArticlesServicer, SlaPoliciesServicer, TicketsServicer
 from services.support.store import OUTBOX
-from services.support.usecases import Agents, SlaMonitor, SlaPolicies, Tickets
+from services.support.usecases import Agents, Articles, SlaMonitor, SlaPolicies, Tickets
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 NAME = "support"
@@ -30,11 +39,13 @@ def build(settings: Settings) -> ServiceModule:
             (tickets_pb2_grpc.add_TicketsServiceServicer_to_server, TicketsServicer(tickets)),
             (agents_pb2_grpc.add_AgentsServiceServicer_to_server, AgentsServicer(Agents(database, outbox))),
             (sla_pb2_grpc.add_SlaPoliciesServiceServicer_to_server, SlaPoliciesServicer(SlaPolicies(database))),
+            (articles_pb2_grpc.add_ArticlesServiceServicer_to_server, ArticlesServicer(Articles(database))),
         ],
         grpc_services=[
             tickets_pb2.DESCRIPTOR.services_by_name["TicketsService"].full_name,
             agents_pb2.DESCRIPTOR.services_by_name["AgentsService"].full_name,
             sla_pb2.DESCRIPTOR.services_by_name["SlaPoliciesService"].full_name,
+            articles_pb2.DESCRIPTOR.services_by_name["ArticlesService"].full_name,
         ],
         outbox=outbox,
         workers=[("sla-scheduler", SlaMonitor(database, outbox).run)],
