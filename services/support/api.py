@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import grpc
 from crm.support.v1 import (
     agents_pb2,
     agents_pb2_grpc,
     articles_pb2,
     articles_pb2_grpc,
+    metrics_pb2,
+    metrics_pb2_grpc,
     sla_pb2,
     sla_pb2_grpc,
     tickets_pb2,
@@ -29,12 +33,13 @@ from services.support.messages import (
     comment_to_proto,
     enum_name,
     group_to_proto,
+    metrics_to_proto,
     policy_targets_from_proto,
     policy_to_proto,
     ticket_fields_from_proto,
     ticket_to_proto,
 )
-from services.support.usecases import Agents, AgentView, Articles, SlaPolicies, Tickets, TicketView
+from services.support.usecases import Agents, AgentView, Articles, SlaPolicies, SupportMetrics, Tickets, TicketView
 
 
 def _view(view: TicketView) -> tickets_pb2.Ticket:
@@ -257,3 +262,26 @@ class ArticlesServicer(articles_pb2_grpc.ArticlesServiceServicer):
         return articles_pb2.ListArticleCategoriesResponse(
             article_categories=[category_to_proto(c) for c in found], next_page_token=token
         )
+
+
+GroupBy = metrics_pb2.GetSupportMetricsRequest.GroupBy
+
+
+def _time(request: object, name: str) -> dt.datetime | None:
+    if not request.HasField(name):  # type: ignore[attr-defined]
+        return None
+    return getattr(request, name).ToDatetime(tzinfo=dt.UTC)  # type: ignore[no-any-return]
+
+
+class SupportMetricsServicer(metrics_pb2_grpc.SupportMetricsServiceServicer):
+    def __init__(self, support_metrics: SupportMetrics) -> None:
+        self.support_metrics = support_metrics
+
+    def GetSupportMetrics(
+        self, request: metrics_pb2.GetSupportMetricsRequest, context: grpc.ServicerContext
+    ) -> metrics_pb2.SupportMetrics:
+        start, end = _time(request, "start_time"), _time(request, "end_time")
+        group_by = enum_name(GroupBy, request.group_by) if request.group_by in GroupBy.values() else "?"
+        report = self.support_metrics.report(current_principal(), start, end, group_by)
+        assert start is not None and end is not None
+        return metrics_to_proto(report, start, end)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from crm.support.v1 import agents_pb2, articles_pb2, sla_pb2, tickets_pb2
-from google.protobuf import timestamp_pb2
+from crm.support.v1 import agents_pb2, articles_pb2, metrics_pb2, sla_pb2, tickets_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
 
 from services.support.domain.agents import Agent, AgentFields, Group
 from services.support.domain.articles import Article, ArticleFields, Category
+from services.support.domain.metrics import Report, Row
 from services.support.domain.sla import SlaPolicy, Target
 from services.support.domain.tickets import Comment, HistoryEntry, Ticket, TicketFields
 
@@ -222,4 +223,44 @@ def category_to_proto(category: Category) -> articles_pb2.ArticleCategory:
         name=category.name,
         description=category.description,
         create_time=timestamp(category.create_time),
+    )
+
+
+def duration(seconds: float | None) -> duration_pb2.Duration | None:
+    if seconds is None:
+        return None
+    value = duration_pb2.Duration()
+    value.FromTimedelta(dt.timedelta(seconds=seconds))
+    return value
+
+
+def metrics_row_to_proto(row: Row) -> metrics_pb2.SupportMetricsRow:
+    return metrics_pb2.SupportMetricsRow(
+        key=row.key,
+        tickets_created=row.tickets_created,
+        first_response_average=duration(row.first_response_average),
+        first_response_median=duration(row.first_response_median),
+        resolution_average=duration(row.resolution_average),
+        resolution_median=duration(row.resolution_median),
+        sla_targets=row.sla_targets,
+        sla_targets_met=row.sla_targets_met,
+        sla_compliance=row.sla_compliance,
+        backlog=row.backlog,
+        solved_tickets=row.solved_tickets,
+        reopened_tickets=row.reopened_tickets,
+        reopen_rate=row.reopen_rate,
+        csat_responses=len(row.csat),
+        csat_average=row.csat_average,
+        csat_satisfied_rate=row.csat_satisfied_rate,
+        nps_responses=len(row.nps),
+        nps=row.nps_score,
+    )
+
+
+def metrics_to_proto(report: Report, start: dt.datetime, end: dt.datetime) -> metrics_pb2.SupportMetrics:
+    return metrics_pb2.SupportMetrics(
+        start_time=timestamp(start),
+        end_time=timestamp(end),
+        overall=metrics_row_to_proto(report.overall),
+        rows=[metrics_row_to_proto(r) for r in report.rows],
     )

@@ -9,6 +9,8 @@ from crm.support.v1 import (
     agents_pb2_grpc,
     articles_pb2,
     articles_pb2_grpc,
+    metrics_pb2,
+    metrics_pb2_grpc,
     sla_pb2,
     sla_pb2_grpc,
     tickets_pb2,
@@ -19,9 +21,15 @@ from crmkit.config import Settings
 from crmkit.db import Database
 from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
-from services.support.api import AgentsServicer, ArticlesServicer, SlaPoliciesServicer, TicketsServicer
+from services.support.api import (
+    AgentsServicer,
+    ArticlesServicer,
+    SlaPoliciesServicer,
+    SupportMetricsServicer,
+    TicketsServicer,
+)
 from services.support.store import OUTBOX
-from services.support.usecases import Agents, Articles, SlaMonitor, SlaPolicies, Tickets
+from services.support.usecases import Agents, Articles, SlaMonitor, SlaPolicies, SupportMetrics, Tickets
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 NAME = "support"
@@ -40,12 +48,17 @@ def build(settings: Settings) -> ServiceModule:
             (agents_pb2_grpc.add_AgentsServiceServicer_to_server, AgentsServicer(Agents(database, outbox))),
             (sla_pb2_grpc.add_SlaPoliciesServiceServicer_to_server, SlaPoliciesServicer(SlaPolicies(database))),
             (articles_pb2_grpc.add_ArticlesServiceServicer_to_server, ArticlesServicer(Articles(database))),
+            (
+                metrics_pb2_grpc.add_SupportMetricsServiceServicer_to_server,
+                SupportMetricsServicer(SupportMetrics(database)),
+            ),
         ],
         grpc_services=[
             tickets_pb2.DESCRIPTOR.services_by_name["TicketsService"].full_name,
             agents_pb2.DESCRIPTOR.services_by_name["AgentsService"].full_name,
             sla_pb2.DESCRIPTOR.services_by_name["SlaPoliciesService"].full_name,
             articles_pb2.DESCRIPTOR.services_by_name["ArticlesService"].full_name,
+            metrics_pb2.DESCRIPTOR.services_by_name["SupportMetricsService"].full_name,
         ],
         outbox=outbox,
         workers=[("sla-scheduler", SlaMonitor(database, outbox).run)],

@@ -12,7 +12,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from crmkit.db import JSONType, UTCDateTime, make_metadata
 from crmkit.events.tables import add_messaging_tables
-from services.support.domain import sla
+from services.support.domain import metrics, sla
 from services.support.domain.agents import Agent, AgentFields, Group
 from services.support.domain.articles import PUBLISHED, Article, ArticleFields, Category
 from services.support.domain.business_hours import Calendar
@@ -744,3 +744,43 @@ def category_page(session: Session, tenant_id: str, after: str | None, limit: in
     if after:
         query = query.where(ArticleCategoryRow.id > after)
     return [_category(r) for r in session.scalars(query.order_by(ArticleCategoryRow.id).limit(limit))]
+
+
+# --- metrics ---
+
+
+def metrics_facts(session: Session, tenant_id: str, end: dt.datetime) -> list[metrics.TicketFacts]:
+    """Facts of every ticket created before `end`, with its status at `end` from the history."""
+    tickets = session.scalars(
+        sa.select(TicketRow).where(TicketRow.tenant_id == tenant_id, TicketRow.create_time < end).order_by(TicketRow.id)
+    ).all()
+    breached: dict[str, set[str]] = {}
+    marker_query = sa.select(SlaMarkerRow.ticket_id, SlaMarkerRow.target).where(
+        SlaMarkerRow.tenant_id == tenant_id, SlaMarkerRow.kind == sla.BREACH
+    )
+    for ticket_id, target in session.execute(marker_query):
+        breached.setdefault(ticket_id, set()).add(target)
+    changes: dict[str, list[tuple[dt.datetime, str]]] = {}
+    history_query = (
+        sa.select(HistoryRow.ticket_id, HistoryRow.time, HistoryRow.message)
+        .join(TicketRow, sa.and_(TicketRow.id == HistoryRow.ticket_id, TicketRow.tenant_id == HistoryRow.tenant_id))
+        .where(HistoryRow.tenant_id == tenant_id, HistoryRow.kind == "status", TicketRow.create_time < end)
+        .order_by(HistoryRow.id)
+    )
+    for ticket_id, time, message in session.execute(history_query):
+        changes.setdefault(ticket_id, []).append((time, message))
+    return [
+        metrics.TicketFacts(
+            ticket_id=row.id,
+            agent_id=row.assignee_id,
+            group_id=row.group_id,
+            create_time=row.create_time,
+            first_response_time=row.first_response_time,
+            solve_time=row.solve_time,
+            reopen_count=row.reopen_count,
+            has_sla=bool(row.sla_policy_id),
+            breached=frozenset(breached.get(row.id, ())),
+            status_at_end=metrics.status_at(row.status, changes.get(row.id, []), end),
+        )
+        for row in tickets
+    ]

@@ -20,7 +20,7 @@ from crmkit.tokens import Principal
 from services.support import events, store
 from services.support.domain import agents as agent_rules
 from services.support.domain import articles as kb
-from services.support.domain import routing, sla
+from services.support.domain import metrics, routing, sla
 from services.support.domain import tickets as rules
 from services.support.domain.agents import Agent, AgentFields, Group
 from services.support.domain.articles import Article, ArticleFields, Category
@@ -681,3 +681,17 @@ class Articles:
         category_id = article.data.category_id
         if category_id and store.get_category(session, article.tenant_id, category_id) is None:
             raise InvalidArgument.of([FieldViolation("category_id", f"no article category {category_id}")])
+
+
+class SupportMetrics:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def report(
+        self, principal: Principal, start: dt.datetime | None, end: dt.datetime | None, group_by: str
+    ) -> metrics.Report:
+        metrics.validate_period(start, end, group_by)
+        assert start is not None and end is not None
+        with self.database.transaction() as session:
+            facts = store.metrics_facts(session, principal.tenant_id, end)
+        return metrics.aggregate(facts, [], start, end, group_by)
