@@ -491,7 +491,10 @@ def create_app(
 
     def view_for(route: Route) -> Callable[..., Response]:
         def view(**path_values: str) -> Response:
-            principal = authenticate()
+            # A public route needs no credentials: an anonymous principal per client address, so
+            # the rate limiter and idempotency keys are per address (all anonymous callers share
+            # the tenant-level budget of the empty tenant).
+            principal = Principal.anonymous(request.remote_addr or "") if route.public else authenticate()
             if route.scope and not principal.has_scope(route.scope):
                 raise ApiError(403, f"this call needs the {route.scope} scope")
             decision = limiter.check(buckets_for(route, principal))

@@ -14,6 +14,8 @@ from crm.support.v1 import (
     metrics_pb2_grpc,
     sla_pb2,
     sla_pb2_grpc,
+    surveys_pb2,
+    surveys_pb2_grpc,
     tickets_pb2,
     tickets_pb2_grpc,
 )
@@ -36,10 +38,21 @@ from services.support.messages import (
     metrics_to_proto,
     policy_targets_from_proto,
     policy_to_proto,
+    survey_response_to_proto,
+    survey_to_proto,
     ticket_fields_from_proto,
     ticket_to_proto,
 )
-from services.support.usecases import Agents, AgentView, Articles, SlaPolicies, SupportMetrics, Tickets, TicketView
+from services.support.usecases import (
+    Agents,
+    AgentView,
+    Articles,
+    SlaPolicies,
+    SupportMetrics,
+    Surveys,
+    Tickets,
+    TicketView,
+)
 
 
 def _view(view: TicketView) -> tickets_pb2.Ticket:
@@ -285,3 +298,29 @@ class SupportMetricsServicer(metrics_pb2_grpc.SupportMetricsServiceServicer):
         report = self.support_metrics.report(current_principal(), start, end, group_by)
         assert start is not None and end is not None
         return metrics_to_proto(report, start, end)
+
+
+class SurveysServicer(surveys_pb2_grpc.SurveysServiceServicer):
+    def __init__(self, surveys: Surveys) -> None:
+        self.surveys = surveys
+
+    def CreateSurvey(
+        self, request: surveys_pb2.CreateSurveyRequest, context: grpc.ServicerContext
+    ) -> surveys_pb2.Survey:
+        given = request.survey
+        kind = enum_name(surveys_pb2.Survey.Kind, given.kind)
+        survey, token = self.surveys.create(current_principal(), kind, given.requester_id)
+        return survey_to_proto(survey, token)
+
+    def GetSurvey(self, request: surveys_pb2.GetSurveyRequest, context: grpc.ServicerContext) -> surveys_pb2.Survey:
+        return survey_to_proto(*self.surveys.get(current_principal(), request.id))
+
+    def SubmitSurveyResponse(
+        self, request: surveys_pb2.SubmitSurveyResponseRequest, context: grpc.ServicerContext
+    ) -> surveys_pb2.SurveyResponse:
+        # Public (crm.common.v1.public): the principal may be anonymous; the token authorises.
+        score = request.score if request.HasField("score") else None
+        answered = self.surveys.submit(request.token, score, request.comment)
+        response = survey_response_to_proto(answered)
+        assert response is not None
+        return response

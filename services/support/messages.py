@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from crm.support.v1 import agents_pb2, articles_pb2, metrics_pb2, sla_pb2, tickets_pb2
+from crm.support.v1 import agents_pb2, articles_pb2, metrics_pb2, sla_pb2, surveys_pb2, tickets_pb2
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from services.support.domain.agents import Agent, AgentFields, Group
 from services.support.domain.articles import Article, ArticleFields, Category
 from services.support.domain.metrics import Report, Row
 from services.support.domain.sla import SlaPolicy, Target
+from services.support.domain.surveys import Survey
 from services.support.domain.tickets import Comment, HistoryEntry, Ticket, TicketFields
 
 Priority = tickets_pb2.Ticket.Priority
@@ -263,4 +264,34 @@ def metrics_to_proto(report: Report, start: dt.datetime, end: dt.datetime) -> me
         end_time=timestamp(end),
         overall=metrics_row_to_proto(report.overall),
         rows=[metrics_row_to_proto(r) for r in report.rows],
+    )
+
+
+SurveyKind = surveys_pb2.Survey.Kind
+
+
+def survey_response_to_proto(survey: Survey) -> surveys_pb2.SurveyResponse | None:
+    if survey.answer is None:
+        return None
+    return surveys_pb2.SurveyResponse(
+        survey_id=survey.id,
+        kind=enum_value(SurveyKind, survey.kind),
+        score=survey.answer.score,
+        comment=survey.answer.comment,
+        response_time=timestamp(survey.answer.response_time),
+    )
+
+
+def survey_to_proto(survey: Survey, token: str = "") -> surveys_pb2.Survey:
+    return surveys_pb2.Survey(
+        id=survey.id,
+        kind=enum_value(SurveyKind, survey.kind),
+        requester_id=survey.requester_id,
+        ticket_id=survey.ticket_id,
+        agent_id=survey.agent_id,
+        group_id=survey.group_id,
+        create_time=timestamp(survey.create_time),
+        expire_time=timestamp(survey.expire_time),
+        token=token,
+        response=survey_response_to_proto(survey),
     )

@@ -13,6 +13,8 @@ from crm.support.v1 import (
     metrics_pb2_grpc,
     sla_pb2,
     sla_pb2_grpc,
+    surveys_pb2,
+    surveys_pb2_grpc,
     tickets_pb2,
     tickets_pb2_grpc,
 )
@@ -26,10 +28,11 @@ from services.support.api import (
     ArticlesServicer,
     SlaPoliciesServicer,
     SupportMetricsServicer,
+    SurveysServicer,
     TicketsServicer,
 )
 from services.support.store import OUTBOX
-from services.support.usecases import Agents, Articles, SlaMonitor, SlaPolicies, SupportMetrics, Tickets
+from services.support.usecases import Agents, Articles, SlaMonitor, SlaPolicies, SupportMetrics, Surveys, Tickets
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 NAME = "support"
@@ -38,7 +41,8 @@ NAME = "support"
 def build(settings: Settings) -> ServiceModule:
     database = Database(settings.database_url_for(NAME))
     outbox = Outbox(NAME, OUTBOX)
-    tickets = Tickets(database, outbox)
+    surveys = Surveys(database, outbox, settings.survey_secret)
+    tickets = Tickets(database, outbox, surveys=surveys)
     return ServiceModule(
         name=NAME,
         database=database,
@@ -52,6 +56,7 @@ def build(settings: Settings) -> ServiceModule:
                 metrics_pb2_grpc.add_SupportMetricsServiceServicer_to_server,
                 SupportMetricsServicer(SupportMetrics(database)),
             ),
+            (surveys_pb2_grpc.add_SurveysServiceServicer_to_server, SurveysServicer(surveys)),
         ],
         grpc_services=[
             tickets_pb2.DESCRIPTOR.services_by_name["TicketsService"].full_name,
@@ -59,6 +64,7 @@ def build(settings: Settings) -> ServiceModule:
             sla_pb2.DESCRIPTOR.services_by_name["SlaPoliciesService"].full_name,
             articles_pb2.DESCRIPTOR.services_by_name["ArticlesService"].full_name,
             metrics_pb2.DESCRIPTOR.services_by_name["SupportMetricsService"].full_name,
+            surveys_pb2.DESCRIPTOR.services_by_name["SurveysService"].full_name,
         ],
         outbox=outbox,
         workers=[("sla-scheduler", SlaMonitor(database, outbox).run)],

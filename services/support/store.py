@@ -16,6 +16,7 @@ from services.support.domain import metrics, sla
 from services.support.domain.agents import Agent, AgentFields, Group
 from services.support.domain.articles import PUBLISHED, Article, ArticleFields, Category
 from services.support.domain.business_hours import Calendar
+from services.support.domain.surveys import Answer, Survey
 from services.support.domain.tickets import ACTIVE_STATUSES, Comment, HistoryEntry, Ticket, TicketFields
 
 
@@ -188,6 +189,37 @@ class ArticleCategoryRow(Base):
     tenant_id: Mapped[str] = mapped_column(sa.String(26))
     name: Mapped[str] = mapped_column(sa.String(200))
     description: Mapped[str] = mapped_column(sa.Text())
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class SurveyRow(Base):
+    __tablename__ = "surveys"
+    __table_args__ = (
+        sa.Index("ix_surveys_tenant_id_id", "tenant_id", "id"),
+        sa.Index("ix_surveys_tenant_id_response_time", "tenant_id", "response_time"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    kind: Mapped[str] = mapped_column(sa.String(8))
+    requester_id: Mapped[str] = mapped_column(sa.String(64))
+    ticket_id: Mapped[str] = mapped_column(sa.String(26))
+    agent_id: Mapped[str] = mapped_column(sa.String(64))
+    group_id: Mapped[str] = mapped_column(sa.String(64))
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expire_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    score: Mapped[int | None] = mapped_column(sa.Integer(), nullable=True)
+    comment: Mapped[str] = mapped_column(sa.Text(), server_default="")
+    response_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class SecretRow(Base):
+    """Per-deployment secrets the service generated at migration time (the survey signing key)."""
+
+    __tablename__ = "support_secrets"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(200))
     create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
@@ -783,4 +815,81 @@ def metrics_facts(session: Session, tenant_id: str, end: dt.datetime) -> list[me
             status_at_end=metrics.status_at(row.status, changes.get(row.id, []), end),
         )
         for row in tickets
+    ]
+
+
+# --- surveys ---
+
+SURVEY_KEY = "survey_signing_key"
+
+
+def secret(session: Session, name: str) -> str:
+    value = session.scalars(sa.select(SecretRow.value).where(SecretRow.name == name)).first()
+    if not value:
+        raise LookupError(f"no secret {name!r}: run the support migrations")
+    return value
+
+
+def _survey(row: SurveyRow) -> Survey:
+    answer = None
+    if row.score is not None and row.response_time is not None:
+        answer = Answer(row.score, row.comment, row.response_time)
+    return Survey(
+        row.id,
+        row.tenant_id,
+        row.kind,
+        row.requester_id,
+        row.ticket_id,
+        row.agent_id,
+        row.group_id,
+        row.create_time,
+        row.expire_time,
+        answer,
+    )
+
+
+def add_survey(session: Session, survey: Survey) -> None:
+    session.add(
+        SurveyRow(
+            id=survey.id,
+            tenant_id=survey.tenant_id,
+            kind=survey.kind,
+            requester_id=survey.requester_id,
+            ticket_id=survey.ticket_id,
+            agent_id=survey.agent_id,
+            group_id=survey.group_id,
+            create_time=survey.create_time,
+            expire_time=survey.expire_time,
+            comment="",
+        )
+    )
+    session.flush()
+
+
+def get_survey(session: Session, tenant_id: str, survey_id: str, *, for_update: bool = False) -> Survey | None:
+    query = sa.select(SurveyRow).where(SurveyRow.tenant_id == tenant_id, SurveyRow.id == survey_id)
+    if for_update:
+        query = query.with_for_update()
+    row = session.scalars(query).first()
+    return None if row is None else _survey(row)
+
+
+def save_answer(session: Session, survey: Survey) -> None:
+    assert survey.answer is not None
+    session.execute(
+        sa.update(SurveyRow)
+        .where(SurveyRow.tenant_id == survey.tenant_id, SurveyRow.id == survey.id)
+        .values(score=survey.answer.score, comment=survey.answer.comment, response_time=survey.answer.response_time)
+    )
+
+
+def survey_answers(
+    session: Session, tenant_id: str, start: dt.datetime, end: dt.datetime
+) -> list[metrics.SurveyAnswer]:
+    query = sa.select(SurveyRow).where(
+        SurveyRow.tenant_id == tenant_id, SurveyRow.response_time >= start, SurveyRow.response_time < end
+    )
+    return [
+        metrics.SurveyAnswer(r.kind, r.agent_id, r.group_id, r.score or 0, r.response_time or end)
+        for r in session.scalars(query.order_by(SurveyRow.id))
     ]

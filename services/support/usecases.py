@@ -21,10 +21,12 @@ from services.support import events, store
 from services.support.domain import agents as agent_rules
 from services.support.domain import articles as kb
 from services.support.domain import metrics, routing, sla
+from services.support.domain import surveys as survey_rules
 from services.support.domain import tickets as rules
 from services.support.domain.agents import Agent, AgentFields, Group
 from services.support.domain.articles import Article, ArticleFields, Category
 from services.support.domain.business_hours import parse_calendar
+from services.support.domain.surveys import Survey
 from services.support.domain.tickets import Comment, HistoryEntry, Ticket, TicketFields
 
 Clock = Callable[[], dt.datetime]
@@ -196,11 +198,84 @@ def _needs_routing(before: Ticket | None, after: Ticket) -> bool:
     return (before.data.group_id, before.data.required_skills) != (after.data.group_id, after.data.required_skills)
 
 
-class Tickets:
-    def __init__(self, database: Database, outbox: Outbox, clock: Clock = utcnow) -> None:
+class Surveys:
+    """CSAT and NPS surveys. The answer is authorised by the signed token alone (ADR 0020): its
+    tenant and survey come from the token, never from the caller."""
+
+    def __init__(self, database: Database, outbox: Outbox, secret: str = "", clock: Clock = utcnow) -> None:
         self.database = database
         self.outbox = outbox
         self.clock = clock
+        self._secret = secret  # empty: the key the migration generated, read once
+
+    def signing_key(self, session: Session) -> str:
+        if not self._secret:
+            self._secret = store.secret(session, store.SURVEY_KEY)
+        return self._secret
+
+    def issue_csat(self, session: Session, ticket: Ticket, now: dt.datetime) -> Survey:
+        """A CSAT survey for a ticket just solved, in the solving transaction, with its event."""
+        data = ticket.data
+        survey = survey_rules.new_survey(
+            new_id(),
+            ticket.tenant_id,
+            survey_rules.CSAT,
+            data.requester_id,
+            now,
+            ticket.id,
+            data.assignee_id,
+            data.group_id,
+        )
+        self._add(session, survey)
+        return survey
+
+    def create(self, principal: Principal, kind: str, requester_id: str) -> tuple[Survey, str]:
+        if kind not in ("", survey_rules.NPS):
+            raise InvalidArgument.of(
+                [FieldViolation("kind", "only NPS surveys are created directly; CSAT follows a solve")]
+            )
+        survey = survey_rules.new_survey(new_id(), principal.tenant_id, survey_rules.NPS, requester_id, self.clock())
+        with self.database.transaction() as session:
+            token = self._add(session, survey)
+        return survey, token
+
+    def get(self, principal: Principal, survey_id: str) -> tuple[Survey, str]:
+        with self.database.transaction() as session:
+            survey = store.get_survey(session, principal.tenant_id, survey_id)
+            if survey is None:
+                raise NotFound.resource("survey", survey_id)
+            return survey, survey_rules.sign(survey, self.signing_key(session))
+
+    def submit(self, token: str, score: int | None, comment: str) -> Survey:
+        now = self.clock()
+        with self.database.transaction() as session:
+            claims = survey_rules.verify(token, self.signing_key(session), now)
+            survey = store.get_survey(session, claims.tenant_id, claims.survey_id, for_update=True)
+            if survey is None or survey.ticket_id != claims.ticket_id:
+                raise NotFound.resource("survey", claims.survey_id)
+            answered, new = survey_rules.answer(survey, score, comment, now)
+            if new:
+                store.save_answer(session, answered)
+                self.outbox.add(
+                    session, events.survey_answered(answered), tenant_id=survey.tenant_id, subject=survey.id
+                )
+            return answered
+
+    def _add(self, session: Session, survey: Survey) -> str:
+        store.add_survey(session, survey)
+        token = survey_rules.sign(survey, self.signing_key(session))
+        self.outbox.add(session, events.survey_created(survey, token), tenant_id=survey.tenant_id, subject=survey.id)
+        return token
+
+
+class Tickets:
+    def __init__(
+        self, database: Database, outbox: Outbox, clock: Clock = utcnow, surveys: Surveys | None = None
+    ) -> None:
+        self.database = database
+        self.outbox = outbox
+        self.clock = clock
+        self.surveys = surveys or Surveys(database, outbox, clock=clock)
 
     def create(self, principal: Principal, data: TicketFields) -> TicketView:
         now = self.clock()
@@ -249,6 +324,8 @@ class Tickets:
             if changed:
                 router.check_references(updated)
                 changes.saved(current, updated, changed, principal.subject)
+                if updated.status == "SOLVED" and current.status != "SOLVED":
+                    self.surveys.issue_csat(session, updated, now)
                 updated = self._reroute(router, current, updated)
             return self._view(session, updated)
 
@@ -694,4 +771,5 @@ class SupportMetrics:
         assert start is not None and end is not None
         with self.database.transaction() as session:
             facts = store.metrics_facts(session, principal.tenant_id, end)
-        return metrics.aggregate(facts, [], start, end, group_by)
+            answers = store.survey_answers(session, principal.tenant_id, start, end)
+        return metrics.aggregate(facts, answers, start, end, group_by)
