@@ -97,6 +97,8 @@ class Settings:
     redis_url: str = ""
     internal_token_secret: str = ""
     internal_token_ttl_seconds: int = 60
+    # Signs customer survey links (support). Empty: the key each deployment's migration generated.
+    survey_secret: str = ""
     gateway_addr: str = "127.0.0.1:8080"
     gateway_workers: int = 1
     gateway_threads: int = 16
@@ -174,6 +176,7 @@ class Settings:
             redis_url=env.get("CRM_REDIS_URL") or "",
             internal_token_secret=env.get("CRM_INTERNAL_TOKEN_SECRET") or "",
             internal_token_ttl_seconds=_int(env, "CRM_INTERNAL_TOKEN_TTL_SECONDS", 60),
+            survey_secret=env.get("CRM_SURVEY_SECRET") or "",
             gateway_addr=env.get("CRM_GATEWAY_ADDR") or "127.0.0.1:8080",
             gateway_workers=_int(env, "CRM_GATEWAY_WORKERS", 1),
             gateway_threads=_int(env, "CRM_GATEWAY_THREADS", 16),
@@ -214,6 +217,8 @@ class Settings:
     def validated(self) -> Settings:
         if self.oidc_issuer and not (self.oidc_audience and self.oidc_jwks_url):
             raise ConfigError("CRM_OIDC_ISSUER needs CRM_OIDC_AUDIENCE and CRM_OIDC_JWKS_URL as well")
+        if self.survey_secret and len(self.survey_secret) < 32:
+            raise ConfigError("CRM_SURVEY_SECRET must be at least 32 characters")
         if self.tenant_rate_factor < 1:
             raise ConfigError("CRM_TENANT_RATE_FACTOR must be at least 1")
         return self

@@ -35,18 +35,28 @@ UNAUTHENTICATED_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 Registration = tuple[Callable[[Any, grpc.Server], None], Any]
 
 
-@functools.cache
-def required_scope(full_method: str) -> str:
-    """The crm.common.v1.required_scope option of "/pkg.Service/Method" ('' when none)."""
+def _method_options(full_method: str) -> Any:
     service_name, _, method_name = full_method.lstrip("/").partition("/")
     try:
         service = descriptor_pool.Default().FindServiceByName(service_name)
     except KeyError:
-        return ""
+        return None
     method = service.methods_by_name.get(method_name)
-    if method is None:
-        return ""
-    return str(method.GetOptions().Extensions[options_pb2.required_scope])
+    return None if method is None else method.GetOptions()
+
+
+@functools.cache
+def required_scope(full_method: str) -> str:
+    """The crm.common.v1.required_scope option of "/pkg.Service/Method" ('' when none)."""
+    options = _method_options(full_method)
+    return "" if options is None else str(options.Extensions[options_pb2.required_scope])
+
+
+@functools.cache
+def is_public(full_method: str) -> bool:
+    """The crm.common.v1.public option: the only methods an anonymous principal may call."""
+    options = _method_options(full_method)
+    return options is not None and bool(options.Extensions[options_pb2.public])
 
 
 def status_for(error: ServiceError) -> grpc.Status:
@@ -77,13 +87,14 @@ class CrmServerInterceptor(grpc.ServerInterceptor):
             return handler
         inner = handler.unary_unary
         scope = required_scope(method)
+        public = is_public(method)
         method_name = method.rsplit("/", 1)[-1]
 
         def guarded(request: Any, context: grpc.ServicerContext) -> Any:
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
-                code, response = self._call(inner, request, context, scope)
+                code, response = self._call(inner, request, context, scope, public)
                 return response
             except grpc.RpcError:
                 code = context.code() or grpc.StatusCode.UNKNOWN  # set by abort_with_status
@@ -118,7 +129,9 @@ class CrmServerInterceptor(grpc.ServerInterceptor):
             code, message = code_pb2.INTERNAL, "internal error"
         return rpc_status.to_status(status_pb2.Status(code=code, message=message))
 
-    def _call(self, inner: Any, request: Any, context: grpc.ServicerContext, scope: str) -> tuple[Any, Any]:
+    def _call(
+        self, inner: Any, request: Any, context: grpc.ServicerContext, scope: str, public: bool = False
+    ) -> tuple[Any, Any]:
         metadata = dict(context.invocation_metadata())
         token = str(metadata.get("authorization", "")).removeprefix("Bearer ").strip()
         failure: grpc.Status | None = None
@@ -130,7 +143,11 @@ class CrmServerInterceptor(grpc.ServerInterceptor):
         else:
             span = trace.get_current_span()
             span.set_attribute("crm.tenant_id", principal.tenant_id)
-            if scope and not principal.has_scope(scope):
+            if principal.is_anonymous and not public:
+                failure = rpc_status.to_status(
+                    status_pb2.Status(code=code_pb2.UNAUTHENTICATED, message="this call needs credentials")
+                )
+            elif scope and not principal.has_scope(scope):
                 failure = rpc_status.to_status(
                     status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message=f"this call needs the {scope} scope")
                 )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command, context
@@ -24,6 +26,25 @@ def upgrade(migrations_dir: Path, url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(migrations_dir, url), revision)
 
 
+def include_object(metadata: sa.MetaData) -> Any:
+    """An Alembic include_object hook that leaves out what the service declares unmanaged.
+
+    A service lists, in `metadata.info["unmanaged"]`, glob patterns of table names, index names
+    and `table.column` names that its migrations create but its models cannot describe on both
+    backends (e.g. a PostgreSQL tsvector column, an SQLite FTS5 table and its shadow tables). The
+    model/migration comparison then ignores exactly those; everything else is still compared.
+    """
+    patterns = tuple(metadata.info.get("unmanaged", ()))
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if not patterns or name is None:
+            return True
+        qualified = f"{obj.table.name}.{name}" if type_ == "column" else name
+        return not any(fnmatchcase(qualified, p) for p in patterns)
+
+    return include
+
+
 def run_env(target_metadata: sa.MetaData) -> None:
     """The body of every migrations/env.py: online migrations in one transaction."""
     url = context.config.get_main_option("sqlalchemy.url")
@@ -36,7 +57,12 @@ def run_env(target_metadata: sa.MetaData) -> None:
         return
     engine = create_engine(url, poolclass=sa.pool.NullPool)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_object=include_object(target_metadata),
+        )
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
@@ -50,7 +76,8 @@ def pending_model_changes(migrations_dir: Path, url: str, metadata: sa.MetaData)
     engine = create_engine(url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as connection:
-            return list(compare_metadata(MigrationContext.configure(connection), metadata))
+            context_ = MigrationContext.configure(connection, opts={"include_object": include_object(metadata)})
+            return list(compare_metadata(context_, metadata))
     finally:
         engine.dispose()
 

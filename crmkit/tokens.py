@@ -29,7 +29,16 @@ class Principal:
     own_records_only: bool = False
 
     def has_scope(self, scope: str) -> bool:
-        return ADMIN_SCOPE in self.scopes or scope in self.scopes
+        return not self.is_anonymous and (ADMIN_SCOPE in self.scopes or scope in self.scopes)
+
+    @property
+    def is_anonymous(self) -> bool:
+        """A caller without credentials, of a public method (crm.common.v1.public): no tenant."""
+        return not self.tenant_id
+
+    @classmethod
+    def anonymous(cls, client: str) -> Principal:
+        return cls(tenant_id="", subject=f"anonymous:{client}", scopes=frozenset())
 
 
 _current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("crm_principal", default=None)
@@ -98,6 +107,7 @@ class InternalTokens:
             "tid": principal.tenant_id,
             "scope": " ".join(sorted(principal.scopes)),
             "own": principal.own_records_only,
+            "anon": principal.is_anonymous,
             "iat": issued,
             "nbf": issued,
             "exp": issued + self._ttl,
@@ -120,11 +130,12 @@ class InternalTokens:
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"invalid internal token: {exc}") from None
         tenant = claims.get("tid")
-        if not isinstance(tenant, str) or not tenant:
+        anonymous = claims.get("anon") is True
+        if not isinstance(tenant, str) or (not tenant and not anonymous) or (tenant and anonymous):
             raise Unauthenticated("invalid internal token: no tenant")
         return Principal(
             tenant_id=tenant,
             subject=claims["sub"],
-            scopes=frozenset(claims.get("scope", "").split()),
+            scopes=frozenset() if anonymous else frozenset(claims.get("scope", "").split()),
             own_records_only=claims.get("own") is True,
         )

@@ -311,6 +311,10 @@ def create_app(
         principal: Principal | None = g.get("principal")
         if route is None or principal is None or route.http_method not in AUDITED_METHODS:
             return response
+        # An anonymous call (a public route such as a survey answer) has no tenant to chain it to;
+        # the service records it under the tenant its signed token names, and emits an event.
+        if principal.is_anonymous:
+            return response
         # Refused by the rate limiter: nothing ran, and recording each refusal would turn a flood
         # of calls into a flood of writes to the gateway's database.
         if response.status_code == 429:
@@ -549,7 +553,10 @@ def create_app(
     def view_for(route: Route) -> Callable[..., Response]:
         def view(**path_values: str) -> Response:
             g.audit_route = route
-            principal = authenticate()
+            # A public route needs no credentials: an anonymous principal per client address, so
+            # the rate limiter and idempotency keys are per address (all anonymous callers share
+            # the tenant-level budget of the empty tenant).
+            principal = Principal.anonymous(request.remote_addr or "") if route.public else authenticate()
             g.principal = principal
             if route.scope and not principal.has_scope(route.scope):
                 raise ApiError(403, f"this call needs the {route.scope} scope")

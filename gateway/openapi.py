@@ -128,6 +128,8 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
         "responses": responses,
         "x-required-scope": route.scope,
     }
+    if route.public:
+        operation["security"] = []  # no credentials
     if route.body:
         body_type = request if route.body == "*" else request.fields_by_name[route.body].message_type
         operation["requestBody"] = {

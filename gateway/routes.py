@@ -51,6 +51,9 @@ class Route:
     deadline: float = 0.0
     # read, write, search or bulk (crm.common.v1.rate_class, else from the HTTP method).
     rate_class: str = "read"
+    # Callable without credentials (crm.common.v1.public): the gateway calls it as an anonymous
+    # principal, rate-limited per client address.
+    public: bool = False
 
     @property
     def full_method(self) -> str:
@@ -116,8 +119,11 @@ def _route(rule: http_pb2.HttpRule, method: descriptor.MethodDescriptor, scope: 
     deadline = float(options.Extensions[options_pb2.deadline_seconds])
     if deadline < 0:
         raise ValueError(f"{method.full_name}: deadline_seconds must not be negative")
+    public = bool(options.Extensions[options_pb2.public])
+    if public and scope:
+        raise ValueError(f"{method.full_name}: a public method cannot require a scope")
     return Route(
-        kind.upper(), template, flask_rule, path_fields, rule.body, method, scope, backend, deadline, rate_class
+        kind.upper(), template, flask_rule, path_fields, rule.body, method, scope, backend, deadline, rate_class, public
     )
 
 

@@ -2,26 +2,57 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import grpc
-from crm.support.v1 import agents_pb2, agents_pb2_grpc, sla_pb2, sla_pb2_grpc, tickets_pb2, tickets_pb2_grpc
+from crm.support.v1 import (
+    agents_pb2,
+    agents_pb2_grpc,
+    articles_pb2,
+    articles_pb2_grpc,
+    metrics_pb2,
+    metrics_pb2_grpc,
+    sla_pb2,
+    sla_pb2_grpc,
+    surveys_pb2,
+    surveys_pb2_grpc,
+    tickets_pb2,
+    tickets_pb2_grpc,
+)
 from google.protobuf import empty_pb2
 
 from crmkit.tokens import current_principal
+from services.support.domain.articles import Article
 from services.support.messages import (
     AuthorType,
     Visibility,
     agent_fields_from_proto,
     agent_to_proto,
+    article_fields_from_proto,
+    article_to_proto,
     calendar_from_proto,
+    category_to_proto,
     comment_to_proto,
     enum_name,
     group_to_proto,
+    metrics_to_proto,
     policy_targets_from_proto,
     policy_to_proto,
+    survey_response_to_proto,
+    survey_to_proto,
     ticket_fields_from_proto,
     ticket_to_proto,
 )
-from services.support.usecases import Agents, AgentView, SlaPolicies, Tickets, TicketView
+from services.support.usecases import (
+    Agents,
+    AgentView,
+    Articles,
+    SlaPolicies,
+    SupportMetrics,
+    Surveys,
+    Tickets,
+    TicketView,
+)
 
 
 def _view(view: TicketView) -> tickets_pb2.Ticket:
@@ -160,3 +191,136 @@ class SlaPoliciesServicer(sla_pb2_grpc.SlaPoliciesServiceServicer):
     ) -> empty_pb2.Empty:
         self.policies.delete(current_principal(), request.id)
         return empty_pb2.Empty()
+
+
+def _matches(found: list[tuple[Article, float]]) -> articles_pb2.SearchArticlesResponse:
+    return articles_pb2.SearchArticlesResponse(
+        results=[articles_pb2.ArticleMatch(article=article_to_proto(a), relevance=r) for a, r in found]
+    )
+
+
+class ArticlesServicer(articles_pb2_grpc.ArticlesServiceServicer):
+    def __init__(self, articles: Articles) -> None:
+        self.articles = articles
+
+    def CreateArticle(
+        self, request: articles_pb2.CreateArticleRequest, context: grpc.ServicerContext
+    ) -> articles_pb2.Article:
+        return article_to_proto(self.articles.create(current_principal(), article_fields_from_proto(request.article)))
+
+    def GetArticle(
+        self, request: articles_pb2.GetArticleRequest, context: grpc.ServicerContext
+    ) -> articles_pb2.Article:
+        return article_to_proto(self.articles.get(current_principal(), request.id))
+
+    def ListArticles(
+        self, request: articles_pb2.ListArticlesRequest, context: grpc.ServicerContext
+    ) -> articles_pb2.ListArticlesResponse:
+        found, token = self.articles.list(current_principal(), request.page_size, request.page_token, request.filter)
+        return articles_pb2.ListArticlesResponse(articles=[article_to_proto(a) for a in found], next_page_token=token)
+
+    def UpdateArticle(
+        self, request: articles_pb2.UpdateArticleRequest, context: grpc.ServicerContext
+    ) -> articles_pb2.Article:
+        updated = self.articles.update(
+            current_principal(),
+            request.id,
+            article_fields_from_proto(request.article),
+            list(request.update_mask.paths),
+            request.article.etag,
+        )
+        return article_to_proto(updated)
+
+    def DeleteArticle(
+        self, request: articles_pb2.DeleteArticleRequest, context: grpc.ServicerContext
+    ) -> empty_pb2.Empty:
+        self.articles.delete(current_principal(), request.id, request.etag)
+        return empty_pb2.Empty()
+
+    def PublishArticle(
+        self, request: articles_pb2.PublishArticleRequest, context: grpc.ServicerContext
+    ) -> articles_pb2.Article:
+        return article_to_proto(self.articles.publish(current_principal(), request.id, request.etag))
+
+    def UnpublishArticle(
+        self, request: articles_pb2.UnpublishArticleRequest, context: grpc.ServicerContext
+    ) -> articles_pb2.Article:
+        return article_to_proto(self.articles.unpublish(current_principal(), request.id, request.etag))
+
+    def SearchArticles(
+        self, request: articles_pb2.SearchArticlesRequest, context: grpc.ServicerContext
+    ) -> articles_pb2.SearchArticlesResponse:
+        return _matches(self.articles.search(current_principal(), request.q, request.category_id, request.page_size))
+
+    def SuggestArticles(
+        self, request: articles_pb2.SuggestArticlesRequest, context: grpc.ServicerContext
+    ) -> articles_pb2.SearchArticlesResponse:
+        return _matches(self.articles.suggest(current_principal(), request.id, request.page_size))
+
+    def CreateArticleCategory(
+        self, request: articles_pb2.CreateArticleCategoryRequest, context: grpc.ServicerContext
+    ) -> articles_pb2.ArticleCategory:
+        given = request.article_category
+        return category_to_proto(self.articles.create_category(current_principal(), given.name, given.description))
+
+    def GetArticleCategory(
+        self, request: articles_pb2.GetArticleCategoryRequest, context: grpc.ServicerContext
+    ) -> articles_pb2.ArticleCategory:
+        return category_to_proto(self.articles.get_category(current_principal(), request.id))
+
+    def ListArticleCategories(
+        self, request: articles_pb2.ListArticleCategoriesRequest, context: grpc.ServicerContext
+    ) -> articles_pb2.ListArticleCategoriesResponse:
+        found, token = self.articles.list_categories(current_principal(), request.page_size, request.page_token)
+        return articles_pb2.ListArticleCategoriesResponse(
+            article_categories=[category_to_proto(c) for c in found], next_page_token=token
+        )
+
+
+GroupBy = metrics_pb2.GetSupportMetricsRequest.GroupBy
+
+
+def _time(request: object, name: str) -> dt.datetime | None:
+    if not request.HasField(name):  # type: ignore[attr-defined]
+        return None
+    return getattr(request, name).ToDatetime(tzinfo=dt.UTC)  # type: ignore[no-any-return]
+
+
+class SupportMetricsServicer(metrics_pb2_grpc.SupportMetricsServiceServicer):
+    def __init__(self, support_metrics: SupportMetrics) -> None:
+        self.support_metrics = support_metrics
+
+    def GetSupportMetrics(
+        self, request: metrics_pb2.GetSupportMetricsRequest, context: grpc.ServicerContext
+    ) -> metrics_pb2.SupportMetrics:
+        start, end = _time(request, "start_time"), _time(request, "end_time")
+        group_by = enum_name(GroupBy, request.group_by) if request.group_by in GroupBy.values() else "?"
+        report = self.support_metrics.report(current_principal(), start, end, group_by)
+        assert start is not None and end is not None
+        return metrics_to_proto(report, start, end)
+
+
+class SurveysServicer(surveys_pb2_grpc.SurveysServiceServicer):
+    def __init__(self, surveys: Surveys) -> None:
+        self.surveys = surveys
+
+    def CreateSurvey(
+        self, request: surveys_pb2.CreateSurveyRequest, context: grpc.ServicerContext
+    ) -> surveys_pb2.Survey:
+        given = request.survey
+        kind = enum_name(surveys_pb2.Survey.Kind, given.kind)
+        survey, token = self.surveys.create(current_principal(), kind, given.requester_id)
+        return survey_to_proto(survey, token)
+
+    def GetSurvey(self, request: surveys_pb2.GetSurveyRequest, context: grpc.ServicerContext) -> surveys_pb2.Survey:
+        return survey_to_proto(*self.surveys.get(current_principal(), request.id))
+
+    def SubmitSurveyResponse(
+        self, request: surveys_pb2.SubmitSurveyResponseRequest, context: grpc.ServicerContext
+    ) -> surveys_pb2.SurveyResponse:
+        # Public (crm.common.v1.public): the principal may be anonymous; the token authorises.
+        score = request.score if request.HasField("score") else None
+        answered = self.surveys.submit(request.token, score, request.comment)
+        response = survey_response_to_proto(answered)
+        assert response is not None
+        return response

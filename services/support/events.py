@@ -9,8 +9,17 @@ from google.protobuf import field_mask_pb2
 
 from services.support.domain.agents import Agent
 from services.support.domain.sla import Alert
+from services.support.domain.surveys import Survey
 from services.support.domain.tickets import Comment, Ticket
-from services.support.messages import Priority, Status, comment_to_proto, enum_value, ticket_to_proto, timestamp
+from services.support.messages import (
+    Priority,
+    Status,
+    SurveyKind,
+    comment_to_proto,
+    enum_value,
+    ticket_to_proto,
+    timestamp,
+)
 
 
 def ticket_created(ticket: Ticket) -> events_pb2.TicketCreated:
@@ -69,4 +78,27 @@ def sla_breached(ticket: Ticket, alert: Alert, policy_id: str) -> events_pb2.Tic
     return events_pb2.TicketSlaBreached(
         priority=enum_value(Priority, ticket.data.priority),
         **_sla_fields(ticket, alert, policy_id),  # type: ignore[arg-type]
+    )
+
+
+def survey_created(survey: Survey, token: str) -> events_pb2.SurveyCreated:
+    return events_pb2.SurveyCreated(
+        survey_id=survey.id,
+        kind=SurveyKind.Value(survey.kind),
+        ticket_id=survey.ticket_id,
+        requester_id=survey.requester_id,
+        token=token,
+        expire_time=timestamp(survey.expire_time),
+    )
+
+
+def survey_answered(survey: Survey) -> events_pb2.SurveyAnswered:
+    assert survey.answer is not None
+    return events_pb2.SurveyAnswered(
+        survey_id=survey.id,
+        kind=SurveyKind.Value(survey.kind),
+        ticket_id=survey.ticket_id,
+        agent_id=survey.agent_id,
+        score=survey.answer.score,
+        comment=survey.answer.comment,
     )

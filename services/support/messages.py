@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from crm.support.v1 import agents_pb2, sla_pb2, tickets_pb2
-from google.protobuf import timestamp_pb2
+from crm.support.v1 import agents_pb2, articles_pb2, metrics_pb2, sla_pb2, surveys_pb2, tickets_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
 
 from services.support.domain.agents import Agent, AgentFields, Group
+from services.support.domain.articles import Article, ArticleFields, Category
+from services.support.domain.metrics import Report, Row
 from services.support.domain.sla import SlaPolicy, Target
+from services.support.domain.surveys import Survey
 from services.support.domain.tickets import Comment, HistoryEntry, Ticket, TicketFields
 
 Priority = tickets_pb2.Ticket.Priority
@@ -183,3 +186,112 @@ def policy_to_proto(policy: SlaPolicy) -> sla_pb2.SlaPolicy:
 
 def _clock(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+ArticleStatus = articles_pb2.Article.Status
+
+
+def article_fields_from_proto(message: articles_pb2.Article) -> ArticleFields:
+    return ArticleFields(
+        title=message.title,
+        body=message.body,
+        category_id=message.category_id,
+        tags=tuple(message.tags),
+        author_id=message.author_id,
+    )
+
+
+def article_to_proto(article: Article) -> articles_pb2.Article:
+    data = article.data
+    return articles_pb2.Article(
+        id=article.id,
+        title=data.title,
+        body=data.body,
+        category_id=data.category_id,
+        tags=data.tags,
+        status=enum_value(ArticleStatus, article.status),
+        author_id=data.author_id,
+        create_time=timestamp(article.create_time),
+        update_time=timestamp(article.update_time),
+        publish_time=timestamp(article.publish_time),
+        etag=article.etag,
+    )
+
+
+def category_to_proto(category: Category) -> articles_pb2.ArticleCategory:
+    return articles_pb2.ArticleCategory(
+        id=category.id,
+        name=category.name,
+        description=category.description,
+        create_time=timestamp(category.create_time),
+    )
+
+
+def duration(seconds: float | None) -> duration_pb2.Duration | None:
+    if seconds is None:
+        return None
+    value = duration_pb2.Duration()
+    value.FromTimedelta(dt.timedelta(seconds=seconds))
+    return value
+
+
+def metrics_row_to_proto(row: Row) -> metrics_pb2.SupportMetricsRow:
+    return metrics_pb2.SupportMetricsRow(
+        key=row.key,
+        tickets_created=row.tickets_created,
+        first_response_average=duration(row.first_response_average),
+        first_response_median=duration(row.first_response_median),
+        resolution_average=duration(row.resolution_average),
+        resolution_median=duration(row.resolution_median),
+        sla_targets=row.sla_targets,
+        sla_targets_met=row.sla_targets_met,
+        sla_compliance=row.sla_compliance,
+        backlog=row.backlog,
+        solved_tickets=row.solved_tickets,
+        reopened_tickets=row.reopened_tickets,
+        reopen_rate=row.reopen_rate,
+        csat_responses=len(row.csat),
+        csat_average=row.csat_average,
+        csat_satisfied_rate=row.csat_satisfied_rate,
+        nps_responses=len(row.nps),
+        nps=row.nps_score,
+    )
+
+
+def metrics_to_proto(report: Report, start: dt.datetime, end: dt.datetime) -> metrics_pb2.SupportMetrics:
+    return metrics_pb2.SupportMetrics(
+        start_time=timestamp(start),
+        end_time=timestamp(end),
+        overall=metrics_row_to_proto(report.overall),
+        rows=[metrics_row_to_proto(r) for r in report.rows],
+    )
+
+
+SurveyKind = surveys_pb2.Survey.Kind
+
+
+def survey_response_to_proto(survey: Survey) -> surveys_pb2.SurveyResponse | None:
+    if survey.answer is None:
+        return None
+    return surveys_pb2.SurveyResponse(
+        survey_id=survey.id,
+        kind=enum_value(SurveyKind, survey.kind),
+        score=survey.answer.score,
+        comment=survey.answer.comment,
+        response_time=timestamp(survey.answer.response_time),
+    )
+
+
+def survey_to_proto(survey: Survey, token: str = "") -> surveys_pb2.Survey:
+    return surveys_pb2.Survey(
+        id=survey.id,
+        kind=enum_value(SurveyKind, survey.kind),
+        requester_id=survey.requester_id,
+        ticket_id=survey.ticket_id,
+        agent_id=survey.agent_id,
+        group_id=survey.group_id,
+        create_time=timestamp(survey.create_time),
+        expire_time=timestamp(survey.expire_time),
+        token=token,
+        response=survey_response_to_proto(survey),
+    )

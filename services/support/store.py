@@ -12,9 +12,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from crmkit.db import JSONType, UTCDateTime, make_metadata
 from crmkit.events.tables import add_messaging_tables
-from services.support.domain import sla
+from services.support.domain import metrics, sla
 from services.support.domain.agents import Agent, AgentFields, Group
+from services.support.domain.articles import PUBLISHED, Article, ArticleFields, Category
 from services.support.domain.business_hours import Calendar
+from services.support.domain.surveys import Answer, Survey
 from services.support.domain.tickets import ACTIVE_STATUSES, Comment, HistoryEntry, Ticket, TicketFields
 
 
@@ -23,6 +25,13 @@ class Base(DeclarativeBase):
 
 
 OUTBOX, INBOX = add_messaging_tables(Base.metadata)
+
+# Full-text search objects the migrations create but the models cannot describe portably
+# (docs/adr/0018): the PostgreSQL tsvector column and its GIN index, and the SQLite FTS5 table
+# with its shadow tables. crmkit.migrations leaves names matching these patterns out of the
+# model/migration comparison.
+Base.metadata.info["unmanaged"] = ("articles.search_vector", "ix_articles_search_vector", "articles_fts*")
+ARTICLES_FTS = "articles_fts"
 
 
 class TicketRow(Base):
@@ -152,6 +161,66 @@ class SlaMarkerRow(Base):
     tenant_id: Mapped[str] = mapped_column(sa.String(26))
     due_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     fired_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class ArticleRow(Base):
+    __tablename__ = "articles"
+    __table_args__ = (sa.Index("ix_articles_tenant_id_id", "tenant_id", "id"),)
+
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    title: Mapped[str] = mapped_column(sa.String(300))
+    body: Mapped[str] = mapped_column(sa.Text())
+    category_id: Mapped[str] = mapped_column(sa.String(64))
+    tags: Mapped[list[str]] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    author_id: Mapped[str] = mapped_column(sa.String(200))
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    update_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    publish_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    etag: Mapped[str] = mapped_column(sa.String(32))
+
+
+class ArticleCategoryRow(Base):
+    __tablename__ = "article_categories"
+    __table_args__ = (sa.Index("ix_article_categories_tenant_id_id", "tenant_id", "id"),)
+
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text())
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class SurveyRow(Base):
+    __tablename__ = "surveys"
+    __table_args__ = (
+        sa.Index("ix_surveys_tenant_id_id", "tenant_id", "id"),
+        sa.Index("ix_surveys_tenant_id_response_time", "tenant_id", "response_time"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    kind: Mapped[str] = mapped_column(sa.String(8))
+    requester_id: Mapped[str] = mapped_column(sa.String(64))
+    ticket_id: Mapped[str] = mapped_column(sa.String(26))
+    agent_id: Mapped[str] = mapped_column(sa.String(64))
+    group_id: Mapped[str] = mapped_column(sa.String(64))
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expire_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    score: Mapped[int | None] = mapped_column(sa.Integer(), nullable=True)
+    comment: Mapped[str] = mapped_column(sa.Text(), server_default="")
+    response_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class SecretRow(Base):
+    """Per-deployment secrets the service generated at migration time (the survey signing key)."""
+
+    __tablename__ = "support_secrets"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(200))
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 # --- tickets ---
@@ -562,3 +631,265 @@ def lock_ticket_if_free(session: Session, tenant_id: str, ticket_id: str) -> Tic
     )
     row = session.scalars(query).first()
     return None if row is None else _ticket(row)
+
+
+# --- knowledge base ---
+
+
+def _article(row: ArticleRow) -> Article:
+    data = ArticleFields(row.title, row.body, row.category_id, tuple(row.tags), row.author_id)
+    return Article(
+        row.id, row.tenant_id, data, row.status, row.create_time, row.update_time, row.publish_time, row.etag
+    )
+
+
+def _write_article(row: ArticleRow, article: Article) -> None:
+    data = article.data
+    row.title, row.body, row.category_id, row.tags = data.title, data.body, data.category_id, list(data.tags)
+    row.author_id, row.status, row.publish_time = data.author_id, article.status, article.publish_time
+    row.update_time, row.etag = article.update_time, article.etag
+
+
+def _sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def _sync_fts(session: Session, article: Article | None, article_id: str) -> None:
+    """Keep the SQLite FTS5 index in step with the article, in the same transaction. (On
+    PostgreSQL the tsvector column is generated by the database itself.)"""
+    if not _sqlite(session):
+        return
+    session.execute(sa.text(f"DELETE FROM {ARTICLES_FTS} WHERE article_id = :id"), {"id": article_id})
+    if article is not None:
+        session.execute(
+            sa.text(
+                f"INSERT INTO {ARTICLES_FTS} (article_id, tenant_id, title, body) VALUES (:id, :tenant, :title, :body)"
+            ),
+            {"id": article.id, "tenant": article.tenant_id, "title": article.data.title, "body": article.data.body},
+        )
+
+
+def add_article(session: Session, article: Article) -> None:
+    row = ArticleRow(id=article.id, tenant_id=article.tenant_id, create_time=article.create_time)
+    _write_article(row, article)
+    session.add(row)
+    session.flush()
+    _sync_fts(session, article, article.id)
+
+
+def get_article(session: Session, tenant_id: str, article_id: str, *, for_update: bool = False) -> Article | None:
+    query = sa.select(ArticleRow).where(ArticleRow.tenant_id == tenant_id, ArticleRow.id == article_id)
+    if for_update:
+        query = query.with_for_update()
+    row = session.scalars(query).first()
+    return None if row is None else _article(row)
+
+
+def save_article(session: Session, article: Article) -> None:
+    row = session.scalars(
+        sa.select(ArticleRow).where(ArticleRow.tenant_id == article.tenant_id, ArticleRow.id == article.id)
+    ).one()
+    _write_article(row, article)
+    session.flush()
+    _sync_fts(session, article, article.id)
+
+
+def delete_article(session: Session, tenant_id: str, article_id: str) -> None:
+    session.execute(sa.delete(ArticleRow).where(ArticleRow.tenant_id == tenant_id, ArticleRow.id == article_id))
+    _sync_fts(session, None, article_id)
+
+
+def article_page(
+    session: Session, tenant_id: str, equals: dict[str, str], after: str | None, limit: int
+) -> list[Article]:
+    query = sa.select(ArticleRow).where(ArticleRow.tenant_id == tenant_id)
+    for column, value in equals.items():
+        query = query.where(getattr(ArticleRow, column) == value)
+    if after:
+        query = query.where(ArticleRow.id > after)
+    return [_article(r) for r in session.scalars(query.order_by(ArticleRow.id).limit(limit))]
+
+
+def search_articles(
+    session: Session, tenant_id: str, terms: list[str], *, any_word: bool, category_id: str, limit: int
+) -> list[tuple[Article, float]]:
+    """Published articles matching the terms (every one, or any one), best first, with a
+    relevance where higher is better. `terms` are letters and digits only (domain.search_terms),
+    and are passed as bound parameters all the same."""
+    if not terms:
+        return []
+    if _sqlite(session):
+        # FTS5: quoted terms, implicit AND or explicit OR; bm25 is lower for better matches, and
+        # weighs a title hit ten times a body hit (the unindexed id columns weigh nothing).
+        match = (" OR " if any_word else " ").join(f'"{t}"' for t in terms)
+        fts = sa.table(ARTICLES_FTS, sa.column("article_id"), sa.column("tenant_id"))
+        score = sa.literal_column(f"bm25({ARTICLES_FTS}, 0.0, 0.0, 10.0, 1.0)")
+        query = (
+            sa.select(ArticleRow, (-score).label("relevance"))
+            .join(fts, sa.and_(fts.c.article_id == ArticleRow.id, fts.c.tenant_id == ArticleRow.tenant_id))
+            .where(sa.literal_column(ARTICLES_FTS).op("MATCH")(match))
+        )
+    else:
+        # A tsquery built from plain words joined by & or |, parsed with the same english
+        # configuration as the generated column (stemming, stop words); ranked by ts_rank, whose
+        # weights make a title (A) hit count more than a body (B) hit.
+        tsquery = sa.func.to_tsquery("english", (" | " if any_word else " & ").join(terms))
+        vector = sa.literal_column("articles.search_vector")
+        query = sa.select(ArticleRow, sa.func.ts_rank(vector, tsquery).label("relevance")).where(
+            vector.op("@@")(tsquery)
+        )
+    query = query.where(ArticleRow.tenant_id == tenant_id, ArticleRow.status == PUBLISHED)
+    if category_id:
+        query = query.where(ArticleRow.category_id == category_id)
+    query = query.order_by(sa.desc("relevance"), ArticleRow.id).limit(limit)
+    return [(_article(row), float(relevance)) for row, relevance in session.execute(query)]
+
+
+def _category(row: ArticleCategoryRow) -> Category:
+    return Category(row.id, row.tenant_id, row.name, row.description, row.create_time)
+
+
+def add_category(session: Session, category: Category) -> None:
+    session.add(
+        ArticleCategoryRow(
+            id=category.id,
+            tenant_id=category.tenant_id,
+            name=category.name,
+            description=category.description,
+            create_time=category.create_time,
+        )
+    )
+    session.flush()
+
+
+def get_category(session: Session, tenant_id: str, category_id: str) -> Category | None:
+    row = session.scalars(
+        sa.select(ArticleCategoryRow).where(
+            ArticleCategoryRow.tenant_id == tenant_id, ArticleCategoryRow.id == category_id
+        )
+    ).first()
+    return None if row is None else _category(row)
+
+
+def category_page(session: Session, tenant_id: str, after: str | None, limit: int) -> list[Category]:
+    query = sa.select(ArticleCategoryRow).where(ArticleCategoryRow.tenant_id == tenant_id)
+    if after:
+        query = query.where(ArticleCategoryRow.id > after)
+    return [_category(r) for r in session.scalars(query.order_by(ArticleCategoryRow.id).limit(limit))]
+
+
+# --- metrics ---
+
+
+def metrics_facts(session: Session, tenant_id: str, end: dt.datetime) -> list[metrics.TicketFacts]:
+    """Facts of every ticket created before `end`, with its status at `end` from the history."""
+    tickets = session.scalars(
+        sa.select(TicketRow).where(TicketRow.tenant_id == tenant_id, TicketRow.create_time < end).order_by(TicketRow.id)
+    ).all()
+    breached: dict[str, set[str]] = {}
+    marker_query = sa.select(SlaMarkerRow.ticket_id, SlaMarkerRow.target).where(
+        SlaMarkerRow.tenant_id == tenant_id, SlaMarkerRow.kind == sla.BREACH
+    )
+    for ticket_id, target in session.execute(marker_query):
+        breached.setdefault(ticket_id, set()).add(target)
+    changes: dict[str, list[tuple[dt.datetime, str]]] = {}
+    history_query = (
+        sa.select(HistoryRow.ticket_id, HistoryRow.time, HistoryRow.message)
+        .join(TicketRow, sa.and_(TicketRow.id == HistoryRow.ticket_id, TicketRow.tenant_id == HistoryRow.tenant_id))
+        .where(HistoryRow.tenant_id == tenant_id, HistoryRow.kind == "status", TicketRow.create_time < end)
+        .order_by(HistoryRow.id)
+    )
+    for ticket_id, time, message in session.execute(history_query):
+        changes.setdefault(ticket_id, []).append((time, message))
+    return [
+        metrics.TicketFacts(
+            ticket_id=row.id,
+            agent_id=row.assignee_id,
+            group_id=row.group_id,
+            create_time=row.create_time,
+            first_response_time=row.first_response_time,
+            solve_time=row.solve_time,
+            reopen_count=row.reopen_count,
+            has_sla=bool(row.sla_policy_id),
+            breached=frozenset(breached.get(row.id, ())),
+            status_at_end=metrics.status_at(row.status, changes.get(row.id, []), end),
+        )
+        for row in tickets
+    ]
+
+
+# --- surveys ---
+
+SURVEY_KEY = "survey_signing_key"
+
+
+def secret(session: Session, name: str) -> str:
+    value = session.scalars(sa.select(SecretRow.value).where(SecretRow.name == name)).first()
+    if not value:
+        raise LookupError(f"no secret {name!r}: run the support migrations")
+    return value
+
+
+def _survey(row: SurveyRow) -> Survey:
+    answer = None
+    if row.score is not None and row.response_time is not None:
+        answer = Answer(row.score, row.comment, row.response_time)
+    return Survey(
+        row.id,
+        row.tenant_id,
+        row.kind,
+        row.requester_id,
+        row.ticket_id,
+        row.agent_id,
+        row.group_id,
+        row.create_time,
+        row.expire_time,
+        answer,
+    )
+
+
+def add_survey(session: Session, survey: Survey) -> None:
+    session.add(
+        SurveyRow(
+            id=survey.id,
+            tenant_id=survey.tenant_id,
+            kind=survey.kind,
+            requester_id=survey.requester_id,
+            ticket_id=survey.ticket_id,
+            agent_id=survey.agent_id,
+            group_id=survey.group_id,
+            create_time=survey.create_time,
+            expire_time=survey.expire_time,
+            comment="",
+        )
+    )
+    session.flush()
+
+
+def get_survey(session: Session, tenant_id: str, survey_id: str, *, for_update: bool = False) -> Survey | None:
+    query = sa.select(SurveyRow).where(SurveyRow.tenant_id == tenant_id, SurveyRow.id == survey_id)
+    if for_update:
+        query = query.with_for_update()
+    row = session.scalars(query).first()
+    return None if row is None else _survey(row)
+
+
+def save_answer(session: Session, survey: Survey) -> None:
+    assert survey.answer is not None
+    session.execute(
+        sa.update(SurveyRow)
+        .where(SurveyRow.tenant_id == survey.tenant_id, SurveyRow.id == survey.id)
+        .values(score=survey.answer.score, comment=survey.answer.comment, response_time=survey.answer.response_time)
+    )
+
+
+def survey_answers(
+    session: Session, tenant_id: str, start: dt.datetime, end: dt.datetime
+) -> list[metrics.SurveyAnswer]:
+    query = sa.select(SurveyRow).where(
+        SurveyRow.tenant_id == tenant_id, SurveyRow.response_time >= start, SurveyRow.response_time < end
+    )
+    return [
+        metrics.SurveyAnswer(r.kind, r.agent_id, r.group_id, r.score or 0, r.response_time or end)
+        for r in session.scalars(query.order_by(SurveyRow.id))
+    ]

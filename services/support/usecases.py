@@ -12,17 +12,21 @@ from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
 from crmkit.db import Database, utcnow
-from crmkit.errors import AlreadyExists, InvalidArgument, NotFound, Validator
+from crmkit.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound, Validator
 from crmkit.events.outbox import Outbox
 from crmkit.ids import new_id
 from crmkit.pagination import decode_cursor, page_of, page_size
 from crmkit.tokens import Principal
 from services.support import events, store
 from services.support.domain import agents as agent_rules
-from services.support.domain import routing, sla
+from services.support.domain import articles as kb
+from services.support.domain import metrics, routing, sla
+from services.support.domain import surveys as survey_rules
 from services.support.domain import tickets as rules
 from services.support.domain.agents import Agent, AgentFields, Group
+from services.support.domain.articles import Article, ArticleFields, Category
 from services.support.domain.business_hours import parse_calendar
+from services.support.domain.surveys import Survey
 from services.support.domain.tickets import Comment, HistoryEntry, Ticket, TicketFields
 
 Clock = Callable[[], dt.datetime]
@@ -194,11 +198,84 @@ def _needs_routing(before: Ticket | None, after: Ticket) -> bool:
     return (before.data.group_id, before.data.required_skills) != (after.data.group_id, after.data.required_skills)
 
 
-class Tickets:
-    def __init__(self, database: Database, outbox: Outbox, clock: Clock = utcnow) -> None:
+class Surveys:
+    """CSAT and NPS surveys. The answer is authorised by the signed token alone (ADR 0020): its
+    tenant and survey come from the token, never from the caller."""
+
+    def __init__(self, database: Database, outbox: Outbox, secret: str = "", clock: Clock = utcnow) -> None:
         self.database = database
         self.outbox = outbox
         self.clock = clock
+        self._secret = secret  # empty: the key the migration generated, read once
+
+    def signing_key(self, session: Session) -> str:
+        if not self._secret:
+            self._secret = store.secret(session, store.SURVEY_KEY)
+        return self._secret
+
+    def issue_csat(self, session: Session, ticket: Ticket, now: dt.datetime) -> Survey:
+        """A CSAT survey for a ticket just solved, in the solving transaction, with its event."""
+        data = ticket.data
+        survey = survey_rules.new_survey(
+            new_id(),
+            ticket.tenant_id,
+            survey_rules.CSAT,
+            data.requester_id,
+            now,
+            ticket.id,
+            data.assignee_id,
+            data.group_id,
+        )
+        self._add(session, survey)
+        return survey
+
+    def create(self, principal: Principal, kind: str, requester_id: str) -> tuple[Survey, str]:
+        if kind not in ("", survey_rules.NPS):
+            raise InvalidArgument.of(
+                [FieldViolation("kind", "only NPS surveys are created directly; CSAT follows a solve")]
+            )
+        survey = survey_rules.new_survey(new_id(), principal.tenant_id, survey_rules.NPS, requester_id, self.clock())
+        with self.database.transaction() as session:
+            token = self._add(session, survey)
+        return survey, token
+
+    def get(self, principal: Principal, survey_id: str) -> tuple[Survey, str]:
+        with self.database.transaction() as session:
+            survey = store.get_survey(session, principal.tenant_id, survey_id)
+            if survey is None:
+                raise NotFound.resource("survey", survey_id)
+            return survey, survey_rules.sign(survey, self.signing_key(session))
+
+    def submit(self, token: str, score: int | None, comment: str) -> Survey:
+        now = self.clock()
+        with self.database.transaction() as session:
+            claims = survey_rules.verify(token, self.signing_key(session), now)
+            survey = store.get_survey(session, claims.tenant_id, claims.survey_id, for_update=True)
+            if survey is None or survey.ticket_id != claims.ticket_id:
+                raise NotFound.resource("survey", claims.survey_id)
+            answered, new = survey_rules.answer(survey, score, comment, now)
+            if new:
+                store.save_answer(session, answered)
+                self.outbox.add(
+                    session, events.survey_answered(answered), tenant_id=survey.tenant_id, subject=survey.id
+                )
+            return answered
+
+    def _add(self, session: Session, survey: Survey) -> str:
+        store.add_survey(session, survey)
+        token = survey_rules.sign(survey, self.signing_key(session))
+        self.outbox.add(session, events.survey_created(survey, token), tenant_id=survey.tenant_id, subject=survey.id)
+        return token
+
+
+class Tickets:
+    def __init__(
+        self, database: Database, outbox: Outbox, clock: Clock = utcnow, surveys: Surveys | None = None
+    ) -> None:
+        self.database = database
+        self.outbox = outbox
+        self.clock = clock
+        self.surveys = surveys or Surveys(database, outbox, clock=clock)
 
     def create(self, principal: Principal, data: TicketFields) -> TicketView:
         now = self.clock()
@@ -247,6 +324,8 @@ class Tickets:
             if changed:
                 router.check_references(updated)
                 changes.saved(current, updated, changed, principal.subject)
+                if updated.status == "SOLVED" and current.status != "SOLVED":
+                    self.surveys.issue_csat(session, updated, now)
                 updated = self._reroute(router, current, updated)
             return self._view(session, updated)
 
@@ -547,3 +626,150 @@ class SlaMonitor:
                 if escalated is not ticket:
                     changes.saved(ticket, escalated, ["priority"], "sla", "escalated after an SLA breach")
             return len(alerts)
+
+
+WRITE_SCOPE = "support:write"
+SEARCH_DEFAULT, SUGGEST_DEFAULT, SEARCH_MAX = 10, 5, 100
+
+
+class Articles:
+    """The knowledge base. Callers without support:write see only published articles: a draft
+    is NOT_FOUND to them, exactly as if it did not exist. Search finds only published articles."""
+
+    def __init__(self, database: Database, clock: Clock = utcnow) -> None:
+        self.database = database
+        self.clock = clock
+
+    def create(self, principal: Principal, data: ArticleFields) -> Article:
+        article = kb.new_article(new_id(), principal.tenant_id, data, principal.subject, self.clock())
+        with self.database.transaction() as session:
+            self._check_category(session, article)
+            store.add_article(session, article)
+        return article
+
+    def get(self, principal: Principal, article_id: str) -> Article:
+        with self.database.transaction() as session:
+            return self._article(session, principal, article_id)
+
+    def list(
+        self, principal: Principal, requested_size: int, page_token: str, filter_text: str
+    ) -> tuple[list[Article], str]:
+        size = page_size(requested_size)
+        equals = kb.parse_filter(filter_text)
+        if not principal.has_scope(WRITE_SCOPE):
+            if equals.get("status", kb.PUBLISHED) != kb.PUBLISHED:
+                return [], ""
+            equals["status"] = kb.PUBLISHED
+        scope = "articles?" + "&".join(f"{k}={v}" for k, v in sorted(equals.items()))
+        after = decode_cursor(page_token, scope)
+        with self.database.transaction() as session:
+            found = store.article_page(session, principal.tenant_id, equals, after, size + 1)
+        return page_of(found, size, lambda a: a.id, scope)
+
+    def update(
+        self, principal: Principal, article_id: str, patch: ArticleFields, mask: Sequence[str], etag: str
+    ) -> Article:
+        now = self.clock()
+        with self.database.transaction() as session:
+            current = self._article(session, principal, article_id, for_update=True)
+            kb.check_etag(current, etag)
+            updated, changed = kb.apply_update(current, patch, mask, now)
+            if changed:
+                self._check_category(session, updated)
+                store.save_article(session, updated)
+            return updated
+
+    def delete(self, principal: Principal, article_id: str, etag: str) -> None:
+        with self.database.transaction() as session:
+            current = self._article(session, principal, article_id, for_update=True)
+            kb.check_etag(current, etag)
+            store.delete_article(session, principal.tenant_id, article_id)
+
+    def publish(self, principal: Principal, article_id: str, etag: str) -> Article:
+        return self._move(principal, article_id, etag, kb.publish)
+
+    def unpublish(self, principal: Principal, article_id: str, etag: str) -> Article:
+        return self._move(principal, article_id, etag, kb.unpublish)
+
+    def search(
+        self, principal: Principal, q: str, category_id: str, requested_size: int
+    ) -> list[tuple[Article, float]]:
+        terms = kb.search_terms(q)
+        limit = min(requested_size, SEARCH_MAX) if requested_size > 0 else SEARCH_DEFAULT
+        with self.database.transaction() as session:
+            return store.search_articles(
+                session, principal.tenant_id, terms, any_word=False, category_id=category_id.strip(), limit=limit
+            )
+
+    def suggest(self, principal: Principal, ticket_id: str, requested_size: int) -> list[tuple[Article, float]]:
+        """Published articles for a ticket: any word of its subject or description, best first."""
+        limit = min(requested_size, SEARCH_MAX) if requested_size > 0 else SUGGEST_DEFAULT
+        with self.database.transaction() as session:
+            ticket = store.get_ticket(session, principal.tenant_id, ticket_id)
+            if ticket is None:
+                raise NotFound.resource("ticket", ticket_id)
+            # The subject's words first: when there are more than MAX_TERMS, those are kept.
+            text = f"{ticket.data.subject} {ticket.data.description}"
+            terms = kb.search_terms(text, required=False)
+            return store.search_articles(
+                session, principal.tenant_id, terms, any_word=True, category_id="", limit=limit
+            )
+
+    def create_category(self, principal: Principal, name: str, description: str) -> Category:
+        category = kb.new_category(new_id(), principal.tenant_id, name, description, self.clock())
+        with self.database.transaction() as session:
+            store.add_category(session, category)
+        return category
+
+    def get_category(self, principal: Principal, category_id: str) -> Category:
+        with self.database.transaction() as session:
+            category = store.get_category(session, principal.tenant_id, category_id)
+        if category is None:
+            raise NotFound.resource("article category", category_id)
+        return category
+
+    def list_categories(self, principal: Principal, requested_size: int, page_token: str) -> tuple[list[Category], str]:
+        size = page_size(requested_size)
+        after = decode_cursor(page_token, "articleCategories")
+        with self.database.transaction() as session:
+            found = store.category_page(session, principal.tenant_id, after, size + 1)
+        return page_of(found, size, lambda c: c.id, "articleCategories")
+
+    def _move(
+        self, principal: Principal, article_id: str, etag: str, step: Callable[[Article, dt.datetime], Article]
+    ) -> Article:
+        now = self.clock()
+        with self.database.transaction() as session:
+            current = self._article(session, principal, article_id, for_update=True)
+            kb.check_etag(current, etag)
+            moved = step(current, now)
+            store.save_article(session, moved)
+            return moved
+
+    @staticmethod
+    def _article(session: Session, principal: Principal, article_id: str, *, for_update: bool = False) -> Article:
+        article = store.get_article(session, principal.tenant_id, article_id, for_update=for_update)
+        if article is None or (not article.published and not principal.has_scope(WRITE_SCOPE)):
+            raise NotFound.resource("article", article_id)
+        return article
+
+    @staticmethod
+    def _check_category(session: Session, article: Article) -> None:
+        category_id = article.data.category_id
+        if category_id and store.get_category(session, article.tenant_id, category_id) is None:
+            raise InvalidArgument.of([FieldViolation("category_id", f"no article category {category_id}")])
+
+
+class SupportMetrics:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def report(
+        self, principal: Principal, start: dt.datetime | None, end: dt.datetime | None, group_by: str
+    ) -> metrics.Report:
+        metrics.validate_period(start, end, group_by)
+        assert start is not None and end is not None
+        with self.database.transaction() as session:
+            facts = store.metrics_facts(session, principal.tenant_id, end)
+            answers = store.survey_answers(session, principal.tenant_id, start, end)
+        return metrics.aggregate(facts, answers, start, end, group_by)

@@ -79,6 +79,12 @@ ID_OF = {
     "/v1/tickets/{id}": "ticket",
     "/v1/tickets/{id}:close": "ticket",
     "/v1/tickets/{ticket_id}/comments": "ticket",
+    "/v1/tickets/{id}:suggestArticles": "ticket",
+    "/v1/articles/{id}": "article",
+    "/v1/articles/{id}:publish": "article",
+    "/v1/articles/{id}:unpublish": "article",
+    "/v1/articleCategories/{id}": "articleCategory",
+    "/v1/surveys/{id}": "survey",
 }
 # Minimal valid bodies for writes (anything else with a body gets {}).
 BODIES = {
@@ -86,6 +92,7 @@ BODIES = {
     ("PATCH", "/v1/agents/{id}"): {"displayName": "taken over"},
     ("PATCH", "/v1/tickets/{id}"): {"subject": "taken over"},
     ("POST", "/v1/tickets/{ticket_id}/comments"): {"body": "taken over"},
+    ("PATCH", "/v1/articles/{id}"): {"title": "taken over"},
 }
 
 
@@ -119,6 +126,11 @@ def tenant_a(suite) -> dict[str, str]:
         },
     )
     ids["ticket"] = made("/v1/tickets", {"subject": "Mine", "requesterId": ids["contact"]})
+    ids["articleCategory"] = made("/v1/articleCategories", {"name": "Billing"})
+    ids["article"] = made(
+        "/v1/articles", {"title": "Paying twice", "body": "Refunds", "categoryId": ids["articleCategory"]}
+    )
+    ids["survey"] = made("/v1/surveys", {"kind": "NPS", "requesterId": ids["contact"]})
     # The marketing projection of the contact arrives by event: wait until tenant A sees it, so that
     # tenant B's 404 on it means "not yours", not "not there yet".
     wait_until(lambda: api.get(f"/v1/audienceMembers/{ids['contact']}").status_code == 200, 30, "the projection")
@@ -161,3 +173,5 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
     assert owner.get(f"/v1/tickets/{tenant_a['ticket']}/comments").json()["comments"] == []
     assert owner.get(f"/v1/slaPolicies/{tenant_a['slaPolicy']}").status_code == 200
     assert owner.get(f"/v1/agents/{tenant_a['agent']}").json()["displayName"] == "Ann"
+    article = owner.get(f"/v1/articles/{tenant_a['article']}").json()
+    assert article["title"] == "Paying twice" and article["status"] == "DRAFT"

@@ -106,3 +106,51 @@ def test_bad_input_names_fields_and_other_tenants_get_404(suite, api):
     ):
         assert response.status_code == 404, response.text
     assert other.get("/v1/tickets").json()["tickets"] == []
+
+
+def test_knowledge_base_metrics_and_a_survey_answered_without_credentials(suite, api):
+    from crm.events.v1.envelope_pb2 import Envelope
+    from crm.support.v1 import events_pb2
+
+    article = api.post("/v1/articles", json={"title": "Reset your password", "body": "Use the reset link."}).json()
+    assert article["status"] == "DRAFT"
+    assert api.get("/v1/articles:search", params={"q": "password"}).json()["results"] == []
+    published = api.post(f"/v1/articles/{article['id']}:publish", json={})
+    assert published.status_code == 200 and published.json()["status"] == "PUBLISHED"
+    found = api.get("/v1/articles:search", params={"q": "reset password"}).json()["results"]
+    assert [r["article"]["id"] for r in found] == [article["id"]]
+    ticket = api.post("/v1/tickets", json={"subject": "Forgot my password", "requesterId": "C7"}).json()
+    suggested = api.get(f"/v1/tickets/{ticket['id']}:suggestArticles").json()["results"]
+    assert [r["article"]["id"] for r in suggested] == [article["id"]]
+
+    assert api.patch(f"/v1/tickets/{ticket['id']}", json={"status": "SOLVED"}).status_code == 200
+    with sa.create_engine(suite.support_db).connect() as connection:
+        payloads = connection.execute(
+            sa.text("SELECT payload FROM outbox WHERE event_type = 'crm.support.v1.SurveyCreated'")
+        ).scalars()
+        created = [events_pb2.SurveyCreated.FromString(Envelope.FromString(p).data) for p in payloads]
+    [survey] = [s for s in created if s.ticket_id == ticket["id"]]
+    anonymous = Api(suite.base, None)
+    assert anonymous.get("/v1/tickets").status_code == 401, "only public routes skip credentials"
+    answered = anonymous.post("/v1/surveys:submit", json={"token": survey.token, "score": 5, "comment": "Great"})
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["score"] == 5 and "RateLimit-Limit" in answered.headers
+    refused = anonymous.post("/v1/surveys:submit", json={"token": survey.token, "score": 1})
+    assert refused.status_code == 409
+    bad = anonymous.post("/v1/surveys:submit", json={"token": "nonsense", "score": 5})
+    assert bad.status_code == 400 and bad.json()["error"]["details"][0]["field"] == "token"
+
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    period = {
+        "startTime": (now - dt.timedelta(days=1)).isoformat(),
+        "endTime": (now + dt.timedelta(days=1)).isoformat(),
+    }
+    report = api.get("/v1/supportMetrics", params={**period, "groupBy": "AGENT"})
+    assert report.status_code == 200, report.text
+    overall = report.json()["overall"]
+    assert overall["csatResponses"] == 1 and overall["csatAverage"] == 5
+    missing = api.get("/v1/supportMetrics")
+    assert missing.status_code == 400
+    assert {d["field"] for d in missing.json()["error"]["details"]} == {"startTime", "endTime"}

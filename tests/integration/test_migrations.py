@@ -38,3 +38,14 @@ def test_the_comparison_notices_a_model_the_migrations_do_not_build(tmp_path: Pa
     drifted.tables["contacts"].append_column(sa.Column("nickname", sa.String(50)))
     changes = pending_model_changes(migrations_of("contacts"), f"sqlite:///{tmp_path / 'c.db'}", drifted)
     assert {change[0] for change in changes} == {"add_table", "add_column"}
+
+
+def test_unmanaged_search_objects_are_skipped_but_the_rest_of_their_table_is_still_compared(tmp_path: Path):
+    import sqlalchemy as sa
+
+    drifted = sa.MetaData(info=dict(metadata_of("support").info))
+    for table in metadata_of("support").tables.values():
+        table.to_metadata(drifted)
+    drifted.tables["articles"].append_column(sa.Column("summary", sa.Text()))
+    changes = pending_model_changes(migrations_of("support"), f"sqlite:///{tmp_path / 's.db'}", drifted)
+    assert [(c[0], c[3].name) for c in changes] == [("add_column", "summary")]

@@ -47,3 +47,20 @@ def test_short_secrets_are_refused():
 def test_admin_implies_every_scope():
     assert Principal("T", "s", frozenset({"admin"})).has_scope("sales:write")
     assert not ALICE.has_scope("contacts:write")
+
+
+def test_the_anonymous_principal_round_trips_without_tenant_or_scopes():
+    tokens = InternalTokens(SECRET)
+    anonymous = Principal.anonymous("203.0.113.7")
+    verified = tokens.verify(tokens.mint(anonymous))
+    assert verified == anonymous and verified.is_anonymous
+    assert not Principal("", "anonymous:x", frozenset({"admin"})).has_scope("contacts:read")
+
+
+def test_a_tenantless_token_that_does_not_say_anonymous_is_refused():
+    claims = jwt.decode(
+        InternalTokens(SECRET).mint(Principal.anonymous("x")), SECRET, algorithms=["HS256"], audience="crm-internal"
+    )
+    for forged in ({**claims, "anon": False}, {**claims, "anon": True, "tid": "T1"}):
+        with pytest.raises(Unauthenticated):
+            InternalTokens(SECRET).verify(jwt.encode(forged, SECRET, algorithm="HS256"))

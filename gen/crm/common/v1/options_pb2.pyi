@@ -9,6 +9,8 @@ DEADLINE_SECONDS_FIELD_NUMBER: _ClassVar[int]
 deadline_seconds: _descriptor.FieldDescriptor
 RATE_CLASS_FIELD_NUMBER: _ClassVar[int]
 rate_class: _descriptor.FieldDescriptor
+PUBLIC_FIELD_NUMBER: _ClassVar[int]
+public: _descriptor.FieldDescriptor
 WRITE_SCOPE_FIELD_NUMBER: _ClassVar[int]
 write_scope: _descriptor.FieldDescriptor
 BACKEND_FIELD_NUMBER: _ClassVar[int]

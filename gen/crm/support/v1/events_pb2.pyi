@@ -1,5 +1,6 @@
 import datetime
 
+from crm.support.v1 import surveys_pb2 as _surveys_pb2
 from crm.support.v1 import tickets_pb2 as _tickets_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -104,3 +105,35 @@ class TicketSlaBreached(_message.Message):
     policy_id: str
     priority: _tickets_pb2.Ticket.Priority
     def __init__(self, ticket_id: _Optional[str] = ..., target: _Optional[_Union[SlaTargetKind, str]] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., policy_id: _Optional[str] = ..., priority: _Optional[_Union[_tickets_pb2.Ticket.Priority, str]] = ...) -> None: ...
+
+class SurveyCreated(_message.Message):
+    __slots__ = ("survey_id", "kind", "ticket_id", "requester_id", "token", "expire_time")
+    SURVEY_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUESTER_ID_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    survey_id: str
+    kind: _surveys_pb2.Survey.Kind
+    ticket_id: str
+    requester_id: str
+    token: str
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, survey_id: _Optional[str] = ..., kind: _Optional[_Union[_surveys_pb2.Survey.Kind, str]] = ..., ticket_id: _Optional[str] = ..., requester_id: _Optional[str] = ..., token: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SurveyAnswered(_message.Message):
+    __slots__ = ("survey_id", "kind", "ticket_id", "agent_id", "score", "comment")
+    SURVEY_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    survey_id: str
+    kind: _surveys_pb2.Survey.Kind
+    ticket_id: str
+    agent_id: str
+    score: int
+    comment: str
+    def __init__(self, survey_id: _Optional[str] = ..., kind: _Optional[_Union[_surveys_pb2.Survey.Kind, str]] = ..., ticket_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., score: _Optional[int] = ..., comment: _Optional[str] = ...) -> None: ...
