@@ -9,8 +9,9 @@ import json
 from typing import Any
 
 
-def etag_of(resource_id: str, state: Any, version_time: dt.datetime) -> str:
-    """Changes whenever the state or its version time does; `state` is a dataclass instance."""
+def etag_of(resource_id: str, state: Any, version_time: dt.datetime, *extra: Any) -> str:
+    """Changes whenever the state, its version time or an `extra` value (a status, a counter) does;
+    `state` is a dataclass instance."""
     values = {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}
-    canonical = json.dumps([resource_id, version_time.isoformat(), values], sort_keys=True, default=list)
+    canonical = json.dumps([resource_id, version_time.isoformat(), values, *extra], sort_keys=True, default=list)
     return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import email_validator
@@ -14,6 +14,7 @@ import phonenumbers
 
 from crmkit.errors import Aborted, Validator
 from crmkit.etags import etag_of
+from crmkit.updates import apply_mask
 
 MAX_NAME = 200
 MAX_TAGS = 100
@@ -51,12 +52,6 @@ class ContactFields:
     lifecycle_stage: str = ""
     tags: tuple[str, ...] = ()
     custom_fields: Mapping[str, Any] = field(default_factory=dict)
-
-    def populated(self) -> list[str]:
-        return [f.name for f in fields(self) if getattr(self, f.name)]
-
-
-WRITABLE_FIELDS = frozenset(f.name for f in fields(ContactFields))
 
 
 @dataclass(frozen=True)
@@ -104,14 +99,7 @@ def apply_update(
 
     An empty mask means every populated field of the patch (AIP-134).
     """
-    paths = [p for p in (mask or patch.populated()) if p not in SYSTEM_FIELDS]
-    check = Validator()
-    for path in paths:
-        if path not in WRITABLE_FIELDS:
-            check.add("update_mask", f"unknown or read-only field {path!r}")
-    check.raise_if_any()
-    merged = normalise(replace(contact.data, **{p: getattr(patch, p) for p in paths}))
-    changed = [p for p in sorted(set(paths)) if getattr(merged, p) != getattr(contact.data, p)]
+    merged, changed = apply_mask(contact.data, patch, mask, normalise, SYSTEM_FIELDS)
     if not changed:
         return contact, []
     updated = replace(contact, data=merged, update_time=now, etag=compute_etag(contact.id, merged, now))

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
-from crmkit.errors import Aborted, FailedPrecondition, FieldViolation, InvalidArgument, Validator
-from services.support.domain.tickets import CONTROL_CHARS, SINGLE_LINE_CONTROL, _identifier, _labels
+from crmkit.errors import (
+    MULTI_LINE_CONTROL,
+    SINGLE_LINE_CONTROL,
+    Aborted,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    Validator,
+)
+from crmkit.etags import etag_of
+from crmkit.updates import apply_mask
+from services.support.domain.tickets import MAX_ID, MAX_TAG
 
 MAX_TITLE = 300
 MAX_BODY = 256 * 1024
@@ -93,11 +101,7 @@ class ArticleFields:
     tags: tuple[str, ...] = ()
     author_id: str = ""
 
-    def populated(self) -> list[str]:
-        return [f.name for f in fields(self) if getattr(self, f.name)]
 
-
-WRITABLE_FIELDS = frozenset(f.name for f in fields(ArticleFields))
 SYSTEM_FIELDS = frozenset({"id", "status", "create_time", "update_time", "publish_time", "etag"})
 
 
@@ -134,20 +138,19 @@ def normalise(data: ArticleFields) -> ArticleFields:
     elif len(title) > MAX_TITLE or SINGLE_LINE_CONTROL.search(title):
         check.add("title", f"must be one line of at most {MAX_TITLE} characters")
     body = data.body.strip()
-    if len(body) > MAX_BODY or CONTROL_CHARS.search(body):
+    if len(body) > MAX_BODY or MULTI_LINE_CONTROL.search(body):
         check.add("body", f"must be text of at most {MAX_BODY} characters")
-    category_id = _identifier(check, "category_id", data.category_id)
+    category_id = check.identifier("category_id", data.category_id, MAX_ID)
     author_id = data.author_id.strip()
     if len(author_id) > MAX_NAME or SINGLE_LINE_CONTROL.search(author_id):
         check.add("author_id", f"must be one line of at most {MAX_NAME} characters")
-    tags = _labels(check, "tags", data.tags, MAX_TAGS)
+    tags = check.labels("tags", data.tags, limit=MAX_TAGS, max_length=MAX_TAG)
     check.raise_if_any()
     return ArticleFields(title, body, category_id, tags, author_id)
 
 
 def compute_etag(article_id: str, data: ArticleFields, status: str, update_time: dt.datetime) -> str:
-    canonical = json.dumps([article_id, status, update_time.isoformat(), data.__dict__], sort_keys=True, default=list)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    return etag_of(article_id, data, update_time, status)
 
 
 def new_article(article_id: str, tenant_id: str, data: ArticleFields, author: str, now: dt.datetime) -> Article:
@@ -165,14 +168,7 @@ def apply_update(
 ) -> tuple[Article, list[str]]:
     """The article with the masked fields taken from `patch` (every populated field without a
     mask), and the names of the fields that changed. Status moves only by publish/unpublish."""
-    paths = [p for p in (mask or patch.populated()) if p not in SYSTEM_FIELDS]
-    check = Validator()
-    for path in paths:
-        if path not in WRITABLE_FIELDS:
-            check.add("update_mask", f"unknown or read-only field {path!r}")
-    check.raise_if_any()
-    merged = normalise(replace(article.data, **{p: getattr(patch, p) for p in paths}))
-    changed = [p for p in sorted(set(paths)) if getattr(merged, p) != getattr(article.data, p)]
+    merged, changed = apply_mask(article.data, patch, mask, normalise, SYSTEM_FIELDS)
     if not changed:
         return article, []
     return _touch(replace(article, data=merged), now), changed
@@ -202,7 +198,7 @@ def new_category(category_id: str, tenant_id: str, name: str, description: str, 
     elif len(name) > MAX_NAME or SINGLE_LINE_CONTROL.search(name):
         check.add("name", f"must be one line of at most {MAX_NAME} characters")
     description = description.strip()
-    if len(description) > MAX_DESCRIPTION or CONTROL_CHARS.search(description):
+    if len(description) > MAX_DESCRIPTION or MULTI_LINE_CONTROL.search(description):
         check.add("description", f"must be text of at most {MAX_DESCRIPTION} characters")
     check.raise_if_any()
     return Category(category_id, tenant_id, name, description, now)

@@ -7,8 +7,15 @@ from dataclasses import dataclass, replace
 
 import jwt
 
-from crmkit.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, Validator
-from services.support.domain.tickets import CONTROL_CHARS, _identifier
+from crmkit.errors import (
+    MULTI_LINE_CONTROL,
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    Validator,
+)
+from services.support.domain.tickets import MAX_ID
 
 CSAT, NPS = "CSAT", "NPS"
 SCORES = {CSAT: range(1, 6), NPS: range(0, 11)}
@@ -56,7 +63,7 @@ def new_survey(
     group_id: str = "",
 ) -> Survey:
     check = Validator()
-    requester_id = _identifier(check, "requester_id", requester_id)
+    requester_id = check.identifier("requester_id", requester_id, MAX_ID)
     if not requester_id:
         check.add("requester_id", "is required (the contact to ask)")
     if kind not in SCORES:
@@ -113,7 +120,7 @@ def answer(survey: Survey, score: int | None, comment: str, now: dt.datetime) ->
     elif score not in allowed:
         check.add("score", f"must be {allowed.start} to {allowed.stop - 1} for {survey.kind}")
     comment = comment.strip()
-    if len(comment) > MAX_COMMENT or CONTROL_CHARS.search(comment):
+    if len(comment) > MAX_COMMENT or MULTI_LINE_CONTROL.search(comment):
         check.add("comment", f"must be text of at most {MAX_COMMENT} characters")
     check.raise_if_any()
     assert score is not None

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 
-from crmkit.errors import Aborted, FailedPrecondition, FieldViolation, InvalidArgument, Validator
+from crmkit.errors import (
+    MULTI_LINE_CONTROL,
+    SINGLE_LINE_CONTROL,
+    Aborted,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    Validator,
+)
+from crmkit.etags import etag_of
 
 MAX_SUBJECT = 300
 MAX_DESCRIPTION = 64 * 1024
@@ -34,8 +41,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 ACTIVE_STATUSES = frozenset({"NEW", "OPEN", "PENDING"})
 VISIBILITIES = ("PUBLIC", "INTERNAL")
 AUTHOR_TYPES = ("AGENT", "REQUESTER")
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-SINGLE_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Output-only or concurrency fields: ignored in an update mask (AIP-161), never written by a caller.
 SYSTEM_FIELDS = frozenset(
     {
@@ -133,9 +138,9 @@ def normalise(data: TicketFields) -> TicketFields:
     elif len(subject) > MAX_SUBJECT or SINGLE_LINE_CONTROL.search(subject):
         check.add("subject", f"must be one line of at most {MAX_SUBJECT} characters")
     description = data.description.strip()
-    if len(description) > MAX_DESCRIPTION or CONTROL_CHARS.search(description):
+    if len(description) > MAX_DESCRIPTION or MULTI_LINE_CONTROL.search(description):
         check.add("description", f"must be text of at most {MAX_DESCRIPTION} characters")
-    requester_id = _identifier(check, "requester_id", data.requester_id)
+    requester_id = check.identifier("requester_id", data.requester_id, MAX_ID)
     if not requester_id:
         check.add("requester_id", "is required (the contact who asked)")
     priority = data.priority or "NORMAL"
@@ -147,8 +152,8 @@ def normalise(data: TicketFields) -> TicketFields:
     channel = data.channel or "API"
     if channel not in CHANNELS:
         check.add("channel", f"must be one of {', '.join(CHANNELS)}")
-    tags = _labels(check, "tags", data.tags, MAX_TAGS)
-    skills = _labels(check, "required_skills", data.required_skills, MAX_SKILLS)
+    tags = check.labels("tags", data.tags, limit=MAX_TAGS, max_length=MAX_TAG)
+    skills = check.labels("required_skills", data.required_skills, limit=MAX_SKILLS, max_length=MAX_TAG)
     tier = data.customer_tier.strip().lower()
     if len(tier) > MAX_TAG or SINGLE_LINE_CONTROL.search(tier):
         check.add("customer_tier", f"must be a label of at most {MAX_TAG} characters")
@@ -164,8 +169,8 @@ def normalise(data: TicketFields) -> TicketFields:
         status=status,
         channel=channel,
         tags=tags,
-        assignee_id=_identifier(check, "assignee_id", data.assignee_id),
-        group_id=_identifier(check, "group_id", data.group_id),
+        assignee_id=check.identifier("assignee_id", data.assignee_id, MAX_ID),
+        group_id=check.identifier("group_id", data.group_id, MAX_ID),
         required_skills=skills,
         customer_tier=tier,
         external_thread_id=thread,
@@ -271,9 +276,7 @@ def check_etag(ticket: Ticket, expected: str) -> None:
 
 
 def compute_etag(ticket_id: str, data: TicketFields, update_time: dt.datetime, reopen_count: int = 0) -> str:
-    state = {f.name: getattr(data, f.name) for f in fields(data)}
-    canonical = json.dumps([ticket_id, update_time.isoformat(), reopen_count, state], sort_keys=True, default=list)
-    return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()
+    return etag_of(ticket_id, data, update_time, reopen_count)
 
 
 def new_comment(
@@ -291,7 +294,7 @@ def new_comment(
     body = body.strip()
     if not body:
         check.add("body", "is required")
-    elif len(body) > MAX_COMMENT or CONTROL_CHARS.search(body):
+    elif len(body) > MAX_COMMENT or MULTI_LINE_CONTROL.search(body):
         check.add("body", f"must be text of at most {MAX_COMMENT} characters")
     visibility = visibility or "PUBLIC"
     if visibility not in VISIBILITIES:
@@ -368,25 +371,6 @@ def parse_filter(text: str) -> dict[str, str]:
 
 def _violation(field: str, description: str) -> FieldViolation:
     return FieldViolation(field, description)
-
-
-def _identifier(check: Validator, name: str, value: str) -> str:
-    value = value.strip()
-    if len(value) > MAX_ID or SINGLE_LINE_CONTROL.search(value) or "/" in value:
-        check.add(name, f"must be an id of at most {MAX_ID} characters without '/'")
-    return value
-
-
-def _labels(check: Validator, name: str, items: Sequence[str], limit: int) -> tuple[str, ...]:
-    if len(items) > limit:
-        check.add(name, f"at most {limit} entries")
-    cleaned = []
-    for item in items:
-        value = item.strip()
-        if not value or len(value) > MAX_TAG or SINGLE_LINE_CONTROL.search(value):
-            check.add(name, f"each entry must have 1 to {MAX_TAG} printable characters")
-        cleaned.append(value)
-    return tuple(dict.fromkeys(cleaned))
 
 
 def changed_fields(before: Ticket, after: Ticket) -> list[str]:
