@@ -126,6 +126,8 @@ FILTERABLE = [
 class Listing:
     filter: str
     order_by: str
+    # Set for a caller who may see only the contacts it owns ("own records only", ADR 13).
+    owner_id: str | None = None
 
     def condition(self, dialect: str) -> Any:
         return compile_filter(self.filter, FILTERABLE, dialect)
@@ -143,6 +145,8 @@ def page(
     condition = listing.condition(session.get_bind().dialect.name)
     if condition is not None:
         query = query.where(condition)
+    if listing.owner_id is not None:
+        query = query.where(ContactRow.owner_id == listing.owner_id)
     if after:
         if len(after) != len(orders) + 1:
             raise LookupError("position does not match the order")

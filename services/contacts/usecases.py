@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from crmkit.db import Database, utcnow
 from crmkit.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
@@ -23,6 +24,8 @@ class Contacts:
         self.clock = clock
 
     def create(self, principal: Principal, data: ContactFields, allow_duplicate_email: bool = False) -> Contact:
+        if principal.own_records_only and not data.owner_id:  # what a rep creates is theirs
+            data = replace(data, owner_id=principal.subject)
         contact = domain.new_contact(new_id(), principal.tenant_id, data, self.clock())
         with self.database.transaction() as session:
             if contact.data.email and not allow_duplicate_email:
@@ -38,7 +41,7 @@ class Contacts:
 
     def get(self, principal: Principal, contact_id: str) -> Contact:
         with self.database.transaction() as session:
-            contact = store.get(session, principal.tenant_id, contact_id)
+            contact = _visible(principal, store.get(session, principal.tenant_id, contact_id))
         if contact is None:
             raise NotFound.resource("contact", contact_id)
         return contact
@@ -47,7 +50,7 @@ class Contacts:
         self, principal: Principal, requested_size: int, page_token: str, filter: str = "", order_by: str = ""
     ) -> tuple[list[Contact], str]:
         size = page_size(requested_size)
-        listing = store.Listing(filter, order_by)
+        listing = store.Listing(filter, order_by, principal.subject if principal.own_records_only else None)
         # A token is only good for the listing (filter and order) that issued it.
         scope = "contacts:" + hashlib.blake2b(f"{filter}\n{order_by}".encode(), digest_size=8).hexdigest()
         after = decode_cursor(page_token, scope)
@@ -65,7 +68,7 @@ class Contacts:
         self, principal: Principal, contact_id: str, patch: ContactFields, mask: Sequence[str], etag: str
     ) -> Contact:
         with self.database.transaction() as session:
-            current = store.get(session, principal.tenant_id, contact_id, for_update=True)
+            current = _visible(principal, store.get(session, principal.tenant_id, contact_id, for_update=True))
             if current is None:
                 raise NotFound.resource("contact", contact_id)
             domain.check_etag(current, etag)
@@ -78,7 +81,7 @@ class Contacts:
 
     def delete(self, principal: Principal, contact_id: str, etag: str) -> None:
         with self.database.transaction() as session:
-            current = store.get(session, principal.tenant_id, contact_id, for_update=True)
+            current = _visible(principal, store.get(session, principal.tenant_id, contact_id, for_update=True))
             if current is None:
                 raise NotFound.resource("contact", contact_id)
             domain.check_etag(current, etag)
@@ -86,3 +89,10 @@ class Contacts:
             self.outbox.add(
                 session, events.contact_deleted(contact_id), tenant_id=current.tenant_id, subject=contact_id
             )
+
+
+def _visible(principal: Principal, contact: Contact | None) -> Contact | None:
+    """A caller limited to its own records sees another owner's contact as absent (like another tenant's)."""
+    if contact is not None and principal.own_records_only and contact.data.owner_id != principal.subject:
+        return None
+    return contact

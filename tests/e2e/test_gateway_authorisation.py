@@ -55,7 +55,8 @@ def test_setting_a_protected_field_without_its_scope_is_400_naming_it(keys):
     contact = rep.post("/v1/contacts", json={"givenName": "Ada"}).json()
     by_mask = rep.patch(f"/v1/contacts/{contact['id']}?updateMask=ownerId", json={})
     assert by_mask.status_code == 400 and by_mask.json()["error"]["details"][0]["field"] == "ownerId"
-    assert rep.get(f"/v1/contacts/{contact['id']}").json()["ownerId"] == ""
+    owner = rep.get(f"/v1/contacts/{contact['id']}").json()["ownerId"]
+    assert owner.startswith("apikey:"), "the rep's own, not someone-else"
 
 
 def test_a_manager_may_reassign_the_owner(keys):
@@ -70,3 +71,24 @@ def test_tenant_ids_cannot_be_smuggled_in_a_body(keys):
     response = keys["partner"].post("/v1/contacts", json={"givenName": "A", "tenantId": "01OTHER"})
     assert response.status_code == 400
     assert response.json()["error"]["details"] == [{"field": "tenantId", "description": "unknown field"}]
+
+
+def test_a_rep_sees_and_changes_only_the_contacts_it_owns(partner, acme_api):
+    def rep() -> Api:
+        created = acme_api.post("/v1/apiKeys", json={"displayName": "rep", "roles": ["sales_rep"]})
+        return Api(partner.base, created.json()["secret"])
+
+    alice, bob = rep(), rep()
+    mine = alice.post("/v1/contacts", json={"givenName": "Alice's lead"}).json()
+    theirs = bob.post("/v1/contacts", json={"givenName": "Bob's lead"}).json()
+    assert mine["ownerId"].startswith("apikey:") and mine["ownerId"] != theirs["ownerId"]
+    assert {c["id"] for c in alice.get("/v1/contacts", params={"pageSize": 1000}).json()["contacts"]} == {mine["id"]}
+    for response in (
+        alice.get(f"/v1/contacts/{theirs['id']}"),
+        alice.patch(f"/v1/contacts/{theirs['id']}", json={"title": "mine now"}),
+        alice.delete(f"/v1/contacts/{theirs['id']}"),
+    ):
+        assert response.status_code == 404, response.text
+    seen_by_admin = {c["id"] for c in acme_api.get("/v1/contacts", params={"pageSize": 1000}).json()["contacts"]}
+    assert {mine["id"], theirs["id"]} <= seen_by_admin, "a tenant-wide role still sees everyone's"
+    assert bob.get(f"/v1/contacts/{theirs['id']}").json()["title"] == ""
