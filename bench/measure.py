@@ -45,19 +45,24 @@ def closed_loop(call: Callable[[], None], requests: int, concurrency: int, warmu
     for _ in range(warmup):
         call()
     latencies: list[float] = []
+    failures: list[BaseException] = []
     lock = threading.Lock()
     remaining = [requests]
 
     def worker() -> None:
         own: list[float] = []
-        while True:
+        try:
+            while True:
+                with lock:
+                    if remaining[0] <= 0 or failures:
+                        break
+                    remaining[0] -= 1
+                started = time.perf_counter()
+                call()
+                own.append(time.perf_counter() - started)
+        except BaseException as exc:  # a failed call makes the figure meaningless: stop and say so
             with lock:
-                if remaining[0] <= 0:
-                    break
-                remaining[0] -= 1
-            started = time.perf_counter()
-            call()
-            own.append(time.perf_counter() - started)
+                failures.append(exc)
         with lock:
             latencies.extend(own)
 
@@ -67,6 +72,8 @@ def closed_loop(call: Callable[[], None], requests: int, concurrency: int, warmu
         thread.start()
     for thread in threads:
         thread.join()
+    if failures:
+        raise RuntimeError(f"a measured call failed, so no figure is reported: {failures[0]}") from failures[0]
     return figures(latencies, time.perf_counter() - started)
 
 
