@@ -8,20 +8,13 @@ import pytest
 from crm.support.v1 import events_pb2, sla_pb2, sla_pb2_grpc, tickets_pb2, tickets_pb2_grpc
 
 from services.support.usecases import SlaMonitor
-from tests.integration.support_helpers import AGENT_A, AGENT_B, as_, code_of, run_support, violations
+from tests.integration.support_helpers import AGENT_A, AGENT_B, as_, code_of, violations
 
 T = tickets_pb2.Ticket
 ALWAYS = sla_pb2.BusinessCalendar(
     time_zone="UTC",
     working_hours=[sla_pb2.WorkingHours(day=d, start_time="00:00", end_time="24:00") for d in range(1, 8)],
 )
-
-
-@pytest.fixture
-def support(migrated):
-    running, stop = run_support(migrated("support"))
-    yield running
-    stop()
 
 
 @pytest.fixture

@@ -25,18 +25,11 @@ from crmkit.events.outbox import Outbox
 from crmkit.tokens import Principal
 from services.support.store import OUTBOX
 from services.support.usecases import Surveys
-from tests.integration.support_helpers import AGENT_A, AGENT_B, READER_A, as_, code_of, run_support, violations
+from tests.integration.support_helpers import AGENT_A, AGENT_B, READER_A, as_, code_of, violations
 
 T = tickets_pb2.Ticket
 S = surveys_pb2.Survey
 ANONYMOUS = Principal.anonymous("203.0.113.7")
-
-
-@pytest.fixture
-def support(migrated):
-    running, stop = run_support(migrated("support"))
-    yield running
-    stop()
 
 
 @pytest.fixture

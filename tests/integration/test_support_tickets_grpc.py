@@ -4,16 +4,9 @@ import grpc
 import pytest
 from crm.support.v1 import agents_pb2, agents_pb2_grpc, tickets_pb2, tickets_pb2_grpc
 
-from tests.integration.support_helpers import AGENT_A, AGENT_B, READER_A, as_, code_of, run_support, violations
+from tests.integration.support_helpers import AGENT_A, AGENT_B, READER_A, as_, code_of, violations
 
 T = tickets_pb2.Ticket
-
-
-@pytest.fixture
-def support(migrated):
-    running, stop = run_support(migrated("support"))
-    yield running
-    stop()
 
 
 @pytest.fixture
