@@ -66,10 +66,100 @@ ERROR_STATUSES = {
     "404": "No such resource in the caller's tenant.",
     "409": "Conflict: the resource changed (etag) or already exists.",
     "413": "The request body is too large.",
+    "405": "The HTTP method is not allowed on this path.",
     "415": "The request body is not JSON.",
+    "422": "The Idempotency-Key was already used for a different request.",
     "429": "Rate limit exceeded; see Retry-After.",
     "503": "A service is unavailable; retry after Retry-After.",
     "504": "A service did not answer in time.",
+}
+
+# The gateway's own endpoints, which no proto describes.
+_PUBLIC: dict[str, Any] = {"security": [], "tags": ["Gateway"]}
+GATEWAY_SCHEMAS: dict[str, Any] = {
+    "OAuthToken": {
+        "type": "object",
+        "required": ["access_token", "token_type", "expires_in", "scope"],
+        "properties": {
+            "access_token": {"type": "string"},
+            "token_type": {"type": "string", "enum": ["Bearer"]},
+            "expires_in": {"type": "integer"},
+            "scope": {"type": "string", "description": "Space-separated scopes the token carries."},
+        },
+    },
+    "OAuthError": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+        "description": "RFC 6749 section 5.2 error response.",
+    },
+    "JsonWebKeySet": {
+        "type": "object",
+        "required": ["keys"],
+        "properties": {"keys": {"type": "array", "items": {"type": "object", "additionalProperties": True}}},
+    },
+}
+
+
+def _json(ref: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": ref}}}}
+
+
+GATEWAY_PATHS: dict[str, dict[str, Any]] = {
+    "/oauth/token": {
+        "post": {
+            **_PUBLIC,
+            "operationId": "IssueAccessToken",
+            "summary": "OAuth2 client-credentials grant (RFC 6749 section 4.4).",
+            "description": "Client id and secret by HTTP Basic or in the form; `scope` narrows the grant.",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["grant_type"],
+                            "properties": {
+                                "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                                "scope": {"type": "string"},
+                                "client_id": {"type": "string"},
+                                "client_secret": {"type": "string"},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": _json("#/components/schemas/OAuthToken", "An access token (a JWT signed with EdDSA)."),
+                "400": _json("#/components/schemas/OAuthError", "Bad grant type or scope."),
+                "401": _json("#/components/schemas/OAuthError", "Unknown client or wrong secret."),
+            },
+        }
+    },
+    "/.well-known/jwks.json": {
+        "get": {
+            **_PUBLIC,
+            "operationId": "GetSigningKeys",
+            "summary": "The public keys that verify the gateway's access tokens (RFC 7517).",
+            "responses": {"200": _json("#/components/schemas/JsonWebKeySet", "The current and previous keys.")},
+        }
+    },
+    "/healthz": {
+        "get": {
+            **_PUBLIC,
+            "operationId": "Liveness",
+            "summary": "The gateway process is alive.",
+            "responses": {"200": {"description": "Alive."}},
+        }
+    },
+    "/readyz": {
+        "get": {
+            **_PUBLIC,
+            "operationId": "Readiness",
+            "summary": "The gateway can serve; each backend's health is reported, not required.",
+            "responses": {"200": {"description": "Ready."}, "503": {"description": "Not ready."}},
+        }
+    },
 }
 
 
@@ -81,6 +171,8 @@ def document(routes: tuple[Route, ...], title: str = "CRM suite API", version: s
         for _, field_path in route.path_fields:
             path = path.replace(f"{{{field_path}}}", f"{{{_json_path(route, field_path)}}}")
         paths.setdefault(path, {})[route.http_method.lower()] = _operation(route, schemas)
+    paths.update(GATEWAY_PATHS)
+    schemas.update(GATEWAY_SCHEMAS)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version, "description": "Generated from protos/; do not edit."},

@@ -35,3 +35,19 @@ def test_path_parameters_use_json_names():
     spec = document(discover())
     parameters = spec["paths"]["/v1/audienceMembers/{contactId}"]["get"]["parameters"]
     assert parameters[0]["name"] == "contactId" and parameters[0]["in"] == "path"
+
+
+def test_the_gateways_own_endpoints_are_documented_without_credentials():
+    spec = document(discover())
+    token = spec["paths"]["/oauth/token"]["post"]
+    assert token["security"] == []
+    assert "application/x-www-form-urlencoded" in token["requestBody"]["content"]
+    assert set(token["responses"]) == {"200", "400", "401"}
+    assert spec["paths"]["/.well-known/jwks.json"]["get"]["security"] == []
+    for path in ("/healthz", "/readyz"):
+        assert path in spec["paths"]
+
+
+def test_statuses_the_gateway_itself_answers_are_documented():
+    operation = document(discover())["paths"]["/v1/contacts"]["post"]
+    assert {"405", "413", "415", "422", "429", "503", "504"} <= set(operation["responses"])
