@@ -117,14 +117,16 @@ class ListContactsResponse(_message.Message):
     def __init__(self, contacts: _Optional[_Iterable[_Union[Contact, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class UpdateContactRequest(_message.Message):
-    __slots__ = ("id", "contact", "update_mask")
+    __slots__ = ("id", "contact", "update_mask", "allow_duplicate_email")
     ID_FIELD_NUMBER: _ClassVar[int]
     CONTACT_FIELD_NUMBER: _ClassVar[int]
     UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_DUPLICATE_EMAIL_FIELD_NUMBER: _ClassVar[int]
     id: str
     contact: Contact
     update_mask: _field_mask_pb2.FieldMask
-    def __init__(self, id: _Optional[str] = ..., contact: _Optional[_Union[Contact, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+    allow_duplicate_email: bool
+    def __init__(self, id: _Optional[str] = ..., contact: _Optional[_Union[Contact, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., allow_duplicate_email: _Optional[bool] = ...) -> None: ...
 
 class DeleteContactRequest(_message.Message):
     __slots__ = ("id", "etag")
