@@ -60,10 +60,8 @@ def load(url: str, size: int) -> None:
                 created = start + dt.timedelta(seconds=n)
                 tags = '["vip"]' if n % 20 == 0 else "[]"
                 search = f"{given} {family} {email} {phone}"
-                copy.write_row(
-                    (f"{n:026d}", TENANT, given, family, email, email, phone, "", "", STAGES[n % len(STAGES)])
-                    + ("[]", tags, "{}", created, created, "e", search)
-                )
+                row = [f"{n:026d}", TENANT, given, family, email, email, phone, "", "", STAGES[n % len(STAGES)]]
+                copy.write_row([*row, "[]", tags, "{}", created, created, "e", search])
         connection.execute("CREATE INDEX ix_contacts_search_trgm ON contacts USING gin (search_text gin_trgm_ops)")
         connection.commit()
         connection.autocommit = True

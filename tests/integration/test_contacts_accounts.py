@@ -11,7 +11,6 @@ from crm.contacts.v1 import (
     accounts_pb2_grpc,
     contacts_pb2,
     contacts_pb2_grpc,
-    custom_fields_pb2,
     custom_fields_pb2_grpc,
 )
 from crm.events.v1.envelope_pb2 import Envelope
@@ -447,7 +446,7 @@ def test_q_finds_contacts_by_name_email_phone_and_account_name(service):
     found, _ = service.accounts.list(A, 10, "", "", "", "initech.exa")
     assert [a.id for a in found] == [acme.id]
     with pytest.raises(InvalidArgument):  # a page token is bound to its q
-        first, token = service.contacts.list(A, 1, "", "", "", "a")
+        _first, token = service.contacts.list(A, 1, "", "", "", "a")
         service.contacts.list(A, 1, token, "", "", "b")
 
 
