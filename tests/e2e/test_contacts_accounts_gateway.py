@@ -67,4 +67,9 @@ def test_accounts_associations_and_custom_fields_over_rest(api, partner):
         params={"updateMask": "accountAssociations"},
     )
     assert patched.status_code == 200, patched.text
-    assert patched.json()["accountAssociations"] == [{"accountId": acme, "label": "billing"}]
+    [association] = patched.json()["accountAssociations"]
+    assert (association["accountId"], association["label"], association.get("primary", False)) == (
+        acme,
+        "billing",
+        False,
+    )
