@@ -11,9 +11,10 @@ wrong and where.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import enum
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,17 @@ GRAMMAR = r"""
 MAX_FILTER_LENGTH = 2000
 
 
+class KeyType(enum.Enum):
+    """The declared type of one key of a JSON object field (`customFields.<key>`)."""
+
+    TEXT = "text"
+    NUMBER = "number"
+    DECIMAL = "decimal"  # an exact decimal stored as a JSON string ("1234.50")
+    DATE = "date"  # an ISO 8601 date stored as a JSON string ("2026-01-31")
+    BOOLEAN = "boolean"
+    TEXT_LIST = "text_list"  # a JSON array of strings (multi-select)
+
+
 class Kind(enum.Enum):
     TEXT = "text"  # `:` is a case-insensitive substring match
     ENUM = "enum"  # equality only; bare words allowed (lifecycleStage = CUSTOMER)
@@ -68,6 +80,11 @@ class Field:
     column: Any  # the SQLAlchemy column or expression
     kind: Kind
     sortable: bool = False
+    # TEXT_LIST only: builds "the list has this item" when the list lives elsewhere (another table).
+    has: Callable[[str], ColumnElement[bool]] | None = None
+    # JSON_OBJECT only: the declared type of each key. None: untyped (typed by the literal compared
+    # with); a mapping: only these keys, compared, ordered and validated by their declared type.
+    key_types: Mapping[str, KeyType] | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +169,8 @@ class _Compiler:
         if field.kind is Kind.TEXT_LIST:
             if op != ":":
                 raise _invalid("filter", f"{path} is a list: use {path}:value")
+            if field.has is not None:
+                return field.has(str(literal))
             return self.list_has(column, str(literal))
         if field.kind is Kind.TEXT and op == ":":
             return sa.func.lower(column).contains(str(literal).lower(), autoescape=True)
@@ -169,6 +188,8 @@ class _Compiler:
         return _compare(column, op, literal)
 
     def json_key(self, field: Field, key: str, op: str, literal: Any, path: str) -> ColumnElement[bool]:
+        if field.key_types is not None:
+            return self.typed_key(field, key, op, literal, path)
         element = field.column[key]
         if op == ":":
             return sa.func.lower(element.as_string()).contains(str(literal).lower(), autoescape=True)
@@ -178,11 +199,72 @@ class _Compiler:
             return _compare(element.as_float(), op, float(literal))
         return _compare(element.as_string(), op, str(literal))
 
+    def typed_key(self, field: Field, key: str, op: str, literal: Any, path: str) -> ColumnElement[bool]:
+        assert field.key_types is not None
+        key_type = field.key_types.get(key)
+        if key_type is None:
+            known = ", ".join(sorted(field.key_types)) or "none"
+            raise _invalid("filter", f"{path} is not a defined field; defined: {known}")
+        if key_type is KeyType.TEXT_LIST:
+            if op != ":":
+                raise _invalid("filter", f"{path} is a list: use {path}:value")
+            return self.json_list_has(field.column, key, str(literal))
+        expression = key_expression(field.column, key, key_type, self.dialect)
+        if op == ":":
+            if key_type is not KeyType.TEXT:
+                raise _invalid("filter", f"':' applies to text; use = on {path}")
+            return sa.func.lower(expression).contains(str(literal).lower(), autoescape=True)
+        if key_type is KeyType.TEXT:
+            return _compare(expression, op, str(literal))
+        if key_type is KeyType.BOOLEAN:
+            if not isinstance(literal, bool) or op not in ("=", "!="):
+                raise _invalid("filter", f"{path} is true or false: compare it with = true or = false")
+            return _compare(expression, op, literal)
+        if key_type is KeyType.NUMBER:
+            if isinstance(literal, bool) or not isinstance(literal, int | float):
+                raise _invalid("filter", f"{path} is a number; compare it with a number")
+            return _compare(expression, op, float(literal))
+        if key_type is KeyType.DECIMAL:
+            try:
+                number = decimal.Decimal(str(literal))
+            except decimal.InvalidOperation:
+                raise _invalid("filter", f"{path} is a decimal; compare it with a number") from None
+            if isinstance(literal, bool) or not number.is_finite():
+                raise _invalid("filter", f"{path} is a decimal; compare it with a number")
+            return _compare(expression, op, _decimal_literal(str(number), self.dialect))
+        try:  # DATE
+            value = dt.date.fromisoformat(str(literal)).isoformat()
+        except ValueError:
+            raise _invalid("filter", f'{path} is a date: compare it with "YYYY-MM-DD"') from None
+        return _compare(expression, op, value)
+
+    def json_list_has(self, column: Any, key: str, item: str) -> ColumnElement[bool]:
+        if self.dialect == "postgresql":
+            return sa.type_coerce(column[key], JSONB).contains([item])
+        values = sa.func.json_each(column, f'$."{key}"').table_valued("value")
+        return sa.exists(sa.select(1).select_from(values).where(values.c.value == item))
+
     def list_has(self, column: Any, item: str) -> ColumnElement[bool]:
         if self.dialect == "postgresql":
             return sa.type_coerce(column, JSONB).contains([item])  # JSONB @>, which a GIN index serves
         values = sa.func.json_each(column).table_valued("value")
         return sa.exists(sa.select(1).select_from(values).where(values.c.value == item))
+
+
+def key_expression(column: Any, key: str, key_type: KeyType, dialect: str) -> Any:
+    """The SQL value of one typed key of a JSON object column, for comparing and ordering."""
+    element = column[key]
+    if key_type is KeyType.NUMBER:
+        return element.as_float()
+    if key_type is KeyType.BOOLEAN:
+        return element.as_boolean()
+    if key_type is KeyType.DECIMAL:  # exact on PostgreSQL; SQLite has no exact decimal type
+        return sa.cast(element.as_string(), sa.Numeric() if dialect == "postgresql" else sa.Float())
+    return element.as_string()
+
+
+def _decimal_literal(text: str, dialect: str) -> Any:
+    return sa.cast(sa.literal(text), sa.Numeric() if dialect == "postgresql" else sa.Float())
 
 
 def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
@@ -222,11 +304,36 @@ def _timestamp(value: Any, path: str) -> dt.datetime:
     return parsed
 
 
-def parse_order_by(text: str, fields: Sequence[Field], default: Sequence[Order]) -> list[Order]:
-    """`createTime desc, givenName` -> orders; without one, the listing's default."""
+# What a missing typed key sorts as (first, ascending), so that keyset cursors never meet a NULL.
+_MISSING = {
+    KeyType.TEXT: "",
+    KeyType.DATE: "",
+    KeyType.NUMBER: -1e300,
+    KeyType.DECIMAL: -1e300,
+    KeyType.BOOLEAN: False,
+}
+
+
+def parse_order_by(
+    text: str, fields: Sequence[Field], default: Sequence[Order], dialect: str = "postgresql"
+) -> list[Order]:
+    """`createTime desc, givenName` -> orders; without one, the listing's default.
+
+    A JSON object field with declared key types is also sortable by one of its keys
+    (`customFields.seats desc`), compared by the key's type.
+    """
     if not text.strip():
         return list(default)
     sortable = {f.path: f for f in fields if f.sortable}
+    for json_field in fields:
+        for key, key_type in (json_field.key_types or {}).items():
+            if json_field.kind is Kind.JSON_OBJECT and key_type in _MISSING:
+                expression = key_expression(json_field.column, key, key_type, dialect)
+                missing: Any = _MISSING[key_type]
+                if key_type is KeyType.DECIMAL:
+                    missing = _decimal_literal("-1E+40", dialect)
+                column = sa.func.coalesce(expression, missing)
+                sortable[f"{json_field.path}.{key}"] = Field(f"{json_field.path}.{key}", column, Kind.TEXT, True)
     orders: list[Order] = []
     for part in text.split(","):
         words = part.split()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import decimal
 import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -48,11 +49,15 @@ def decode_cursor(token: str, scope: str) -> Any:
 def _encode_value(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return {"$t": value.isoformat()}
+    if isinstance(value, decimal.Decimal):
+        return {"$d": str(value)}
     raise TypeError(f"cannot put {type(value).__name__} in a page token")
 
 
 def _decode_value(value: dict[str, Any]) -> Any:
-    return dt.datetime.fromisoformat(value["$t"]) if set(value) == {"$t"} else value
+    if set(value) == {"$t"}:
+        return dt.datetime.fromisoformat(value["$t"])
+    return decimal.Decimal(value["$d"]) if set(value) == {"$d"} else value
 
 
 def page_of(fetched: Sequence[T], size: int, key: Callable[[T], Any], scope: str) -> tuple[list[T], str]:

@@ -32,7 +32,7 @@ class ContactsServicer(contacts_pb2_grpc.ContactsServiceServicer):
         self, request: contacts_pb2.ListContactsRequest, context: grpc.ServicerContext
     ) -> contacts_pb2.ListContactsResponse:
         found, token = self.contacts.list(
-            current_principal(), request.page_size, request.page_token, request.filter, request.order_by
+            current_principal(), request.page_size, request.page_token, request.filter, request.order_by, request.q
         )
         return contacts_pb2.ListContactsResponse(contacts=[contact_to_proto(c) for c in found], next_page_token=token)
 
@@ -45,6 +45,7 @@ class ContactsServicer(contacts_pb2_grpc.ContactsServiceServicer):
             fields_from_proto(request.contact),
             list(request.update_mask.paths),
             request.contact.etag,
+            request.allow_duplicate_email,
         )
         return contact_to_proto(contact)
 

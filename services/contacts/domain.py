@@ -6,8 +6,8 @@ import datetime as dt
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import email_validator
 import phonenumbers
@@ -36,6 +36,18 @@ LIFECYCLE_STAGES = (
 CUSTOM_FIELD_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 # Output-only or concurrency fields: ignored in an update mask (AIP-161), never written by a caller.
 SYSTEM_FIELDS = frozenset({"id", "create_time", "update_time", "etag"})
+MAX_ASSOCIATION_LABEL = 100
+
+if TYPE_CHECKING:
+    from services.contacts.custom_fields import Schema
+
+
+class Association(NamedTuple):
+    """A contact's labelled link to an account (docs/adr/0032)."""
+
+    account_id: str
+    label: str = ""
+    primary: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,8 @@ class ContactFields:
     lifecycle_stage: str = ""
     tags: tuple[str, ...] = ()
     custom_fields: Mapping[str, Any] = field(default_factory=dict)
+    # The source of truth for the contact's accounts; account_ids mirrors it (same ids, same order).
+    account_associations: tuple[Association, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,8 +78,16 @@ class Contact:
     etag: str
 
 
-def normalise(data: ContactFields) -> ContactFields:
-    """Validate every field at once and return the normalised copy (E.164 phones, canonical emails)."""
+def normalise(
+    data: ContactFields, schema: Schema | None = None, previous: ContactFields | None = None
+) -> ContactFields:
+    """Validate every field at once and return the normalised copy (E.164 phones, canonical emails).
+
+    `schema` holds the tenant's custom-field definitions for contacts; `previous` is the contact
+    before an update (None on create).
+    """
+    from services.contacts.custom_fields import check_values
+
     check = Validator()
     values: dict[str, Any] = {}
     for name in ("given_name", "family_name", "title"):
@@ -80,30 +102,88 @@ def normalise(data: ContactFields) -> ContactFields:
     if data.lifecycle_stage and data.lifecycle_stage not in LIFECYCLE_STAGES:
         check.add("lifecycle_stage", f"must be one of {', '.join(LIFECYCLE_STAGES)}")
     values["lifecycle_stage"] = data.lifecycle_stage
-    values["custom_fields"] = _custom_fields(check, data.custom_fields)
+    values["custom_fields"] = check_values(
+        check,
+        schema or {},
+        _custom_fields(check, data.custom_fields),
+        previous=None if previous is None else previous.custom_fields,
+    )
+    values["account_associations"] = _associations(check, data.account_associations, values["account_ids"])
+    values["account_ids"] = tuple(a.account_id for a in values["account_associations"])
     if not any(values[n] for n in ("given_name", "family_name", "email", "phone")):
         check.add("given_name", "a contact needs at least one of givenName, familyName, email or phone")
     check.raise_if_any()
     return ContactFields(**values)
 
 
-def new_contact(contact_id: str, tenant_id: str, data: ContactFields, now: dt.datetime) -> Contact:
-    data = normalise(data)
+def new_contact(
+    contact_id: str, tenant_id: str, data: ContactFields, now: dt.datetime, schema: Schema | None = None
+) -> Contact:
+    data = normalise(data, schema)
     return Contact(contact_id, tenant_id, data, now, now, compute_etag(contact_id, data, now))
 
 
 def apply_update(
-    contact: Contact, patch: ContactFields, mask: Sequence[str], now: dt.datetime
+    contact: Contact, patch: ContactFields, mask: Sequence[str], now: dt.datetime, schema: Schema | None = None
 ) -> tuple[Contact, list[str]]:
     """The contact with the masked fields taken from `patch`, and the names of the fields that changed.
 
-    An empty mask means every populated field of the patch (AIP-134).
+    An empty mask means every populated field of the patch (AIP-134). Writing account_ids alone
+    (without account_associations) replaces the associations, keeping the label and primary flag of
+    the accounts that stay.
     """
-    merged, changed = apply_mask(contact.data, patch, mask, normalise, SYSTEM_FIELDS)
+    patch, mask = _account_ids_as_associations(contact.data, patch, mask)
+    merged, changed = apply_mask(contact.data, patch, mask, lambda d: normalise(d, schema, contact.data), SYSTEM_FIELDS)
     if not changed:
         return contact, []
     updated = replace(contact, data=merged, update_time=now, etag=compute_etag(contact.id, merged, now))
     return updated, changed
+
+
+def _account_ids_as_associations(
+    current: ContactFields, patch: ContactFields, mask: Sequence[str]
+) -> tuple[ContactFields, list[str]]:
+    """account_ids and account_associations are one thing: whichever is written sets both."""
+    paths = list(mask) if mask else [f.name for f in fields(patch) if getattr(patch, f.name)]
+    if "account_ids" not in paths and "account_associations" not in paths:
+        return patch, list(mask)
+    associations = patch.account_associations
+    if "account_associations" not in paths:  # ids alone: keep what is known of the accounts that stay
+        kept = {a.account_id: a for a in current.account_associations}
+        associations = tuple(kept.get(i.strip(), Association(i)) for i in patch.account_ids)
+    patch = replace(
+        patch, account_associations=associations, account_ids=tuple(a.account_id.strip() for a in associations)
+    )
+    others = [p for p in paths if p not in ("account_ids", "account_associations")]
+    return patch, [*others, "account_associations", "account_ids"]
+
+
+def _associations(
+    check: Validator, associations: Sequence[Association], account_ids: Sequence[str]
+) -> tuple[Association, ...]:
+    """The associations checked; without any, the account_ids written alone become unlabelled ones."""
+    if not associations:
+        return tuple(Association(i) for i in account_ids)
+    if len(associations) > MAX_ACCOUNTS:
+        check.add("accountAssociations", f"at most {MAX_ACCOUNTS} entries")
+    cleaned: list[Association] = []
+    seen: set[str] = set()
+    for index, association in enumerate(associations):
+        name = f"accountAssociations[{index}]"
+        account_id = association.account_id.strip()
+        if not account_id:
+            check.add(f"{name}.accountId", "is required")
+        elif account_id != check.identifier(f"{name}.accountId", account_id, MAX_ID):
+            pass
+        elif account_id in seen:
+            check.add(f"{name}.accountId", "is already associated above; each account at most once")
+        seen.add(account_id)
+        label = check.text(f"{name}.label", association.label, MAX_ASSOCIATION_LABEL)
+        cleaned.append(Association(account_id, label, bool(association.primary)))
+    primaries = [i for i, a in enumerate(cleaned) if a.primary]
+    if len(primaries) > 1:
+        check.add(f"accountAssociations[{primaries[1]}].primary", "at most one association is primary")
+    return tuple(cleaned)
 
 
 def check_etag(contact: Contact, expected: str) -> None:

@@ -5,13 +5,19 @@ from __future__ import annotations
 from crm.contacts.v1 import contacts_pb2
 from google.protobuf import json_format, struct_pb2
 
-from services.contacts.domain import Contact, ContactFields
+from crmkit.errors import FieldViolation, InvalidArgument
+from services.contacts.domain import Association, Contact, ContactFields
 
 Stage = contacts_pb2.Contact.LifecycleStage
 
 
 def fields_from_proto(message: contacts_pb2.Contact) -> ContactFields:
     stage = Stage.Name(message.lifecycle_stage) if message.lifecycle_stage else ""
+    associations = tuple(Association(a.account_id, a.label, a.primary) for a in message.account_associations)
+    if associations and message.account_ids and list(message.account_ids) != [a.account_id for a in associations]:
+        raise InvalidArgument.of(
+            [FieldViolation("account_ids", "mirrors accountAssociations: send one of them, or both with the same ids")]
+        )
     return ContactFields(
         given_name=message.given_name,
         family_name=message.family_name,
@@ -23,6 +29,7 @@ def fields_from_proto(message: contacts_pb2.Contact) -> ContactFields:
         lifecycle_stage=stage,
         tags=tuple(message.tags),
         custom_fields=json_format.MessageToDict(message.custom_fields),
+        account_associations=associations,
     )
 
 
@@ -40,6 +47,10 @@ def contact_to_proto(contact: Contact) -> contacts_pb2.Contact:
         lifecycle_stage=Stage.Value(data.lifecycle_stage) if data.lifecycle_stage else 0,
         tags=data.tags,
         etag=contact.etag,
+        account_associations=[
+            contacts_pb2.AccountAssociation(account_id=a.account_id, label=a.label, primary=a.primary)
+            for a in data.account_associations
+        ],
     )
     custom = struct_pb2.Struct()
     custom.update(dict(data.custom_fields))

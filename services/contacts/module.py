@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
+from crm.contacts.v1 import (
+    accounts_pb2,
+    accounts_pb2_grpc,
+    contacts_pb2,
+    contacts_pb2_grpc,
+    custom_fields_pb2,
+    custom_fields_pb2_grpc,
+)
 
 from crmkit.config import Settings
 from crmkit.db import Database
 from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
 from services.contacts.api import ContactsServicer
+from services.contacts.api_accounts import AccountsServicer, CustomFieldsServicer
 from services.contacts.store import OUTBOX
 from services.contacts.usecases import Contacts
+from services.contacts.usecases_accounts import Accounts, CustomFieldDefinitions
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 NAME = "contacts"
@@ -26,7 +35,18 @@ def build(settings: Settings) -> ServiceModule:
         name=NAME,
         database=database,
         migrations=MIGRATIONS,
-        registrations=[(contacts_pb2_grpc.add_ContactsServiceServicer_to_server, servicer)],
-        grpc_services=[contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_name],
+        registrations=[
+            (contacts_pb2_grpc.add_ContactsServiceServicer_to_server, servicer),
+            (accounts_pb2_grpc.add_AccountsServiceServicer_to_server, AccountsServicer(Accounts(database, outbox))),
+            (
+                custom_fields_pb2_grpc.add_CustomFieldsServiceServicer_to_server,
+                CustomFieldsServicer(CustomFieldDefinitions(database)),
+            ),
+        ],
+        grpc_services=[
+            contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_name,
+            accounts_pb2.DESCRIPTOR.services_by_name["AccountsService"].full_name,
+            custom_fields_pb2.DESCRIPTOR.services_by_name["CustomFieldsService"].full_name,
+        ],
         outbox=outbox,
     )

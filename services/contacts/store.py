@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,8 +11,17 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from crmkit.db import JSONType, UTCDateTime, make_metadata
 from crmkit.events.tables import add_messaging_tables
-from crmkit.filtering import Field, Kind, Order, after_position, compile_filter, order_clauses, parse_order_by
-from services.contacts.domain import Contact, ContactFields
+from crmkit.filtering import (
+    Field,
+    KeyType,
+    Kind,
+    Order,
+    after_position,
+    compile_filter,
+    order_clauses,
+    parse_order_by,
+)
+from services.contacts.domain import Association, Contact, ContactFields
 
 
 class Base(DeclarativeBase):
@@ -20,6 +29,8 @@ class Base(DeclarativeBase):
 
 
 OUTBOX, INBOX = add_messaging_tables(Base.metadata)
+# Trigram indexes for free text `q` exist on PostgreSQL only (created by migration 0003).
+Base.metadata.info["unmanaged"] = ("ix_contacts_search_trgm", "ix_accounts_search_trgm")
 
 
 class ContactRow(Base):
@@ -46,20 +57,97 @@ class ContactRow(Base):
     create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     update_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     etag: Mapped[str] = mapped_column(sa.String(32))
+    # Lower-cased names, email, phone and associated account names: what free text `q` matches.
+    search_text: Mapped[str] = mapped_column(sa.Text(), default="")
 
 
-def _to_domain(row: ContactRow) -> Contact:
+class AccountAssociationRow(Base):
+    """A contact's labelled link to an account; the source of truth for accountIds (docs/adr/0032)."""
+
+    __tablename__ = "contact_account_associations"
+    __table_args__ = (sa.Index("ix_contact_account_associations_tenant_id_account_id", "tenant_id", "account_id"),)
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    account_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(sa.Integer())
+    label: Mapped[str] = mapped_column(sa.String(100))
+    is_primary: Mapped[bool] = mapped_column(sa.Boolean())
+
+
+def _associations_of(session: Session, tenant_id: str, contact_ids: list[str]) -> dict[str, list[Association]]:
+    found: dict[str, list[Association]] = {i: [] for i in contact_ids}
+    if not contact_ids:
+        return found
+    rows = session.scalars(
+        sa.select(AccountAssociationRow)
+        .where(AccountAssociationRow.tenant_id == tenant_id, AccountAssociationRow.contact_id.in_(contact_ids))
+        .order_by(AccountAssociationRow.contact_id, AccountAssociationRow.position)
+    )
+    for row in rows:
+        found[row.contact_id].append(Association(row.account_id, row.label, row.is_primary))
+    return found
+
+
+def _write_associations(session: Session, contact: Contact) -> None:
+    session.execute(
+        sa.delete(AccountAssociationRow).where(
+            AccountAssociationRow.tenant_id == contact.tenant_id, AccountAssociationRow.contact_id == contact.id
+        )
+    )
+    session.add_all(
+        AccountAssociationRow(
+            tenant_id=contact.tenant_id,
+            contact_id=contact.id,
+            account_id=a.account_id,
+            position=i,
+            label=a.label,
+            is_primary=a.primary,
+        )
+        for i, a in enumerate(contact.data.account_associations)
+    )
+
+
+def search_text(session: Session, contact: Contact) -> str:
+    data = contact.data
+    names: list[str] = []
+    if data.account_ids:
+        accounts = Base.metadata.tables["accounts"]
+        names = list(
+            session.scalars(
+                sa.select(accounts.c.name).where(
+                    accounts.c.tenant_id == contact.tenant_id, accounts.c.id.in_(list(data.account_ids))
+                )
+            )
+        )
+    return " ".join([data.given_name, data.family_name, data.email, data.phone, *names]).lower()
+
+
+def refresh_search_text(session: Session, tenant_id: str, contact_ids: list[str]) -> None:
+    """Recompute `q`'s text of these contacts (an associated account was renamed)."""
+    for contact_id in contact_ids:
+        contact = get(session, tenant_id, contact_id)
+        if contact is not None:
+            session.execute(
+                sa.update(ContactRow)
+                .where(ContactRow.tenant_id == tenant_id, ContactRow.id == contact_id)
+                .values(search_text=search_text(session, contact))
+            )
+
+
+def _to_domain(row: ContactRow, associations: list[Association] | None = None) -> Contact:
     data = ContactFields(
         given_name=row.given_name,
         family_name=row.family_name,
         email=row.email,
         phone=row.phone,
         title=row.title,
-        account_ids=tuple(row.account_ids),
+        account_ids=tuple(a.account_id for a in associations or ()),
         owner_id=row.owner_id,
         lifecycle_stage=row.lifecycle_stage,
         tags=tuple(row.tags),
         custom_fields=dict(row.custom_fields),
+        account_associations=tuple(associations or ()),
     )
     return Contact(row.id, row.tenant_id, data, row.create_time, row.update_time, row.etag)
 
@@ -77,12 +165,16 @@ def _write(row: ContactRow, contact: Contact) -> None:
 def add(session: Session, contact: Contact) -> None:
     row = ContactRow(id=contact.id, tenant_id=contact.tenant_id, create_time=contact.create_time)
     _write(row, contact)
+    row.search_text = search_text(session, contact)
     session.add(row)
+    _write_associations(session, contact)
 
 
 def get(session: Session, tenant_id: str, contact_id: str, *, for_update: bool = False) -> Contact | None:
     row = _row(session, tenant_id, contact_id, for_update)
-    return None if row is None else _to_domain(row)
+    if row is None:
+        return None
+    return _to_domain(row, _associations_of(session, tenant_id, [row.id])[row.id])
 
 
 def save(session: Session, contact: Contact) -> None:
@@ -90,6 +182,8 @@ def save(session: Session, contact: Contact) -> None:
     if row is None:
         raise LookupError(contact.id)
     _write(row, contact)
+    row.search_text = search_text(session, contact)
+    _write_associations(session, contact)
 
 
 def with_email(session: Session, tenant_id: str, email: str) -> str | None:
@@ -102,6 +196,11 @@ def with_email(session: Session, tenant_id: str, email: str) -> str | None:
 
 
 def delete(session: Session, tenant_id: str, contact_id: str) -> None:
+    session.execute(
+        sa.delete(AccountAssociationRow).where(
+            AccountAssociationRow.tenant_id == tenant_id, AccountAssociationRow.contact_id == contact_id
+        )
+    )
     session.execute(sa.delete(ContactRow).where(ContactRow.tenant_id == tenant_id, ContactRow.id == contact_id))
 
 
@@ -115,11 +214,37 @@ FILTERABLE = [
     Field("ownerId", ContactRow.owner_id, Kind.ENUM),
     Field("lifecycleStage", ContactRow.lifecycle_stage, Kind.ENUM),
     Field("tags", ContactRow.tags, Kind.TEXT_LIST),
-    Field("accountIds", ContactRow.account_ids, Kind.TEXT_LIST),
+    Field(
+        "accountIds",
+        ContactRow.account_ids,
+        Kind.TEXT_LIST,
+        has=lambda account_id: sa.exists(
+            sa.select(1).where(
+                AccountAssociationRow.tenant_id == ContactRow.tenant_id,
+                AccountAssociationRow.contact_id == ContactRow.id,
+                AccountAssociationRow.account_id == account_id,
+            )
+        ),
+    ),
     Field("customFields", ContactRow.custom_fields, Kind.JSON_OBJECT),
     Field("createTime", ContactRow.create_time, Kind.TIMESTAMP, sortable=True),
     Field("updateTime", ContactRow.update_time, Kind.TIMESTAMP, sortable=True),
 ]
+
+
+def typed_fields(fields: list[Field], key_types: dict[str, KeyType] | None) -> list[Field]:
+    """The listing's fields with `customFields` typed by the tenant's definitions (None: untyped)."""
+    if key_types is None:
+        return fields
+    return [replace(f, key_types=key_types) if f.kind is Kind.JSON_OBJECT else f for f in fields]
+
+
+def free_text(column: Any, q: str) -> Any:
+    """Every word of `q` appears in the column (lower case): LIKE, which pg_trgm's GIN index serves."""
+    words = q.lower().split()
+    if not words:
+        return None
+    return sa.and_(*(column.contains(word, autoescape=True) for word in words))
 
 
 @dataclass(frozen=True)
@@ -128,31 +253,43 @@ class Listing:
     order_by: str
     # Set for a caller who may see only the contacts it owns ("own records only", ADR 13).
     owner_id: str | None = None
+    q: str = ""
+    # The tenant's custom-field definitions for contacts, by key (None: free-form custom fields).
+    key_types: dict[str, KeyType] | None = None
+
+    def fields(self) -> list[Field]:
+        return typed_fields(FILTERABLE, self.key_types)
 
     def condition(self, dialect: str) -> Any:
-        return compile_filter(self.filter, FILTERABLE, dialect)
+        return compile_filter(self.filter, self.fields(), dialect)
 
-    def orders(self) -> list[Order]:
-        return parse_order_by(self.order_by, FILTERABLE, default=[])
+    def orders(self, dialect: str = "postgresql") -> list[Order]:
+        return parse_order_by(self.order_by, self.fields(), default=[], dialect=dialect)
 
 
 def page(
     session: Session, tenant_id: str, listing: Listing, after: list[Any] | None, limit: int
 ) -> list[tuple[Contact, list[Any]]]:
     """Up to `limit` contacts after the position `after`, each with its own position (for the cursor)."""
-    orders = listing.orders()
-    query = sa.select(ContactRow).where(ContactRow.tenant_id == tenant_id)
-    condition = listing.condition(session.get_bind().dialect.name)
+    dialect = session.get_bind().dialect.name
+    orders = listing.orders(dialect)
+    sort_values = [o.field.column.label(f"sort_{i}") for i, o in enumerate(orders)]
+    query = sa.select(ContactRow, *sort_values).where(ContactRow.tenant_id == tenant_id)
+    condition = listing.condition(dialect)
     if condition is not None:
         query = query.where(condition)
+    text = free_text(ContactRow.search_text, listing.q)
+    if text is not None:
+        query = query.where(text)
     if listing.owner_id is not None:
         query = query.where(ContactRow.owner_id == listing.owner_id)
     if after:
         if len(after) != len(orders) + 1:
             raise LookupError("position does not match the order")
         query = query.where(after_position(orders, ContactRow.id, after))
-    rows = session.scalars(query.order_by(*order_clauses(orders, ContactRow.id)).limit(limit)).all()
-    return [(_to_domain(r), [getattr(r, o.field.column.key) for o in orders] + [r.id]) for r in rows]
+    rows = session.execute(query.order_by(*order_clauses(orders, ContactRow.id)).limit(limit)).all()
+    associations = _associations_of(session, tenant_id, [r[0].id for r in rows])
+    return [(_to_domain(r[0], associations[r[0].id]), [*r[1:], r[0].id]) for r in rows]
 
 
 def _row(session: Session, tenant_id: str, contact_id: str, for_update: bool) -> ContactRow | None:
@@ -160,3 +297,7 @@ def _row(session: Session, tenant_id: str, contact_id: str, for_update: bool) ->
     if for_update:
         query = query.with_for_update()
     return session.scalars(query).first()
+
+
+# The accounts and custom-field definition tables share this metadata (and database).
+from services.contacts import store_accounts  # noqa: E402,F401

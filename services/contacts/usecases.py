@@ -7,6 +7,8 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from sqlalchemy.orm import Session
+
 from crmkit.db import Database, utcnow
 from crmkit.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from crmkit.events.outbox import Outbox
@@ -14,7 +16,9 @@ from crmkit.ids import new_id
 from crmkit.pagination import decode_cursor, page_of, page_size
 from crmkit.tokens import Principal
 from services.contacts import domain, events, store
+from services.contacts.custom_fields import Schema
 from services.contacts.domain import Contact, ContactFields
+from services.contacts.usecases_accounts import check_accounts_exist, key_types, schema_of
 
 
 class Contacts:
@@ -26,15 +30,12 @@ class Contacts:
     def create(self, principal: Principal, data: ContactFields, allow_duplicate_email: bool = False) -> Contact:
         if principal.own_records_only and not data.owner_id:  # what a rep creates is theirs
             data = replace(data, owner_id=principal.subject)
-        contact = domain.new_contact(new_id(), principal.tenant_id, data, self.clock())
         with self.database.transaction() as session:
+            schema: Schema = schema_of(session, principal.tenant_id, "CONTACT")
+            contact = domain.new_contact(new_id(), principal.tenant_id, data, self.clock(), schema)
+            check_accounts_exist(session, contact.tenant_id, contact.data.account_associations)
             if contact.data.email and not allow_duplicate_email:
-                existing = store.with_email(session, contact.tenant_id, contact.data.email)
-                if existing is not None:
-                    raise AlreadyExists(
-                        f"contact {existing} already has this email; set allowDuplicateEmail to create another",
-                        [FieldViolation("email", f"already used by contact {existing}")],
-                    )
+                _refuse_duplicate_email(session, contact, "create")
             store.add(session, contact)
             self.outbox.add(session, events.contact_created(contact), tenant_id=contact.tenant_id, subject=contact.id)
         return contact
@@ -47,16 +48,31 @@ class Contacts:
         return contact
 
     def list(
-        self, principal: Principal, requested_size: int, page_token: str, filter: str = "", order_by: str = ""
+        self,
+        principal: Principal,
+        requested_size: int,
+        page_token: str,
+        filter: str = "",
+        order_by: str = "",
+        q: str = "",
     ) -> tuple[list[Contact], str]:
         size = page_size(requested_size)
-        listing = store.Listing(filter, order_by, principal.subject if principal.own_records_only else None)
-        # A token is only good for the listing (filter and order) that issued it.
-        scope = "contacts:" + hashlib.blake2b(f"{filter}\n{order_by}".encode(), digest_size=8).hexdigest()
+        # A token is only good for the listing (filter, order and free text) that issued it.
+        digest = hashlib.blake2b(f"{filter}\n{order_by}\n{q}".encode(), digest_size=8).hexdigest()
+        scope = "contacts:" + digest
         after = decode_cursor(page_token, scope)
         if after is not None and not isinstance(after, list):
             raise InvalidArgument.of([FieldViolation("page_token", "belongs to a different listing")])
+        if len(q) > 200:
+            raise InvalidArgument.of([FieldViolation("q", "must be at most 200 characters")])
         with self.database.transaction() as session:
+            listing = store.Listing(
+                filter,
+                order_by,
+                principal.subject if principal.own_records_only else None,
+                q,
+                key_types(schema_of(session, principal.tenant_id, "CONTACT")),
+            )
             try:
                 found = store.page(session, principal.tenant_id, listing, after, size + 1)
             except LookupError:
@@ -65,14 +81,26 @@ class Contacts:
         return [contact for contact, _ in page], token
 
     def update(
-        self, principal: Principal, contact_id: str, patch: ContactFields, mask: Sequence[str], etag: str
+        self,
+        principal: Principal,
+        contact_id: str,
+        patch: ContactFields,
+        mask: Sequence[str],
+        etag: str,
+        allow_duplicate_email: bool = False,
     ) -> Contact:
         with self.database.transaction() as session:
             current = _visible(principal, store.get(session, principal.tenant_id, contact_id, for_update=True))
             if current is None:
                 raise NotFound.resource("contact", contact_id)
             domain.check_etag(current, etag)
-            updated, changed = domain.apply_update(current, patch, mask, self.clock())
+            schema = schema_of(session, principal.tenant_id, "CONTACT")
+            updated, changed = domain.apply_update(current, patch, mask, self.clock(), schema)
+            if "account_associations" in changed:
+                check_accounts_exist(session, updated.tenant_id, updated.data.account_associations)
+            new_email = updated.data.email.lower() != current.data.email.lower()
+            if "email" in changed and new_email and updated.data.email and not allow_duplicate_email:
+                _refuse_duplicate_email(session, updated, "update")
             if changed:
                 store.save(session, updated)
                 event = events.contact_updated(updated, changed)
@@ -89,6 +117,15 @@ class Contacts:
             self.outbox.add(
                 session, events.contact_deleted(contact_id), tenant_id=current.tenant_id, subject=contact_id
             )
+
+
+def _refuse_duplicate_email(session: Session, contact: Contact, verb: str) -> None:
+    existing = store.with_email(session, contact.tenant_id, contact.data.email)
+    if existing is not None and existing != contact.id:
+        raise AlreadyExists(
+            f"contact {existing} already has this email; set allowDuplicateEmail to {verb} anyway",
+            [FieldViolation("email", f"already used by contact {existing}")],
+        )
 
 
 def _visible(principal: Principal, contact: Contact | None) -> Contact | None:

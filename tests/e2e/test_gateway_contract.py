@@ -70,6 +70,8 @@ def test_every_operation_keeps_its_openapi_contract(case, suite, fuzz_admin):
 # path variable must be added here, or test_another_tenants_ids_are_404_on_every_route fails.
 ID_OF = {
     "/v1/contacts/{id}": "contact",
+    "/v1/accounts/{id}": "account",
+    "/v1/customFieldDefinitions/{id}": "customFieldDefinition",
     "/v1/apiKeys/{id}:revoke": "apiKey",
     "/v1/oauthClients/{id}:revoke": "oauthClient",
     "/v1/audienceMembers/{contact_id}": "contact",
@@ -89,6 +91,8 @@ ID_OF = {
 # Minimal valid bodies for writes (anything else with a body gets {}).
 BODIES = {
     ("PATCH", "/v1/contacts/{id}"): {"title": "taken over"},
+    ("PATCH", "/v1/accounts/{id}"): {"industry": "taken over"},
+    ("PATCH", "/v1/customFieldDefinitions/{id}"): {"label": "taken over"},
     ("PATCH", "/v1/agents/{id}"): {"displayName": "taken over"},
     ("PATCH", "/v1/tickets/{id}"): {"subject": "taken over"},
     ("POST", "/v1/tickets/{ticket_id}/comments"): {"body": "taken over"},
@@ -108,6 +112,10 @@ def tenant_a(suite) -> dict[str, str]:
 
     ids = {"key": api.session.headers["Authorization"].split(" ", 1)[1]}
     ids["contact"] = made("/v1/contacts", {"givenName": "Victim", "title": "original"})
+    ids["account"] = made("/v1/accounts", {"name": "Victim Inc", "industry": "original"})
+    ids["customFieldDefinition"] = made(
+        "/v1/customFieldDefinitions", {"objectType": "ACCOUNT", "key": "segment", "type": "TEXT", "label": "original"}
+    )
     ids["apiKey"] = made("/v1/apiKeys", {"displayName": "victim", "roles": ["sales_rep"]}, lambda j: j["apiKey"]["id"])
     ids["oauthClient"] = made(
         "/v1/oauthClients", {"displayName": "victim", "roles": ["partner"]}, lambda j: j["oauthClient"]["id"]
@@ -166,6 +174,8 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
     # Nothing the intruder tried took effect on tenant A's resources.
     contact = owner.get(f"/v1/contacts/{tenant_a['contact']}")
     assert contact.status_code == 200 and contact.json()["title"] == "original"
+    assert owner.get(f"/v1/accounts/{tenant_a['account']}").json()["industry"] == "original"
+    assert owner.get(f"/v1/customFieldDefinitions/{tenant_a['customFieldDefinition']}").json()["label"] == "original"
     keys = {k["id"]: k for k in owner.get("/v1/apiKeys", params={"pageSize": 1000}).json()["apiKeys"]}
     assert keys[tenant_a["apiKey"]].get("revokeTime") is None
     ticket = owner.get(f"/v1/tickets/{tenant_a['ticket']}").json()

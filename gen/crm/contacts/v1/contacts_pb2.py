@@ -31,7 +31,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63rm/contacts/v1/contacts.proto\x12\x0f\x63rm.contacts.v1\x1a\x1b\x63rm/common/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe9\x04\n\x07\x43ontact\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\ngiven_name\x18\x02 \x01(\t\x12\x13\n\x0b\x66\x61mily_name\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\x12\r\n\x05title\x18\x06 \x01(\t\x12\x13\n\x0b\x61\x63\x63ount_ids\x18\x07 \x03(\t\x12%\n\x08owner_id\x18\x08 \x01(\tB\x13\xea\xf3\x18\x0f\x63ontacts:assign\x12@\n\x0flifecycle_stage\x18\t \x01(\x0e\x32\'.crm.contacts.v1.Contact.LifecycleStage\x12\x0c\n\x04tags\x18\n \x03(\t\x12.\n\rcustom_fields\x18\x0b \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x35\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x0c\n\x04\x65tag\x18\x0e \x01(\t\"\xbd\x01\n\x0eLifecycleStage\x12\x1f\n\x1bLIFECYCLE_STAGE_UNSPECIFIED\x10\x00\x12\x0e\n\nSUBSCRIBER\x10\x01\x12\x08\n\x04LEAD\x10\x02\x12\x1c\n\x18MARKETING_QUALIFIED_LEAD\x10\x03\x12\x18\n\x14SALES_QUALIFIED_LEAD\x10\x04\x12\x0f\n\x0bOPPORTUNITY\x10\x05\x12\x0c\n\x08\x43USTOMER\x10\x06\x12\x0e\n\nEVANGELIST\x10\x07\x12\t\n\x05OTHER\x10\x08\"f\n\x14\x43reateContactRequest\x12/\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x18.crm.contacts.v1.ContactB\x04\xe2\x41\x01\x02\x12\x1d\n\x15\x61llow_duplicate_email\x18\x02 \x01(\x08\"%\n\x11GetContactRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"^\n\x13ListContactsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\"[\n\x14ListContactsResponse\x12*\n\x08\x63ontacts\x18\x01 \x03(\x0b\x32\x18.crm.contacts.v1.Contact\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8a\x01\n\x14UpdateContactRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x07\x63ontact\x18\x02 \x01(\x0b\x32\x18.crm.contacts.v1.ContactB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"6\n\x14\x44\x65leteContactRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t2\xb1\x05\n\x0f\x43ontactsService\x12\x81\x01\n\rCreateContact\x12%.crm.contacts.v1.CreateContactRequest\x1a\x18.crm.contacts.v1.Contact\"/\xca\xf3\x18\x0e\x63ontacts:write\x82\xd3\xe4\x93\x02\x17\"\x0c/v1/contacts:\x07\x63ontact\x12v\n\nGetContact\x12\".crm.contacts.v1.GetContactRequest\x1a\x18.crm.contacts.v1.Contact\"*\xca\xf3\x18\rcontacts:read\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/contacts/{id}\x12\x8d\x01\n\x0cListContacts\x12$.crm.contacts.v1.ListContactsRequest\x1a%.crm.contacts.v1.ListContactsResponse\"0\xca\xf3\x18\rcontacts:read\xd9\xf3\x18\x00\x00\x00\x00\x00\x00$@\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/contacts\x12\x86\x01\n\rUpdateContact\x12%.crm.contacts.v1.UpdateContactRequest\x1a\x18.crm.contacts.v1.Contact\"4\xca\xf3\x18\x0e\x63ontacts:write\x82\xd3\xe4\x93\x02\x1c\x32\x11/v1/contacts/{id}:\x07\x63ontact\x12{\n\rDeleteContact\x12%.crm.contacts.v1.DeleteContactRequest\x1a\x16.google.protobuf.Empty\"+\xca\xf3\x18\x0e\x63ontacts:write\x82\xd3\xe4\x93\x02\x13*\x11/v1/contacts/{id}\x1a\x0c\xd2\xf3\x18\x08\x63ontactsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63rm/contacts/v1/contacts.proto\x12\x0f\x63rm.contacts.v1\x1a\x1b\x63rm/common/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xac\x05\n\x07\x43ontact\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\ngiven_name\x18\x02 \x01(\t\x12\x13\n\x0b\x66\x61mily_name\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\x12\r\n\x05title\x18\x06 \x01(\t\x12\x13\n\x0b\x61\x63\x63ount_ids\x18\x07 \x03(\t\x12%\n\x08owner_id\x18\x08 \x01(\tB\x13\xea\xf3\x18\x0f\x63ontacts:assign\x12@\n\x0flifecycle_stage\x18\t \x01(\x0e\x32\'.crm.contacts.v1.Contact.LifecycleStage\x12\x0c\n\x04tags\x18\n \x03(\t\x12.\n\rcustom_fields\x18\x0b \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x35\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x0c\n\x04\x65tag\x18\x0e \x01(\t\x12\x41\n\x14\x61\x63\x63ount_associations\x18\x0f \x03(\x0b\x32#.crm.contacts.v1.AccountAssociation\"\xbd\x01\n\x0eLifecycleStage\x12\x1f\n\x1bLIFECYCLE_STAGE_UNSPECIFIED\x10\x00\x12\x0e\n\nSUBSCRIBER\x10\x01\x12\x08\n\x04LEAD\x10\x02\x12\x1c\n\x18MARKETING_QUALIFIED_LEAD\x10\x03\x12\x18\n\x14SALES_QUALIFIED_LEAD\x10\x04\x12\x0f\n\x0bOPPORTUNITY\x10\x05\x12\x0c\n\x08\x43USTOMER\x10\x06\x12\x0e\n\nEVANGELIST\x10\x07\x12\t\n\x05OTHER\x10\x08\"N\n\x12\x41\x63\x63ountAssociation\x12\x18\n\naccount_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\r\n\x05label\x18\x02 \x01(\t\x12\x0f\n\x07primary\x18\x03 \x01(\x08\"f\n\x14\x43reateContactRequest\x12/\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x18.crm.contacts.v1.ContactB\x04\xe2\x41\x01\x02\x12\x1d\n\x15\x61llow_duplicate_email\x18\x02 \x01(\x08\"%\n\x11GetContactRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"i\n\x13ListContactsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\x12\t\n\x01q\x18\x05 \x01(\t\"[\n\x14ListContactsResponse\x12*\n\x08\x63ontacts\x18\x01 \x03(\x0b\x32\x18.crm.contacts.v1.Contact\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa9\x01\n\x14UpdateContactRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x07\x63ontact\x18\x02 \x01(\x0b\x32\x18.crm.contacts.v1.ContactB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x1d\n\x15\x61llow_duplicate_email\x18\x04 \x01(\x08\"6\n\x14\x44\x65leteContactRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t2\xb1\x05\n\x0f\x43ontactsService\x12\x81\x01\n\rCreateContact\x12%.crm.contacts.v1.CreateContactRequest\x1a\x18.crm.contacts.v1.Contact\"/\xca\xf3\x18\x0e\x63ontacts:write\x82\xd3\xe4\x93\x02\x17\"\x0c/v1/contacts:\x07\x63ontact\x12v\n\nGetContact\x12\".crm.contacts.v1.GetContactRequest\x1a\x18.crm.contacts.v1.Contact\"*\xca\xf3\x18\rcontacts:read\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/contacts/{id}\x12\x8d\x01\n\x0cListContacts\x12$.crm.contacts.v1.ListContactsRequest\x1a%.crm.contacts.v1.ListContactsResponse\"0\xca\xf3\x18\rcontacts:read\xd9\xf3\x18\x00\x00\x00\x00\x00\x00$@\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/contacts\x12\x86\x01\n\rUpdateContact\x12%.crm.contacts.v1.UpdateContactRequest\x1a\x18.crm.contacts.v1.Contact\"4\xca\xf3\x18\x0e\x63ontacts:write\x82\xd3\xe4\x93\x02\x1c\x32\x11/v1/contacts/{id}:\x07\x63ontact\x12{\n\rDeleteContact\x12%.crm.contacts.v1.DeleteContactRequest\x1a\x16.google.protobuf.Empty\"+\xca\xf3\x18\x0e\x63ontacts:write\x82\xd3\xe4\x93\x02\x13*\x11/v1/contacts/{id}\x1a\x0c\xd2\xf3\x18\x08\x63ontactsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,6 +46,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONTACT'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_CONTACT'].fields_by_name['update_time']._loaded_options = None
   _globals['_CONTACT'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_ACCOUNTASSOCIATION'].fields_by_name['account_id']._loaded_options = None
+  _globals['_ACCOUNTASSOCIATION'].fields_by_name['account_id']._serialized_options = b'\342A\001\002'
   _globals['_CREATECONTACTREQUEST'].fields_by_name['contact']._loaded_options = None
   _globals['_CREATECONTACTREQUEST'].fields_by_name['contact']._serialized_options = b'\342A\001\002'
   _globals['_GETCONTACTREQUEST'].fields_by_name['id']._loaded_options = None
@@ -69,21 +71,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONTACTSSERVICE'].methods_by_name['DeleteContact']._loaded_options = None
   _globals['_CONTACTSSERVICE'].methods_by_name['DeleteContact']._serialized_options = b'\312\363\030\016contacts:write\202\323\344\223\002\023*\021/v1/contacts/{id}'
   _globals['_CONTACT']._serialized_start=270
-  _globals['_CONTACT']._serialized_end=887
-  _globals['_CONTACT_LIFECYCLESTAGE']._serialized_start=698
-  _globals['_CONTACT_LIFECYCLESTAGE']._serialized_end=887
-  _globals['_CREATECONTACTREQUEST']._serialized_start=889
-  _globals['_CREATECONTACTREQUEST']._serialized_end=991
-  _globals['_GETCONTACTREQUEST']._serialized_start=993
-  _globals['_GETCONTACTREQUEST']._serialized_end=1030
-  _globals['_LISTCONTACTSREQUEST']._serialized_start=1032
-  _globals['_LISTCONTACTSREQUEST']._serialized_end=1126
-  _globals['_LISTCONTACTSRESPONSE']._serialized_start=1128
-  _globals['_LISTCONTACTSRESPONSE']._serialized_end=1219
-  _globals['_UPDATECONTACTREQUEST']._serialized_start=1222
-  _globals['_UPDATECONTACTREQUEST']._serialized_end=1360
-  _globals['_DELETECONTACTREQUEST']._serialized_start=1362
-  _globals['_DELETECONTACTREQUEST']._serialized_end=1416
-  _globals['_CONTACTSSERVICE']._serialized_start=1419
-  _globals['_CONTACTSSERVICE']._serialized_end=2108
+  _globals['_CONTACT']._serialized_end=954
+  _globals['_CONTACT_LIFECYCLESTAGE']._serialized_start=765
+  _globals['_CONTACT_LIFECYCLESTAGE']._serialized_end=954
+  _globals['_ACCOUNTASSOCIATION']._serialized_start=956
+  _globals['_ACCOUNTASSOCIATION']._serialized_end=1034
+  _globals['_CREATECONTACTREQUEST']._serialized_start=1036
+  _globals['_CREATECONTACTREQUEST']._serialized_end=1138
+  _globals['_GETCONTACTREQUEST']._serialized_start=1140
+  _globals['_GETCONTACTREQUEST']._serialized_end=1177
+  _globals['_LISTCONTACTSREQUEST']._serialized_start=1179
+  _globals['_LISTCONTACTSREQUEST']._serialized_end=1284
+  _globals['_LISTCONTACTSRESPONSE']._serialized_start=1286
+  _globals['_LISTCONTACTSRESPONSE']._serialized_end=1377
+  _globals['_UPDATECONTACTREQUEST']._serialized_start=1380
+  _globals['_UPDATECONTACTREQUEST']._serialized_end=1549
+  _globals['_DELETECONTACTREQUEST']._serialized_start=1551
+  _globals['_DELETECONTACTREQUEST']._serialized_end=1605
+  _globals['_CONTACTSSERVICE']._serialized_start=1608
+  _globals['_CONTACTSSERVICE']._serialized_end=2297
 # @@protoc_insertion_point(module_scope)

@@ -17,7 +17,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Contact(_message.Message):
-    __slots__ = ("id", "given_name", "family_name", "email", "phone", "title", "account_ids", "owner_id", "lifecycle_stage", "tags", "custom_fields", "create_time", "update_time", "etag")
+    __slots__ = ("id", "given_name", "family_name", "email", "phone", "title", "account_ids", "owner_id", "lifecycle_stage", "tags", "custom_fields", "create_time", "update_time", "etag", "account_associations")
     class LifecycleStage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         LIFECYCLE_STAGE_UNSPECIFIED: _ClassVar[Contact.LifecycleStage]
@@ -52,6 +52,7 @@ class Contact(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ASSOCIATIONS_FIELD_NUMBER: _ClassVar[int]
     id: str
     given_name: str
     family_name: str
@@ -66,7 +67,18 @@ class Contact(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     etag: str
-    def __init__(self, id: _Optional[str] = ..., given_name: _Optional[str] = ..., family_name: _Optional[str] = ..., email: _Optional[str] = ..., phone: _Optional[str] = ..., title: _Optional[str] = ..., account_ids: _Optional[_Iterable[str]] = ..., owner_id: _Optional[str] = ..., lifecycle_stage: _Optional[_Union[Contact.LifecycleStage, str]] = ..., tags: _Optional[_Iterable[str]] = ..., custom_fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
+    account_associations: _containers.RepeatedCompositeFieldContainer[AccountAssociation]
+    def __init__(self, id: _Optional[str] = ..., given_name: _Optional[str] = ..., family_name: _Optional[str] = ..., email: _Optional[str] = ..., phone: _Optional[str] = ..., title: _Optional[str] = ..., account_ids: _Optional[_Iterable[str]] = ..., owner_id: _Optional[str] = ..., lifecycle_stage: _Optional[_Union[Contact.LifecycleStage, str]] = ..., tags: _Optional[_Iterable[str]] = ..., custom_fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., account_associations: _Optional[_Iterable[_Union[AccountAssociation, _Mapping]]] = ...) -> None: ...
+
+class AccountAssociation(_message.Message):
+    __slots__ = ("account_id", "label", "primary")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    PRIMARY_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    label: str
+    primary: bool
+    def __init__(self, account_id: _Optional[str] = ..., label: _Optional[str] = ..., primary: _Optional[bool] = ...) -> None: ...
 
 class CreateContactRequest(_message.Message):
     __slots__ = ("contact", "allow_duplicate_email")
@@ -83,16 +95,18 @@ class GetContactRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class ListContactsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "filter", "order_by")
+    __slots__ = ("page_size", "page_token", "filter", "order_by", "q")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     ORDER_BY_FIELD_NUMBER: _ClassVar[int]
+    Q_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     filter: str
     order_by: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., filter: _Optional[str] = ..., order_by: _Optional[str] = ...) -> None: ...
+    q: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., filter: _Optional[str] = ..., order_by: _Optional[str] = ..., q: _Optional[str] = ...) -> None: ...
 
 class ListContactsResponse(_message.Message):
     __slots__ = ("contacts", "next_page_token")
@@ -103,14 +117,16 @@ class ListContactsResponse(_message.Message):
     def __init__(self, contacts: _Optional[_Iterable[_Union[Contact, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class UpdateContactRequest(_message.Message):
-    __slots__ = ("id", "contact", "update_mask")
+    __slots__ = ("id", "contact", "update_mask", "allow_duplicate_email")
     ID_FIELD_NUMBER: _ClassVar[int]
     CONTACT_FIELD_NUMBER: _ClassVar[int]
     UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_DUPLICATE_EMAIL_FIELD_NUMBER: _ClassVar[int]
     id: str
     contact: Contact
     update_mask: _field_mask_pb2.FieldMask
-    def __init__(self, id: _Optional[str] = ..., contact: _Optional[_Union[Contact, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+    allow_duplicate_email: bool
+    def __init__(self, id: _Optional[str] = ..., contact: _Optional[_Union[Contact, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., allow_duplicate_email: _Optional[bool] = ...) -> None: ...
 
 class DeleteContactRequest(_message.Message):
     __slots__ = ("id", "etag")

@@ -1,3 +1,4 @@
+from crm.contacts.v1 import accounts_pb2 as _accounts_pb2
 from crm.contacts.v1 import contacts_pb2 as _contacts_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import descriptor as _descriptor
@@ -26,3 +27,23 @@ class ContactDeleted(_message.Message):
     CONTACT_ID_FIELD_NUMBER: _ClassVar[int]
     contact_id: str
     def __init__(self, contact_id: _Optional[str] = ...) -> None: ...
+
+class AccountCreated(_message.Message):
+    __slots__ = ("account",)
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    account: _accounts_pb2.Account
+    def __init__(self, account: _Optional[_Union[_accounts_pb2.Account, _Mapping]] = ...) -> None: ...
+
+class AccountUpdated(_message.Message):
+    __slots__ = ("account", "changed_fields")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    account: _accounts_pb2.Account
+    changed_fields: _field_mask_pb2.FieldMask
+    def __init__(self, account: _Optional[_Union[_accounts_pb2.Account, _Mapping]] = ..., changed_fields: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class AccountDeleted(_message.Message):
+    __slots__ = ("account_id",)
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    def __init__(self, account_id: _Optional[str] = ...) -> None: ...
