@@ -359,3 +359,25 @@ def after_position(orders: Sequence[Order], tiebreak: Any, position: Sequence[An
         beyond = column < position[index] if descending else column > position[index]
         branches.append(sa.and_(*equal, beyond))
     return sa.or_(*branches)
+
+
+def keyset_page(
+    session: Any,
+    entity: Any,
+    tiebreak: Any,
+    orders: Sequence[Order],
+    conditions: Sequence[ColumnElement[bool] | None],
+    after: Sequence[Any] | None,
+    limit: int,
+) -> list[tuple[Any, list[Any]]]:
+    """Up to `limit` rows of `entity` matching every condition, ordered by `orders` then `tiebreak`
+    (the id), after the keyset position `after`; each row comes with its own position for the next
+    cursor. A position that does not fit the order raises LookupError (a token from another listing)."""
+    sort_values = [o.field.column.label(f"sort_{i}") for i, o in enumerate(orders)]
+    query = sa.select(entity, *sort_values).where(*(c for c in conditions if c is not None))
+    if after:
+        if len(after) != len(orders) + 1:
+            raise LookupError("position does not match the order")
+        query = query.where(after_position(orders, tiebreak, after))
+    rows = session.execute(query.order_by(*order_clauses(orders, tiebreak)).limit(limit)).all()
+    return [(row[0], [*row[1:], getattr(row[0], tiebreak.key)]) for row in rows]

@@ -6,6 +6,7 @@ import base64
 import binascii
 import datetime as dt
 import decimal
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -64,3 +65,17 @@ def page_of(fetched: Sequence[T], size: int, key: Callable[[T], Any], scope: str
     """Split up to `size + 1` rows fetched after the cursor into the page and the next page's token."""
     page = list(fetched[:size])
     return page, encode_cursor(key(page[-1]), scope) if len(fetched) > size else ""
+
+
+def listing_scope(kind: str, *parts: str) -> str:
+    """The scope of a listing's cursors: a token is only good for the listing (kind, filter, order,
+    free text...) that issued it."""
+    return f"{kind}:" + hashlib.blake2b("\n".join(parts).encode(), digest_size=8).hexdigest()
+
+
+def keyset_after(page_token: str, scope: str) -> list[Any] | None:
+    """The keyset position a page token carries (None on the first page)."""
+    after = decode_cursor(page_token, scope)
+    if after is not None and not isinstance(after, list):
+        raise InvalidArgument.of([FieldViolation("page_token", "belongs to a different listing")])
+    return after

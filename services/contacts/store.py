@@ -16,9 +16,8 @@ from crmkit.filtering import (
     KeyType,
     Kind,
     Order,
-    after_position,
     compile_filter,
-    order_clauses,
+    keyset_page,
     parse_order_by,
 )
 from services.contacts.domain import Association, Contact, ContactFields
@@ -272,24 +271,13 @@ def page(
 ) -> list[tuple[Contact, list[Any]]]:
     """Up to `limit` contacts after the position `after`, each with its own position (for the cursor)."""
     dialect = session.get_bind().dialect.name
-    orders = listing.orders(dialect)
-    sort_values = [o.field.column.label(f"sort_{i}") for i, o in enumerate(orders)]
-    query = sa.select(ContactRow, *sort_values).where(ContactRow.tenant_id == tenant_id)
-    condition = listing.condition(dialect)
-    if condition is not None:
-        query = query.where(condition)
-    text = free_text(ContactRow.search_text, listing.q)
-    if text is not None:
-        query = query.where(text)
+    conditions = [ContactRow.tenant_id == tenant_id, listing.condition(dialect)]
+    conditions.append(free_text(ContactRow.search_text, listing.q))
     if listing.owner_id is not None:
-        query = query.where(ContactRow.owner_id == listing.owner_id)
-    if after:
-        if len(after) != len(orders) + 1:
-            raise LookupError("position does not match the order")
-        query = query.where(after_position(orders, ContactRow.id, after))
-    rows = session.execute(query.order_by(*order_clauses(orders, ContactRow.id)).limit(limit)).all()
-    associations = _associations_of(session, tenant_id, [r[0].id for r in rows])
-    return [(_to_domain(r[0], associations[r[0].id]), [*r[1:], r[0].id]) for r in rows]
+        conditions.append(ContactRow.owner_id == listing.owner_id)
+    rows = keyset_page(session, ContactRow, ContactRow.id, listing.orders(dialect), conditions, after, limit)
+    associations = _associations_of(session, tenant_id, [row.id for row, _ in rows])
+    return [(_to_domain(row, associations[row.id]), position) for row, position in rows]
 
 
 def _row(session: Session, tenant_id: str, contact_id: str, for_update: bool) -> ContactRow | None:

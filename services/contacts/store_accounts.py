@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from crmkit.db import JSONType, UTCDateTime
-from crmkit.filtering import Field, KeyType, Kind, Order, after_position, compile_filter, order_clauses, parse_order_by
+from crmkit.filtering import Field, KeyType, Kind, Order, compile_filter, keyset_page, parse_order_by
 from services.contacts.accounts import Account, AccountFields, Address, search_text
 from services.contacts.custom_fields import Definition, DefinitionFields
 from services.contacts.store import AccountAssociationRow, Base, ContactRow, free_text, typed_fields
@@ -186,23 +186,12 @@ def account_page(
     session: Session, tenant_id: str, listing: AccountListing, after: list[Any] | None, limit: int
 ) -> list[tuple[Account, list[Any]]]:
     dialect = session.get_bind().dialect.name
-    orders = listing.orders(dialect)
-    sort_values = [o.field.column.label(f"sort_{i}") for i, o in enumerate(orders)]
-    query = sa.select(AccountRow, *sort_values).where(AccountRow.tenant_id == tenant_id)
-    condition = compile_filter(listing.filter, listing.fields(), dialect)
-    if condition is not None:
-        query = query.where(condition)
-    text = free_text(AccountRow.search_text, listing.q)
-    if text is not None:
-        query = query.where(text)
+    conditions = [AccountRow.tenant_id == tenant_id, compile_filter(listing.filter, listing.fields(), dialect)]
+    conditions.append(free_text(AccountRow.search_text, listing.q))
     if listing.owner_id is not None:
-        query = query.where(AccountRow.owner_id == listing.owner_id)
-    if after:
-        if len(after) != len(orders) + 1:
-            raise LookupError("position does not match the order")
-        query = query.where(after_position(orders, AccountRow.id, after))
-    rows = session.execute(query.order_by(*order_clauses(orders, AccountRow.id)).limit(limit)).all()
-    return [(_account(r[0]), [*r[1:], r[0].id]) for r in rows]
+        conditions.append(AccountRow.owner_id == listing.owner_id)
+    rows = keyset_page(session, AccountRow, AccountRow.id, listing.orders(dialect), conditions, after, limit)
+    return [(_account(row), position) for row, position in rows]
 
 
 # ---- custom-field definitions

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -13,7 +12,7 @@ from crmkit.db import Database, utcnow
 from crmkit.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from crmkit.events.outbox import Outbox
 from crmkit.ids import new_id
-from crmkit.pagination import decode_cursor, page_of, page_size
+from crmkit.pagination import keyset_after, listing_scope, page_of, page_size
 from crmkit.tokens import Principal
 from services.contacts import domain, events, store
 from services.contacts.custom_fields import Schema
@@ -57,12 +56,8 @@ class Contacts:
         q: str = "",
     ) -> tuple[list[Contact], str]:
         size = page_size(requested_size)
-        # A token is only good for the listing (filter, order and free text) that issued it.
-        digest = hashlib.blake2b(f"{filter}\n{order_by}\n{q}".encode(), digest_size=8).hexdigest()
-        scope = "contacts:" + digest
-        after = decode_cursor(page_token, scope)
-        if after is not None and not isinstance(after, list):
-            raise InvalidArgument.of([FieldViolation("page_token", "belongs to a different listing")])
+        scope = listing_scope("contacts", filter, order_by, q)
+        after = keyset_after(page_token, scope)
         if len(q) > 200:
             raise InvalidArgument.of([FieldViolation("q", "must be at most 200 characters")])
         with self.database.transaction() as session:

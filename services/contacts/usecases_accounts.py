@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -14,7 +13,7 @@ from crmkit.errors import AlreadyExists, FailedPrecondition, FieldViolation, Inv
 from crmkit.events.outbox import Outbox
 from crmkit.filtering import KeyType
 from crmkit.ids import new_id
-from crmkit.pagination import decode_cursor, page_of, page_size
+from crmkit.pagination import decode_cursor, keyset_after, listing_scope, page_of, page_size
 from crmkit.tokens import Principal
 from services.contacts import accounts, custom_fields, domain, events, events_accounts, store, store_accounts
 from services.contacts.accounts import Account, AccountFields
@@ -54,17 +53,6 @@ def check_accounts_exist(session: Session, tenant_id: str, associations: Sequenc
         raise InvalidArgument.of(missing)
 
 
-def _listing_scope(kind: str, *parts: str) -> str:
-    return f"{kind}:" + hashlib.blake2b("\n".join(parts).encode(), digest_size=8).hexdigest()
-
-
-def _after(page_token: str, scope: str) -> list[object] | None:
-    after = decode_cursor(page_token, scope)
-    if after is not None and not isinstance(after, list):
-        raise InvalidArgument.of([FieldViolation("page_token", "belongs to a different listing")])
-    return after
-
-
 class Accounts:
     def __init__(self, database: Database, outbox: Outbox, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.database = database
@@ -101,8 +89,8 @@ class Accounts:
         q: str = "",
     ) -> tuple[list[Account], str]:
         size = page_size(requested_size)
-        scope = _listing_scope("accounts", filter, order_by, q)
-        after = _after(page_token, scope)
+        scope = listing_scope("accounts", filter, order_by, q)
+        after = keyset_after(page_token, scope)
         if len(q) > 200:
             raise InvalidArgument.of([FieldViolation("q", "must be at most 200 characters")])
         with self.database.transaction() as session:
@@ -216,7 +204,7 @@ class CustomFieldDefinitions:
         self, principal: Principal, requested_size: int, page_token: str, object_type: str = ""
     ) -> tuple[list[Definition], str]:
         size = page_size(requested_size)
-        scope = _listing_scope("customFieldDefinitions", object_type)
+        scope = listing_scope("customFieldDefinitions", object_type)
         after = decode_cursor(page_token, scope)
         with self.database.transaction() as session:
             found = store_accounts.definitions(session, principal.tenant_id, object_type)

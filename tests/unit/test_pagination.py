@@ -1,7 +1,7 @@
 import pytest
 
 from crmkit.errors import InvalidArgument
-from crmkit.pagination import decode_cursor, encode_cursor, page_of, page_size
+from crmkit.pagination import decode_cursor, encode_cursor, keyset_after, listing_scope, page_of, page_size
 
 
 def test_page_size_defaults_to_50_and_is_capped_at_1000():
@@ -35,3 +35,15 @@ def test_a_page_has_a_next_token_only_when_more_rows_were_fetched():
     assert page == ["a", "b"] and decode_cursor(token, "letters") == "b"
     assert page_of(["a", "b"], 2, str, "letters") == (["a", "b"], "")
     assert page_of([], 2, str, "letters") == ([], "")
+
+
+def test_a_keyset_token_is_only_good_for_the_listing_that_issued_it():
+    scope = listing_scope("contacts", 'email = "a@b.c"', "createTime desc", "")
+    assert scope != listing_scope("contacts", 'email = "a@b.c"', "createTime", "")
+    token = encode_cursor(["x", "id1"], scope)
+    assert keyset_after(token, scope) == ["x", "id1"]
+    assert keyset_after("", scope) is None
+    with pytest.raises(InvalidArgument):
+        keyset_after(token, listing_scope("accounts", 'email = "a@b.c"', "createTime desc", ""))
+    with pytest.raises(InvalidArgument):
+        keyset_after(encode_cursor("not-a-list", scope), scope)
