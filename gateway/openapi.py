@@ -59,6 +59,8 @@ ERROR_SCHEMA = {
         }
     },
 }
+# The content type each streaming method answers with (its HttpBody.content_type).
+STREAMED_TYPES = {"crm.contacts.v1.ImportJobsService.ExportContacts": "text/csv"}
 ERROR_STATUSES = {
     "400": "The request is malformed or a field is invalid; `details` names the fields.",
     "401": "Missing or invalid credentials.",
@@ -115,6 +117,13 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
             "content": {"application/json": {"schema": _ref(route.method.output_type, schemas)}},
         }
     }
+    if route.streaming:  # google.api.HttpBody pieces, streamed as one body (e.g. text/csv)
+        responses["200"] = {
+            "description": "OK, streamed",
+            "content": {
+                STREAMED_TYPES.get(route.method.full_name, "application/octet-stream"): {"schema": {"type": "string"}}
+            },
+        }
     for code, text in ERROR_STATUSES.items():
         responses[code] = {
             "description": text,

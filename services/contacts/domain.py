@@ -52,6 +52,8 @@ class ContactFields:
     lifecycle_stage: str = ""
     tags: tuple[str, ...] = ()
     custom_fields: Mapping[str, Any] = field(default_factory=dict)
+    # The caller's own id for the contact; unique per tenant when set (imports match by it).
+    external_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,13 @@ class Contact:
     etag: str
 
 
-def normalise(data: ContactFields) -> ContactFields:
-    """Validate every field at once and return the normalised copy (E.164 phones, canonical emails)."""
+def normalise(data: ContactFields, *, require_identity: bool = True) -> ContactFields:
+    """Validate every field at once and return the normalised copy (E.164 phones, canonical emails).
+
+    Every write path calls this (create, update, each imported row). `require_identity=False` skips
+    only the "needs a name, email or phone" rule: an imported row that updates an existing contact
+    may carry just the fields it changes (the merged contact keeps its identity).
+    """
     check = Validator()
     values: dict[str, Any] = {}
     for name in ("given_name", "family_name", "title"):
@@ -81,10 +88,15 @@ def normalise(data: ContactFields) -> ContactFields:
         check.add("lifecycle_stage", f"must be one of {', '.join(LIFECYCLE_STAGES)}")
     values["lifecycle_stage"] = data.lifecycle_stage
     values["custom_fields"] = _custom_fields(check, data.custom_fields)
-    if not any(values[n] for n in ("given_name", "family_name", "email", "phone")):
+    values["external_id"] = check.identifier("external_id", data.external_id, MAX_ID)
+    if require_identity and not has_identity(ContactFields(**values)):
         check.add("given_name", "a contact needs at least one of givenName, familyName, email or phone")
     check.raise_if_any()
     return ContactFields(**values)
+
+
+def has_identity(data: ContactFields) -> bool:
+    return bool(data.given_name or data.family_name or data.email or data.phone)
 
 
 def new_contact(contact_id: str, tenant_id: str, data: ContactFields, now: dt.datetime) -> Contact:

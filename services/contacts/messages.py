@@ -23,6 +23,7 @@ def fields_from_proto(message: contacts_pb2.Contact) -> ContactFields:
         lifecycle_stage=stage,
         tags=tuple(message.tags),
         custom_fields=json_format.MessageToDict(message.custom_fields),
+        external_id=message.external_id,
     )
 
 
@@ -40,6 +41,7 @@ def contact_to_proto(contact: Contact) -> contacts_pb2.Contact:
         lifecycle_stage=Stage.Value(data.lifecycle_stage) if data.lifecycle_stage else 0,
         tags=data.tags,
         etag=contact.etag,
+        external_id=data.external_id,
     )
     custom = struct_pb2.Struct()
     custom.update(dict(data.custom_fields))

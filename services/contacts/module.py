@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
+from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc, imports_pb2, imports_pb2_grpc
 
 from crmkit.config import Settings
 from crmkit.db import Database
 from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
 from services.contacts.api import ContactsServicer
+from services.contacts.imports import ImportJobs, ImportWorker
+from services.contacts.imports_api import ImportJobsServicer
 from services.contacts.store import OUTBOX
 from services.contacts.usecases import Contacts
 
@@ -22,11 +24,20 @@ def build(settings: Settings) -> ServiceModule:
     database = Database(settings.database_url_for(NAME))
     outbox = Outbox(NAME, OUTBOX)
     servicer = ContactsServicer(Contacts(database, outbox))
+    imports = ImportJobsServicer(ImportJobs(database), database)
     return ServiceModule(
         name=NAME,
         database=database,
         migrations=MIGRATIONS,
-        registrations=[(contacts_pb2_grpc.add_ContactsServiceServicer_to_server, servicer)],
-        grpc_services=[contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_name],
+        registrations=[
+            (contacts_pb2_grpc.add_ContactsServiceServicer_to_server, servicer),
+            (imports_pb2_grpc.add_ImportJobsServiceServicer_to_server, imports),
+        ],
+        grpc_services=[
+            contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_name,
+            imports_pb2.DESCRIPTOR.services_by_name["ImportJobsService"].full_name,
+        ],
         outbox=outbox,
+        # CSV imports run here, one job at a time per process; leases hand a crashed one on (ADR 38).
+        workers=[("contact-imports", ImportWorker(database, outbox).run)],
     )

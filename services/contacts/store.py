@@ -27,6 +27,15 @@ class ContactRow(Base):
     __table_args__ = (
         sa.Index("ix_contacts_tenant_id_id", "tenant_id", "id"),
         sa.Index("ix_contacts_tenant_id_email_key", "tenant_id", "email_key"),
+        # One contact per external id and tenant; most contacts have none ('').
+        sa.Index(
+            "ux_contacts_tenant_id_external_id",
+            "tenant_id",
+            "external_id",
+            unique=True,
+            postgresql_where=sa.text("external_id <> ''"),
+            sqlite_where=sa.text("external_id <> ''"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
@@ -46,6 +55,7 @@ class ContactRow(Base):
     create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     update_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     etag: Mapped[str] = mapped_column(sa.String(32))
+    external_id: Mapped[str] = mapped_column(sa.String(64), server_default="")
 
 
 def _to_domain(row: ContactRow) -> Contact:
@@ -60,6 +70,7 @@ def _to_domain(row: ContactRow) -> Contact:
         lifecycle_stage=row.lifecycle_stage,
         tags=tuple(row.tags),
         custom_fields=dict(row.custom_fields),
+        external_id=row.external_id,
     )
     return Contact(row.id, row.tenant_id, data, row.create_time, row.update_time, row.etag)
 
@@ -72,6 +83,7 @@ def _write(row: ContactRow, contact: Contact) -> None:
     row.lifecycle_stage = data.lifecycle_stage
     row.account_ids, row.tags, row.custom_fields = list(data.account_ids), list(data.tags), dict(data.custom_fields)
     row.update_time, row.etag = contact.update_time, contact.etag
+    row.external_id = data.external_id
 
 
 def add(session: Session, contact: Contact) -> None:
@@ -160,3 +172,7 @@ def _row(session: Session, tenant_id: str, contact_id: str, for_update: bool) ->
     if for_update:
         query = query.with_for_update()
     return session.scalars(query).first()
+
+
+# Import jobs' tables live in their own module on this metadata (one Alembic history for both).
+from services.contacts import import_store as _import_store  # noqa: E402,F401
