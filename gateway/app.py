@@ -154,8 +154,10 @@ class Backends:
                 yield from replies
             except grpc.RpcError as exc:  # the status line is sent: all that is left is to stop short
                 log.warning("stream of %s ended early: %s", route.full_method, exc.code())
-            finally:
-                replies.cancel()
+            finally:  # the client went away or the stream ended: free the call either way
+                cancel = getattr(replies, "cancel", None) or getattr(replies, "close", None)
+                if cancel is not None:
+                    cancel()
 
         return rest()
 

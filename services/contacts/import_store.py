@@ -20,7 +20,6 @@ from services.contacts.domain import Contact
 from services.contacts.store import Base, ContactRow
 
 
-
 class ImportJobRow(Base):
     __tablename__ = "import_jobs"
     __table_args__ = (
@@ -209,9 +208,12 @@ def existing_keys(session: Session, tenant_id: str, by: str, keys: Sequence[str]
 
 def column_values(contact: Contact) -> dict[str, Any]:
     """The contacts row of a contact as column -> value, written by the same code as any save."""
-    row = ContactRow(id=contact.id, tenant_id=contact.tenant_id, create_time=contact.create_time)
-    store._write(row, contact)
-    return {column.key: getattr(row, column.key) for column in ContactRow.__table__.columns}
+    return {
+        "id": contact.id,
+        "tenant_id": contact.tenant_id,
+        "create_time": contact.create_time,
+        **store.written_columns(contact),
+    }
 
 
 def to_domain(row: ContactRow) -> Contact:

@@ -76,14 +76,30 @@ def _to_domain(row: ContactRow) -> Contact:
 
 
 def _write(row: ContactRow, contact: Contact) -> None:
+    for column, value in written_columns(contact).items():
+        setattr(row, column, value)
+
+
+def written_columns(contact: Contact) -> dict[str, Any]:
+    """Column -> value of everything a save writes (all but id, tenant_id and create_time); bulk
+    writers (imports) use it as well, so a new column is written the same way everywhere."""
     data = contact.data
-    row.given_name, row.family_name, row.title = data.given_name, data.family_name, data.title
-    row.email, row.phone, row.owner_id = data.email, data.phone, data.owner_id
-    row.email_key = data.email.lower()
-    row.lifecycle_stage = data.lifecycle_stage
-    row.account_ids, row.tags, row.custom_fields = list(data.account_ids), list(data.tags), dict(data.custom_fields)
-    row.update_time, row.etag = contact.update_time, contact.etag
-    row.external_id = data.external_id
+    return {
+        "given_name": data.given_name,
+        "family_name": data.family_name,
+        "title": data.title,
+        "email": data.email,
+        "email_key": data.email.lower(),
+        "phone": data.phone,
+        "owner_id": data.owner_id,
+        "lifecycle_stage": data.lifecycle_stage,
+        "account_ids": list(data.account_ids),
+        "tags": list(data.tags),
+        "custom_fields": dict(data.custom_fields),
+        "update_time": contact.update_time,
+        "etag": contact.etag,
+        "external_id": data.external_id,
+    }
 
 
 def add(session: Session, contact: Contact) -> None:
