@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from crmkit.db import Database, utcnow
+from crmkit.db import Database, is_conflict, is_unavailable, utcnow
 from crmkit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from crmkit.events.outbox import Outbox
 from crmkit.ids import new_id
@@ -372,11 +372,37 @@ class ImportWorker:
             if job is None:
                 return False
             job_id, state = job.id, job.state
-        if state in (QUEUED, VALIDATING):
-            state = self._validate(job_id)
-        if state == IMPORTING:
-            self._apply(job_id, stop)
+        try:
+            if state in (QUEUED, VALIDATING):
+                state = self._validate(job_id)
+            if state == IMPORTING:
+                self._apply(job_id, stop)
+        except Exception as exc:
+            if is_unavailable(exc) or is_conflict(exc):
+                # The database is away, or a concurrent write took a key first: the lease runs out
+                # and the job resumes from its last whole batch (which then sees that write).
+                raise
+            log.exception("import job %s failed", job_id)
+            self._fail_unexpectedly(job_id)
         return True
+
+    def _fail_unexpectedly(self, job_id: str) -> None:
+        """A bug, not an outage: retrying would fail the same way forever, so the job ends, saying
+        how far it got (whole batches only)."""
+        with self.database.transaction() as session:
+            job = session.get(ImportJobRow, job_id, with_for_update=True)
+            if job is None or job.state in FINISHED:
+                return
+            written = job.rows_created + job.rows_updated
+            done = (
+                f"rows up to {job.applied_through} were imported ({written} contacts)"
+                if written
+                else "nothing was imported"
+            )
+            import_store.drop_upload(session, job_id)
+            job.state, job.lease_until = FAILED, None
+            job.error_message = f"internal error; {done}"
+            job.update_time = self.clock()
 
     def run_until_idle(self) -> int:
         """Every runnable job to its end (tests, bench, the embedded target's first start)."""

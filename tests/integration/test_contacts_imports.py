@@ -375,3 +375,24 @@ def test_the_embedded_sqlite_path_imports_and_exports(tmp_path):
         assert outbox_types(database) == ["crm.contacts.v1.ContactsImported"] * 2
     finally:
         database.dispose()
+
+
+def test_a_job_that_hits_a_bug_fails_clearly_instead_of_retrying_forever(service, monkeypatch):
+    client, database = service
+    rows = "".join(f"B{i},,b{i}@example.com,,,,,\n" for i in range(120))
+    job = client.import_csv(HEADER + rows, run=False)
+    calls = []
+    real_update = import_store.insert_contacts
+
+    def broken_after_first_batch(session, found):
+        calls.append(len(found))
+        if len(calls) > 1:
+            raise RuntimeError("a bug in the second batch")
+        real_update(session, found)
+
+    monkeypatch.setattr(import_store, "insert_contacts", broken_after_first_batch)
+    client.worker.run_until_idle()
+    failed = client.get(job.id)
+    assert failed.state == Job.FAILED
+    assert failed.error_message == "internal error; rows up to 50 were imported (50 contacts)"
+    assert len(contacts_of(database)) == 50  # whole batches only
