@@ -354,6 +354,9 @@ def test_the_export_streams_every_matching_contact_as_csv(service):
     with pytest.raises(grpc.RpcError) as caught:
         client.export(principal=Principal("TENANT_A", "apikey:r", frozenset({"contacts:read"})))
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.RpcError) as caught:  # a streaming method is guarded like a unary one
+        list(client.jobs.ExportContacts(imports_pb2.ExportContactsRequest()))
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
 def test_the_embedded_sqlite_path_imports_and_exports(tmp_path):
