@@ -277,7 +277,7 @@ class ImportJobs:
         with self.database.transaction() as session:
             job = self._job(session, principal, job_id, for_update=True)
             if job.state != UPLOADING:
-                if job.state != FAILED and job.chunk_count == chunk_count:  # a repeated start
+                if job.state not in (FAILED, CANCELLED) and job.chunk_count == chunk_count:  # a repeated start
                     return job
                 raise FailedPrecondition(f"the job is {job.state}; only an UPLOADING job can be started")
             if chunk_count <= 0:
