@@ -59,8 +59,6 @@ ERROR_SCHEMA = {
         }
     },
 }
-# The content type each streaming method answers with (its HttpBody.content_type).
-STREAMED_TYPES = {"crm.contacts.v1.ImportJobsService.ExportContacts": "text/csv"}
 ERROR_STATUSES = {
     "400": "The request is malformed or a field is invalid; `details` names the fields.",
     "401": "Missing or invalid credentials.",
@@ -120,9 +118,7 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     if route.streaming:  # google.api.HttpBody pieces, streamed as one body (e.g. text/csv)
         responses["200"] = {
             "description": "OK, streamed",
-            "content": {
-                STREAMED_TYPES.get(route.method.full_name, "application/octet-stream"): {"schema": {"type": "string"}}
-            },
+            "content": {route.stream_content_type: {"schema": {"type": "string"}}},
         }
     for code, text in ERROR_STATUSES.items():
         responses[code] = {

@@ -63,6 +63,11 @@ class Route:
         return bool(self.method.server_streaming)
 
     @property
+    def stream_content_type(self) -> str:
+        option = self.method.GetOptions().Extensions[options_pb2.stream_content_type]
+        return option or "application/octet-stream"
+
+    @property
     def full_method(self) -> str:
         return f"/{self.method.containing_service.full_name}/{self.method.name}"
 
