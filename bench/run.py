@@ -3,6 +3,7 @@
     python -m bench.run --size 2000            # for people: the default size
     python -m bench.run --size 100 --out DIR   # a smoke run (make test runs one)
     python -m bench.run --only search --search-size 1000000
+    python -m bench.run --only import --import-rows 1000000   # the CSV import at full size
 
 PostgreSQL and RabbitMQ are found as the tests find them (CRM_TEST_* variables, testcontainers, or
 the local services). Every figure stands next to its raw baseline from the same run, with the
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import json
 import os
 import platform
@@ -24,9 +26,10 @@ from typing import Any
 from crmkit.migrations import upgrade
 from tests.infra import Databases, migrations_of, postgres_admin_url, rabbitmq_url, redis_url
 
-SCENARIOS = ("gateway", "events", "search")
+SCENARIOS = ("gateway", "events", "search", "import")
+# bench/import.py's default: a million rows (minutes); smoke runs pass a small --import-rows.
+IMPORT_ROWS = 1_000_000
 NOT_YET = {
-    "import": "needs the CSV import job (issue 3)",
     "dedup": "needs the duplicate finder (issue 3)",
     "forecast": "needs opportunities and the forecast (issue 4)",
 }
@@ -42,8 +45,10 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run(size: int, only: list[str], search_size: int = 1_000_000) -> dict[str, Any]:
+def run(size: int, only: list[str], search_size: int = 1_000_000, import_rows: int = IMPORT_ROWS) -> dict[str, Any]:
     from bench import events, gateway, search
+
+    csv_import = importlib.import_module("bench.import")  # `import` is a keyword
 
     results = []
     with postgres_admin_url() as admin_url, rabbitmq_url() as amqp_url, redis_url() as redis:
@@ -62,6 +67,8 @@ def run(size: int, only: list[str], search_size: int = 1_000_000) -> dict[str, A
                 url = databases.create("bench_search")
                 upgrade(migrations_of("contacts"), url)
                 results.append(search.run(search_size, url, requests=max(20, min(size, 200))))
+            if "import" in only:
+                results.append(csv_import.run(import_rows, *csv_import.prepared(databases)))
         finally:
             databases.drop_all()
     return {"size": size, "machine": machine(), "scenarios": results, "not_yet": NOT_YET}
@@ -97,12 +104,13 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=2000, help="requests or events per measurement")
     parser.add_argument("--search-size", type=int, default=1_000_000, help="contacts loaded for the search scenario")
     parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {SCENARIOS}")
+    parser.add_argument("--import-rows", type=int, default=IMPORT_ROWS, help="rows of the CSV import scenario")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent, help="where report.md and .json go")
     args = parser.parse_args()
     only = [s for s in args.only.split(",") if s]
     if unknown := set(only) - set(SCENARIOS):
         parser.error(f"unknown scenarios {sorted(unknown)}")
-    report = run(args.size, only, args.search_size)
+    report = run(args.size, only, args.search_size, args.import_rows)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "report.md").write_text(markdown(report))

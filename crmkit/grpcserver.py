@@ -83,8 +83,14 @@ class CrmServerInterceptor(grpc.ServerInterceptor):
     def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
         handler = continuation(handler_call_details)
         method = handler_call_details.method
-        if handler is None or handler.unary_unary is None or method.startswith(UNAUTHENTICATED_PREFIXES):
+        if handler is None or method.startswith(UNAUTHENTICATED_PREFIXES):
             return handler
+        if handler.unary_stream is not None:
+            return self._guard_stream(handler, method)
+        if handler.unary_unary is None:
+            # Client- and bidirectional-streaming methods have no guard: refuse rather than serve
+            # them unauthenticated.
+            raise NotImplementedError(f"{method}: only unary and server-streaming methods are supported")
         inner = handler.unary_unary
         scope = required_scope(method)
         public = is_public(method)
@@ -116,6 +122,66 @@ class CrmServerInterceptor(grpc.ServerInterceptor):
             response_serializer=handler.response_serializer,
         )
 
+    def _guard_stream(self, handler: Any, method: str) -> Any:
+        """A server-streaming method under the same token, scope and error rules as a unary one:
+        the principal stays bound while the stream is produced, and an error raised after some
+        messages were sent still ends the stream with its status."""
+        inner = handler.unary_stream
+        scope = required_scope(method)
+        public = is_public(method)
+        method_name = method.rsplit("/", 1)[-1]
+
+        def guarded(request: Any, context: grpc.ServicerContext) -> Any:
+            code = grpc.StatusCode.OK
+            started = time.perf_counter()
+            token = str(dict(context.invocation_metadata()).get("authorization", "")).removeprefix("Bearer ").strip()
+            failure: grpc.Status | None = None
+            try:
+                principal, failure = self._authorise(token, scope, public)
+                if failure is None and principal is not None:
+                    bound = bind_principal(principal)
+                    token_bound = bind_caller_token(token)
+                    tenant_bound = tenant_id_var.set(principal.tenant_id)
+                    try:
+                        yield from inner(request, context)
+                    except ServiceError as exc:
+                        failure = status_for(exc)
+                    except Exception as exc:
+                        failure = self._unexpected(exc)
+                    finally:
+                        tenant_id_var.reset(tenant_bound)
+                        unbind_caller_token(token_bound)
+                        unbind_principal(bound)
+                if failure is not None:
+                    code = failure.code
+                    context.abort_with_status(failure)
+            finally:
+                metrics.GRPC_HANDLED.labels(self.service, method_name, code.name).inc()
+                metrics.GRPC_LATENCY.labels(self.service, method_name).observe(time.perf_counter() - started)
+
+        return grpc.unary_stream_rpc_method_handler(
+            guarded,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _authorise(self, token: str, scope: str, public: bool) -> tuple[Any, grpc.Status | None]:
+        """The caller's principal, or the status that refuses the call."""
+        try:
+            principal = self.tokens.verify(token)
+        except ServiceError as exc:
+            return None, status_for(exc)
+        trace.get_current_span().set_attribute("crm.tenant_id", principal.tenant_id)
+        if principal.is_anonymous and not public:
+            return None, rpc_status.to_status(
+                status_pb2.Status(code=code_pb2.UNAUTHENTICATED, message="this call needs credentials")
+            )
+        if scope and not principal.has_scope(scope):
+            return None, rpc_status.to_status(
+                status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message=f"this call needs the {scope} scope")
+            )
+        return principal, None
+
     def _unexpected(self, exc: Exception) -> grpc.Status:
         """An exception no domain rule raised: an outage, a race lost to another writer, or a bug."""
         if is_unavailable(exc):  # the database is away: the caller may retry, it is no bug
@@ -134,37 +200,22 @@ class CrmServerInterceptor(grpc.ServerInterceptor):
     ) -> tuple[Any, Any]:
         metadata = dict(context.invocation_metadata())
         token = str(metadata.get("authorization", "")).removeprefix("Bearer ").strip()
-        failure: grpc.Status | None = None
         response = None
-        try:
-            principal = self.tokens.verify(token)
-        except ServiceError as exc:
-            failure = status_for(exc)
-        else:
-            span = trace.get_current_span()
-            span.set_attribute("crm.tenant_id", principal.tenant_id)
-            if principal.is_anonymous and not public:
-                failure = rpc_status.to_status(
-                    status_pb2.Status(code=code_pb2.UNAUTHENTICATED, message="this call needs credentials")
-                )
-            elif scope and not principal.has_scope(scope):
-                failure = rpc_status.to_status(
-                    status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message=f"this call needs the {scope} scope")
-                )
-            else:
-                bound = bind_principal(principal)
-                token_bound = bind_caller_token(token)
-                tenant_bound = tenant_id_var.set(principal.tenant_id)
-                try:
-                    response = inner(request, context)
-                except ServiceError as exc:
-                    failure = status_for(exc)
-                except Exception as exc:
-                    failure = self._unexpected(exc)
-                finally:
-                    tenant_id_var.reset(tenant_bound)
-                    unbind_caller_token(token_bound)
-                    unbind_principal(bound)
+        principal, failure = self._authorise(token, scope, public)
+        if failure is None:
+            bound = bind_principal(principal)
+            token_bound = bind_caller_token(token)
+            tenant_bound = tenant_id_var.set(principal.tenant_id)
+            try:
+                response = inner(request, context)
+            except ServiceError as exc:
+                failure = status_for(exc)
+            except Exception as exc:
+                failure = self._unexpected(exc)
+            finally:
+                tenant_id_var.reset(tenant_bound)
+                unbind_caller_token(token_bound)
+                unbind_principal(bound)
         if failure is not None:
             context.abort_with_status(failure)  # raises; the code is recorded by the caller's finally
         return grpc.StatusCode.OK, response

@@ -8,7 +8,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -132,6 +132,34 @@ class Backends:
                 metrics.GATEWAY_RETRIES.labels(route.method.name).inc()
                 time.sleep(pause)
         raise AssertionError("unreachable")
+
+    def stream(self, route: Route, message: Any, metadata: list[tuple[str, str]]) -> Iterator[Any]:
+        """The messages of a server-streaming call; the first one is awaited before returning, so
+        that a refusal (bad filter, missing scope) is still an ordinary error answer."""
+        call = self._calls.get(route.full_method)
+        if call is None:
+            call = self.channel(route.backend).unary_stream(
+                route.full_method,
+                request_serializer=route.request_class.SerializeToString,
+                response_deserializer=route.response_class.FromString,
+            )
+            self._calls[route.full_method] = call
+        replies = call(message, timeout=route.deadline or self.deadline, metadata=metadata)
+        first = next(replies, None)
+
+        def rest() -> Iterator[Any]:
+            if first is not None:
+                yield first
+            try:
+                yield from replies
+            except grpc.RpcError as exc:  # the status line is sent: all that is left is to stop short
+                log.warning("stream of %s ended early: %s", route.full_method, exc.code())
+            finally:  # the client went away or the stream ended: free the call either way
+                cancel = getattr(replies, "cancel", None) or getattr(replies, "close", None)
+                if cancel is not None:
+                    cancel()
+
+        return rest()
 
     def health(self, backend: str, timeout: float = 1.0) -> bool:
         if backend == LOCAL_BACKEND:
@@ -500,6 +528,8 @@ def create_app(
                 raise ApiError.from_service_error(exc) from None
         else:
             metadata = [("authorization", f"Bearer {tokens.mint(principal)}"), ("x-request-id", g.request_id)]
+            if route.streaming:
+                return streamed(route, message, metadata)
             try:
                 reply = backends.call(route, message, metadata)
             except grpc.RpcError as exc:
@@ -509,6 +539,22 @@ def create_app(
         if isinstance(payload.get("etag"), str) and payload["etag"]:
             response.headers["ETag"] = f'"{payload["etag"]}"'
         return response
+
+    def streamed(route: Route, message: Any, metadata: list[tuple[str, str]]) -> Response:
+        try:
+            pieces = backends.stream(route, message, metadata)
+            first = next(pieces, None)
+        except grpc.RpcError as exc:
+            raise ApiError.from_rpc_error(exc) from None
+        content_type = first.content_type if first is not None and first.content_type else "application/octet-stream"
+
+        def body() -> Iterator[bytes]:
+            if first is not None:
+                yield first.data
+            for piece in pieces:
+                yield piece.data
+
+        return Response(body(), mimetype=None, content_type=content_type)
 
     def claim_idempotency_key(route: Route, principal: Principal, body: Any) -> tuple[str, str] | Response | None:
         """(store key, fingerprint) when this request runs under a key; a Response to replay; None."""

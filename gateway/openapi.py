@@ -207,6 +207,11 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
             "content": {"application/json": {"schema": _ref(route.method.output_type, schemas)}},
         }
     }
+    if route.streaming:  # google.api.HttpBody pieces, streamed as one body (e.g. text/csv)
+        responses["200"] = {
+            "description": "OK, streamed",
+            "content": {route.stream_content_type: {"schema": {"type": "string"}}},
+        }
     for code, text in ERROR_STATUSES.items():
         responses[code] = {
             "description": text,

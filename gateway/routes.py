@@ -24,6 +24,7 @@ from crmkit.protos import generated_modules
 
 TEMPLATE_VARIABLE = re.compile(r"\{([A-Za-z0-9_.]+)(?:=([^}]*))?\}")
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+HTTP_BODY = "google.api.HttpBody"
 # Messages whose JSON form is not an object of their fields (protobuf's JSON mapping).
 WELL_KNOWN_SCALARS = {
     "google.protobuf.Timestamp",
@@ -54,6 +55,17 @@ class Route:
     # Callable without credentials (crm.common.v1.public): the gateway calls it as an anonymous
     # principal, rate-limited per client address.
     public: bool = False
+
+    @property
+    def streaming(self) -> bool:
+        """A server-streaming method answering google.api.HttpBody pieces: the gateway passes them
+        on as one streamed HTTP response of their content type (e.g. a CSV export)."""
+        return bool(self.method.server_streaming)
+
+    @property
+    def stream_content_type(self) -> str:
+        option = self.method.GetOptions().Extensions[options_pb2.stream_content_type]
+        return option or "application/octet-stream"
 
     @property
     def full_method(self) -> str:
@@ -111,6 +123,10 @@ def _route(rule: http_pb2.HttpRule, method: descriptor.MethodDescriptor, scope: 
     if kind not in HTTP_METHODS:
         raise ValueError(f"{method.full_name}: unsupported HTTP pattern {kind!r}")
     template = getattr(rule, kind)
+    if method.client_streaming:
+        raise ValueError(f"{method.full_name}: client-streaming methods cannot be routed")
+    if method.server_streaming and method.output_type.full_name != HTTP_BODY:
+        raise ValueError(f"{method.full_name}: a server-streaming method must return {HTTP_BODY}")
     flask_rule, path_fields = flask_rule_for(template)
     options = method.GetOptions()
     rate_class = options.Extensions[options_pb2.rate_class] or ("read" if kind == "get" else "write")

@@ -193,3 +193,28 @@ def _decimal(check: Validator, name: str, value: Any) -> Any:
 
 def value_is_used(values: Mapping[str, Any], key: str) -> bool:
     return values.get(key) not in (None, "", [])
+
+
+TRUE_WORDS = frozenset({"true", "yes", "y", "1"})
+FALSE_WORDS = frozenset({"false", "no", "n", "0"})
+
+
+def from_text(definition: DefinitionFields | None, text: str) -> Any:
+    """A value written as text (a CSV cell) in the JSON form its definition expects, for the usual
+    checks to judge: numbers and booleans parsed, multi-selects split on ";". Text that does not
+    parse is passed on unchanged, so the check reports it naming the field."""
+    if definition is None:
+        return text
+    kind = definition.type
+    if kind == "NUMBER":
+        try:
+            number = float(text)
+        except ValueError:
+            return text
+        return int(number) if number.is_integer() and abs(number) < 2**53 else number
+    if kind == "BOOLEAN":
+        word = text.strip().lower()
+        return True if word in TRUE_WORDS else False if word in FALSE_WORDS else text
+    if kind == "MULTI_SELECT":
+        return [part.strip() for part in text.split(";") if part.strip()]
+    return text

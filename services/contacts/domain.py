@@ -66,6 +66,8 @@ class ContactFields:
     custom_fields: Mapping[str, Any] = field(default_factory=dict)
     # The source of truth for the contact's accounts; account_ids mirrors it (same ids, same order).
     account_associations: tuple[Association, ...] = ()
+    # The caller's own id for the contact; unique per tenant when set (imports match by it).
+    external_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,12 +81,18 @@ class Contact:
 
 
 def normalise(
-    data: ContactFields, schema: Schema | None = None, previous: ContactFields | None = None
+    data: ContactFields,
+    schema: Schema | None = None,
+    previous: ContactFields | None = None,
+    *,
+    require_identity: bool = True,
 ) -> ContactFields:
     """Validate every field at once and return the normalised copy (E.164 phones, canonical emails).
 
-    `schema` holds the tenant's custom-field definitions for contacts; `previous` is the contact
-    before an update (None on create).
+    Every write path calls this (create, update, each imported row). `schema` holds the tenant's
+    custom-field definitions for contacts; `previous` is the contact before an update (None on
+    create). `require_identity=False` skips only the "needs a name, email or phone" rule: an
+    imported row that updates an existing contact may carry just the fields it changes.
     """
     from services.contacts.custom_fields import check_values
 
@@ -110,10 +118,15 @@ def normalise(
     )
     values["account_associations"] = _associations(check, data.account_associations, values["account_ids"])
     values["account_ids"] = tuple(a.account_id for a in values["account_associations"])
-    if not any(values[n] for n in ("given_name", "family_name", "email", "phone")):
+    values["external_id"] = check.identifier("external_id", data.external_id, MAX_ID)
+    if require_identity and not has_identity(ContactFields(**values)):
         check.add("given_name", "a contact needs at least one of givenName, familyName, email or phone")
     check.raise_if_any()
     return ContactFields(**values)
+
+
+def has_identity(data: ContactFields) -> bool:
+    return bool(data.given_name or data.family_name or data.email or data.phone)
 
 
 def new_contact(

@@ -21,5 +21,9 @@ def contact_updated(contact: Contact, changed: Sequence[str]) -> events_pb2.Cont
     )
 
 
+def contacts_imported(job_id: str, contacts: Sequence[Contact]) -> events_pb2.ContactsImported:
+    return events_pb2.ContactsImported(import_job_id=job_id, contacts=[contact_to_proto(c) for c in contacts])
+
+
 def contact_deleted(contact_id: str) -> events_pb2.ContactDeleted:
     return events_pb2.ContactDeleted(contact_id=contact_id)

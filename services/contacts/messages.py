@@ -30,6 +30,7 @@ def fields_from_proto(message: contacts_pb2.Contact) -> ContactFields:
         tags=tuple(message.tags),
         custom_fields=json_format.MessageToDict(message.custom_fields),
         account_associations=associations,
+        external_id=message.external_id,
     )
 
 
@@ -51,6 +52,7 @@ def contact_to_proto(contact: Contact) -> contacts_pb2.Contact:
             contacts_pb2.AccountAssociation(account_id=a.account_id, label=a.label, primary=a.primary)
             for a in data.account_associations
         ],
+        external_id=data.external_id,
     )
     custom = struct_pb2.Struct()
     custom.update(dict(data.custom_fields))

@@ -11,6 +11,8 @@ from crm.contacts.v1 import (
     contacts_pb2_grpc,
     custom_fields_pb2,
     custom_fields_pb2_grpc,
+    imports_pb2,
+    imports_pb2_grpc,
 )
 
 from crmkit.config import Settings
@@ -19,6 +21,8 @@ from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
 from services.contacts.api import ContactsServicer
 from services.contacts.api_accounts import AccountsServicer, CustomFieldsServicer
+from services.contacts.imports import ImportJobs, ImportWorker
+from services.contacts.imports_api import ImportJobsServicer
 from services.contacts.store import OUTBOX
 from services.contacts.usecases import Contacts
 from services.contacts.usecases_accounts import Accounts, CustomFieldDefinitions
@@ -31,6 +35,7 @@ def build(settings: Settings) -> ServiceModule:
     database = Database(settings.database_url_for(NAME))
     outbox = Outbox(NAME, OUTBOX)
     servicer = ContactsServicer(Contacts(database, outbox))
+    imports = ImportJobsServicer(ImportJobs(database), database)
     return ServiceModule(
         name=NAME,
         database=database,
@@ -42,11 +47,15 @@ def build(settings: Settings) -> ServiceModule:
                 custom_fields_pb2_grpc.add_CustomFieldsServiceServicer_to_server,
                 CustomFieldsServicer(CustomFieldDefinitions(database)),
             ),
+            (imports_pb2_grpc.add_ImportJobsServiceServicer_to_server, imports),
         ],
         grpc_services=[
             contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_name,
             accounts_pb2.DESCRIPTOR.services_by_name["AccountsService"].full_name,
             custom_fields_pb2.DESCRIPTOR.services_by_name["CustomFieldsService"].full_name,
+            imports_pb2.DESCRIPTOR.services_by_name["ImportJobsService"].full_name,
         ],
         outbox=outbox,
+        # CSV imports run here, one job at a time per process; leases hand a crashed one on (ADR 38).
+        workers=[("contact-imports", ImportWorker(database, outbox).run)],
     )

@@ -37,6 +37,15 @@ class ContactRow(Base):
     __table_args__ = (
         sa.Index("ix_contacts_tenant_id_id", "tenant_id", "id"),
         sa.Index("ix_contacts_tenant_id_email_key", "tenant_id", "email_key"),
+        # One contact per external id and tenant; most contacts have none ('').
+        sa.Index(
+            "ux_contacts_tenant_id_external_id",
+            "tenant_id",
+            "external_id",
+            unique=True,
+            postgresql_where=sa.text("external_id <> ''"),
+            sqlite_where=sa.text("external_id <> ''"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
@@ -58,6 +67,7 @@ class ContactRow(Base):
     etag: Mapped[str] = mapped_column(sa.String(32))
     # Lower-cased names, email, phone and associated account names: what free text `q` matches.
     search_text: Mapped[str] = mapped_column(sa.Text(), default="")
+    external_id: Mapped[str] = mapped_column(sa.String(64), server_default="")
 
 
 class AccountAssociationRow(Base):
@@ -88,7 +98,7 @@ def _associations_of(session: Session, tenant_id: str, contact_ids: list[str]) -
     return found
 
 
-def _write_associations(session: Session, contact: Contact) -> None:
+def write_associations(session: Session, contact: Contact) -> None:
     session.execute(
         sa.delete(AccountAssociationRow).where(
             AccountAssociationRow.tenant_id == contact.tenant_id, AccountAssociationRow.contact_id == contact.id
@@ -147,18 +157,36 @@ def _to_domain(row: ContactRow, associations: list[Association] | None = None) -
         tags=tuple(row.tags),
         custom_fields=dict(row.custom_fields),
         account_associations=tuple(associations or ()),
+        external_id=row.external_id,
     )
     return Contact(row.id, row.tenant_id, data, row.create_time, row.update_time, row.etag)
 
 
 def _write(row: ContactRow, contact: Contact) -> None:
+    for column, value in written_columns(contact).items():
+        setattr(row, column, value)
+
+
+def written_columns(contact: Contact) -> dict[str, Any]:
+    """Column -> value of everything a save writes (all but id, tenant_id and create_time); bulk
+    writers (imports) use it as well, so a new column is written the same way everywhere."""
     data = contact.data
-    row.given_name, row.family_name, row.title = data.given_name, data.family_name, data.title
-    row.email, row.phone, row.owner_id = data.email, data.phone, data.owner_id
-    row.email_key = data.email.lower()
-    row.lifecycle_stage = data.lifecycle_stage
-    row.account_ids, row.tags, row.custom_fields = list(data.account_ids), list(data.tags), dict(data.custom_fields)
-    row.update_time, row.etag = contact.update_time, contact.etag
+    return {
+        "given_name": data.given_name,
+        "family_name": data.family_name,
+        "title": data.title,
+        "email": data.email,
+        "email_key": data.email.lower(),
+        "phone": data.phone,
+        "owner_id": data.owner_id,
+        "lifecycle_stage": data.lifecycle_stage,
+        "account_ids": list(data.account_ids),
+        "tags": list(data.tags),
+        "custom_fields": dict(data.custom_fields),
+        "update_time": contact.update_time,
+        "etag": contact.etag,
+        "external_id": data.external_id,
+    }
 
 
 def add(session: Session, contact: Contact) -> None:
@@ -166,7 +194,7 @@ def add(session: Session, contact: Contact) -> None:
     _write(row, contact)
     row.search_text = search_text(session, contact)
     session.add(row)
-    _write_associations(session, contact)
+    write_associations(session, contact)
 
 
 def get(session: Session, tenant_id: str, contact_id: str, *, for_update: bool = False) -> Contact | None:
@@ -182,7 +210,7 @@ def save(session: Session, contact: Contact) -> None:
         raise LookupError(contact.id)
     _write(row, contact)
     row.search_text = search_text(session, contact)
-    _write_associations(session, contact)
+    write_associations(session, contact)
 
 
 def with_email(session: Session, tenant_id: str, email: str) -> str | None:
@@ -288,4 +316,6 @@ def _row(session: Session, tenant_id: str, contact_id: str, for_update: bool) ->
 
 
 # The accounts and custom-field definition tables share this metadata (and database).
+# Import jobs' tables live in their own module on this metadata (one Alembic history for both).
+from services.contacts import import_store as _import_store  # noqa: E402,F401
 from services.contacts import store_accounts  # noqa: E402,F401

@@ -20,15 +20,25 @@ Stage = contacts_pb2.Contact.LifecycleStage
 def on_contact_changed(
     session: Session, envelope: Envelope, event: events_pb2.ContactCreated | events_pb2.ContactUpdated
 ) -> None:
-    contact = event.contact
+    _project(session, envelope.tenant, event.contact)
+
+
+def on_contacts_imported(session: Session, envelope: Envelope, event: events_pb2.ContactsImported) -> None:
+    """A batch of an import: each contact projected as if it came in its own ContactCreated or
+    ContactUpdated (the inbox makes the whole batch idempotent, update times order each contact)."""
+    for contact in event.contacts:
+        _project(session, envelope.tenant, contact)
+
+
+def _project(session: Session, tenant_id: str, contact: contacts_pb2.Contact) -> None:
     version = contact.update_time.ToDatetime(tzinfo=dt.UTC)
-    current = store.get(session, envelope.tenant, contact.id, for_update=True)
+    current = store.get(session, tenant_id, contact.id, for_update=True)
     if not domain.supersedes(version, current):
         return
     store.put(
         session,
         domain.AudienceMember(
-            tenant_id=envelope.tenant,
+            tenant_id=tenant_id,
             contact_id=contact.id,
             email=contact.email,
             given_name=contact.given_name,
@@ -61,5 +71,6 @@ def contact_projection(database: Database) -> EventConsumer:
             Handles(events_pb2.ContactCreated, on_contact_changed),  # type: ignore[arg-type]
             Handles(events_pb2.ContactUpdated, on_contact_changed),  # type: ignore[arg-type]
             Handles(events_pb2.ContactDeleted, on_contact_deleted),  # type: ignore[arg-type]
+            Handles(events_pb2.ContactsImported, on_contacts_imported),  # type: ignore[arg-type]
         ],
     )

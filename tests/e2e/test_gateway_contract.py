@@ -87,6 +87,11 @@ ID_OF = {
     "/v1/articles/{id}:unpublish": "article",
     "/v1/articleCategories/{id}": "articleCategory",
     "/v1/surveys/{id}": "survey",
+    "/v1/importJobs/{id}": "importJob",
+    "/v1/importJobs/{id}:uploadChunk": "importJob",
+    "/v1/importJobs/{id}:start": "importJob",
+    "/v1/importJobs/{id}:cancel": "importJob",
+    "/v1/importJobs/{id}/errors": "importJob",
 }
 # Minimal valid bodies for writes (anything else with a body gets {}).
 BODIES = {
@@ -97,6 +102,8 @@ BODIES = {
     ("PATCH", "/v1/tickets/{id}"): {"subject": "taken over"},
     ("POST", "/v1/tickets/{ticket_id}/comments"): {"body": "taken over"},
     ("PATCH", "/v1/articles/{id}"): {"title": "taken over"},
+    ("POST", "/v1/importJobs/{id}:uploadChunk"): {"sequence": 1, "data": "dGFrZW4gb3Zlcgo="},
+    ("POST", "/v1/importJobs/{id}:start"): {"chunkCount": 1},
 }
 
 
@@ -139,6 +146,9 @@ def tenant_a(suite) -> dict[str, str]:
         "/v1/articles", {"title": "Paying twice", "body": "Refunds", "categoryId": ids["articleCategory"]}
     )
     ids["survey"] = made("/v1/surveys", {"kind": "NPS", "requesterId": ids["contact"]})
+    ids["importJob"] = made("/v1/contacts:import", {"columnMapping": {"Mail": "email"}})
+    chunk = {"sequence": 0, "data": "TWFpbAo="}  # "Mail\n"
+    assert api.post(f"/v1/importJobs/{ids['importJob']}:uploadChunk", json=chunk).status_code == 200
     # The marketing projection of the contact arrives by event: wait until tenant A sees it, so that
     # tenant B's 404 on it means "not yours", not "not there yet".
     wait_until(lambda: api.get(f"/v1/audienceMembers/{ids['contact']}").status_code == 200, 30, "the projection")
@@ -185,3 +195,5 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
     assert owner.get(f"/v1/agents/{tenant_a['agent']}").json()["displayName"] == "Ann"
     article = owner.get(f"/v1/articles/{tenant_a['article']}").json()
     assert article["title"] == "Paying twice" and article["status"] == "DRAFT"
+    job = owner.get(f"/v1/importJobs/{tenant_a['importJob']}").json()
+    assert (job["state"], job["chunksReceived"]) == ("UPLOADING", 1)

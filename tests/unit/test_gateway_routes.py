@@ -101,3 +101,14 @@ def test_boolean_query_parameters_take_true_or_false_in_any_case():
     with pytest.raises(InvalidArgument) as caught:
         build_request(route("CreateContact"), {}, {"allowDuplicateEmail": ["maybe"]}, {})
     assert list(violations(caught.value)) == ["allowDuplicateEmail"]
+
+
+def test_a_server_streaming_method_is_a_streamed_route_of_its_declared_media_type():
+    from gateway import openapi
+
+    streamed = [r for r in discover() if r.streaming]
+    assert [(r.http_method, r.template, r.stream_content_type) for r in streamed] == [
+        ("GET", "/v1/contacts:export", "text/csv")
+    ]
+    operation = openapi.document(discover())["paths"]["/v1/contacts:export"]["get"]
+    assert list(operation["responses"]["200"]["content"]) == ["text/csv"]

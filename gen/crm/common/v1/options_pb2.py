@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63rm/common/v1/options.proto\x12\rcrm.common.v1\x1a google/protobuf/descriptor.proto:8\n\x0erequired_scope\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\t::\n\x10\x64\x65\x61\x64line_seconds\x12\x1e.google.protobuf.MethodOptions\x18\xbb\x8e\x03 \x01(\x01:4\n\nrate_class\x12\x1e.google.protobuf.MethodOptions\x18\xbc\x8e\x03 \x01(\t:0\n\x06public\x12\x1e.google.protobuf.MethodOptions\x18\xbe\x8e\x03 \x01(\x08:4\n\x0bwrite_scope\x12\x1d.google.protobuf.FieldOptions\x18\xbd\x8e\x03 \x01(\t:2\n\x07\x62\x61\x63kend\x12\x1f.google.protobuf.ServiceOptions\x18\xba\x8e\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63rm/common/v1/options.proto\x12\rcrm.common.v1\x1a google/protobuf/descriptor.proto:8\n\x0erequired_scope\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\t::\n\x10\x64\x65\x61\x64line_seconds\x12\x1e.google.protobuf.MethodOptions\x18\xbb\x8e\x03 \x01(\x01:4\n\nrate_class\x12\x1e.google.protobuf.MethodOptions\x18\xbc\x8e\x03 \x01(\t:0\n\x06public\x12\x1e.google.protobuf.MethodOptions\x18\xbe\x8e\x03 \x01(\x08:=\n\x13stream_content_type\x12\x1e.google.protobuf.MethodOptions\x18\xbf\x8e\x03 \x01(\t:4\n\x0bwrite_scope\x12\x1d.google.protobuf.FieldOptions\x18\xbd\x8e\x03 \x01(\t:2\n\x07\x62\x61\x63kend\x12\x1f.google.protobuf.ServiceOptions\x18\xba\x8e\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)

@@ -11,6 +11,8 @@ RATE_CLASS_FIELD_NUMBER: _ClassVar[int]
 rate_class: _descriptor.FieldDescriptor
 PUBLIC_FIELD_NUMBER: _ClassVar[int]
 public: _descriptor.FieldDescriptor
+STREAM_CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+stream_content_type: _descriptor.FieldDescriptor
 WRITE_SCOPE_FIELD_NUMBER: _ClassVar[int]
 write_scope: _descriptor.FieldDescriptor
 BACKEND_FIELD_NUMBER: _ClassVar[int]

@@ -17,7 +17,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Contact(_message.Message):
-    __slots__ = ("id", "given_name", "family_name", "email", "phone", "title", "account_ids", "owner_id", "lifecycle_stage", "tags", "custom_fields", "create_time", "update_time", "etag", "account_associations")
+    __slots__ = ("id", "given_name", "family_name", "email", "phone", "title", "account_ids", "owner_id", "lifecycle_stage", "tags", "custom_fields", "create_time", "update_time", "etag", "account_associations", "external_id")
     class LifecycleStage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         LIFECYCLE_STAGE_UNSPECIFIED: _ClassVar[Contact.LifecycleStage]
@@ -53,6 +53,7 @@ class Contact(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ASSOCIATIONS_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     given_name: str
     family_name: str
@@ -68,7 +69,8 @@ class Contact(_message.Message):
     update_time: _timestamp_pb2.Timestamp
     etag: str
     account_associations: _containers.RepeatedCompositeFieldContainer[AccountAssociation]
-    def __init__(self, id: _Optional[str] = ..., given_name: _Optional[str] = ..., family_name: _Optional[str] = ..., email: _Optional[str] = ..., phone: _Optional[str] = ..., title: _Optional[str] = ..., account_ids: _Optional[_Iterable[str]] = ..., owner_id: _Optional[str] = ..., lifecycle_stage: _Optional[_Union[Contact.LifecycleStage, str]] = ..., tags: _Optional[_Iterable[str]] = ..., custom_fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., account_associations: _Optional[_Iterable[_Union[AccountAssociation, _Mapping]]] = ...) -> None: ...
+    external_id: str
+    def __init__(self, id: _Optional[str] = ..., given_name: _Optional[str] = ..., family_name: _Optional[str] = ..., email: _Optional[str] = ..., phone: _Optional[str] = ..., title: _Optional[str] = ..., account_ids: _Optional[_Iterable[str]] = ..., owner_id: _Optional[str] = ..., lifecycle_stage: _Optional[_Union[Contact.LifecycleStage, str]] = ..., tags: _Optional[_Iterable[str]] = ..., custom_fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., account_associations: _Optional[_Iterable[_Union[AccountAssociation, _Mapping]]] = ..., external_id: _Optional[str] = ...) -> None: ...
 
 class AccountAssociation(_message.Message):
     __slots__ = ("account_id", "label", "primary")

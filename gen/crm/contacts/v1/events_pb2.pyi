@@ -1,9 +1,10 @@
 from crm.contacts.v1 import accounts_pb2 as _accounts_pb2
 from crm.contacts.v1 import contacts_pb2 as _contacts_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -47,3 +48,11 @@ class AccountDeleted(_message.Message):
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     def __init__(self, account_id: _Optional[str] = ...) -> None: ...
+
+class ContactsImported(_message.Message):
+    __slots__ = ("import_job_id", "contacts")
+    IMPORT_JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTACTS_FIELD_NUMBER: _ClassVar[int]
+    import_job_id: str
+    contacts: _containers.RepeatedCompositeFieldContainer[_contacts_pb2.Contact]
+    def __init__(self, import_job_id: _Optional[str] = ..., contacts: _Optional[_Iterable[_Union[_contacts_pb2.Contact, _Mapping]]] = ...) -> None: ...
