@@ -53,19 +53,9 @@ class ContactsDirectory:
     def find_or_create_contact(self, lead: Lead) -> Found:
         contacts, _ = self._stubs()
         data = lead.data
-        wanted = (
-            f"email = {json.dumps(data.email)}"
-            if data.email
-            else f"customFields.{LEAD_ID_FIELD} = {json.dumps(lead.id)}"
-        )
-        found = _call(
-            "find the contact",
-            lambda: contacts.ListContacts(
-                contacts_pb2.ListContactsRequest(filter=wanted, page_size=1, order_by="createTime")
-            ),
-        )
-        if found.contacts:
-            return Found(found.contacts[0].id, True)
+        existing = self._find_contact(lead)
+        if existing:
+            return Found(existing, True)
         custom = struct_pb2.Struct()
         custom.update({LEAD_ID_FIELD: lead.id})
         contact = contacts_pb2.Contact(
@@ -82,14 +72,9 @@ class ContactsDirectory:
             created = contacts.CreateContact(contacts_pb2.CreateContactRequest(contact=contact))
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.ALREADY_EXISTS:
-                again = _call(
-                    "find the contact",
-                    lambda: contacts.ListContacts(
-                        contacts_pb2.ListContactsRequest(filter=wanted, page_size=1, order_by="createTime")
-                    ),
-                )
-                if again.contacts:  # a concurrent conversion created it a moment ago
-                    return Found(again.contacts[0].id, True)
+                again = self._find_contact(lead)
+                if again:  # a concurrent conversion created it a moment ago
+                    return Found(again, True)
                 # The email is taken by a contact this caller may not see (another rep's).
                 raise FailedPrecondition(
                     f"a contact with {data.email} exists that you cannot see; ask its owner or a manager "
@@ -97,6 +82,24 @@ class ContactsDirectory:
                 ) from None
             raise _service_error("create the contact", exc) from None
         return Found(created.id, False)
+
+    def _find_contact(self, lead: Lead) -> str:
+        """The oldest visible contact with the lead's email, ignoring case as contacts' duplicate
+        check does (its `=` filter compares exactly, so `:` narrows and the match is made here);
+        for a lead without an email, the contact an earlier attempt made for this lead."""
+        contacts, _ = self._stubs()
+        email = lead.data.email
+        wanted = f"email : {json.dumps(email)}" if email else f"customFields.{LEAD_ID_FIELD} = {json.dumps(lead.id)}"
+        found = _call(
+            "find the contact",
+            lambda: contacts.ListContacts(
+                contacts_pb2.ListContactsRequest(filter=wanted, page_size=100, order_by="createTime")
+            ),
+        )
+        for contact in found.contacts:
+            if not email or contact.email.lower() == email.lower():
+                return str(contact.id)
+        return ""
 
     def find_or_create_account(self, name: str, domain: str, owner_id: str) -> Found:
         _, accounts = self._stubs()
