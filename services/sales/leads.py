@@ -22,7 +22,7 @@ from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
 from crmkit.db import Database, utcnow
-from crmkit.errors import FieldViolation, InvalidArgument, NotFound, Validator
+from crmkit.errors import MULTI_LINE_CONTROL, FieldViolation, InvalidArgument, NotFound, Validator
 from crmkit.events.consumer import EventConsumer, Handles
 from crmkit.events.outbox import Outbox
 from crmkit.ids import new_id
@@ -606,8 +606,10 @@ class WebForms:
         for name, value in fields.items():
             if name == form.honeypot_field:
                 continue
-            if len(value) > MAX_FORM_VALUE:
-                violations.append(FieldViolation(f"fields.{name}", f"at most {MAX_FORM_VALUE} characters"))
+            if len(value) > MAX_FORM_VALUE or MULTI_LINE_CONTROL.search(value):
+                violations.append(
+                    FieldViolation(f"fields.{name}", f"at most {MAX_FORM_VALUE} characters, no control characters")
+                )
             elif name in FORM_FIELDS:
                 values[FORM_FIELDS[name]] = value
             else:

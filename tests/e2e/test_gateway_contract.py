@@ -85,6 +85,13 @@ ID_OF = {
     "/v1/articles/{id}:unpublish": "article",
     "/v1/articleCategories/{id}": "articleCategory",
     "/v1/surveys/{id}": "survey",
+    "/v1/leads/{id}": "lead",
+    "/v1/leads/{id}:convert": "lead",
+    "/v1/webForms/{id}": "webForm",
+    # Public: the key is the credential. Tenant A's form id is not a key, so it names nothing.
+    "/v1/webForms/{key}:submit": "webForm",
+    "/v1/assignmentRules/{id}": "assignmentRule",
+    "/v1/scoringRules/{id}": "scoringRule",
 }
 # Minimal valid bodies for writes (anything else with a body gets {}).
 BODIES = {
@@ -93,6 +100,8 @@ BODIES = {
     ("PATCH", "/v1/tickets/{id}"): {"subject": "taken over"},
     ("POST", "/v1/tickets/{ticket_id}/comments"): {"body": "taken over"},
     ("PATCH", "/v1/articles/{id}"): {"title": "taken over"},
+    ("PATCH", "/v1/leads/{id}"): {"company": "taken over"},
+    ("POST", "/v1/webForms/{key}:submit"): {"fields": {"givenName": "Intruder"}},
 }
 
 
@@ -131,6 +140,10 @@ def tenant_a(suite) -> dict[str, str]:
         "/v1/articles", {"title": "Paying twice", "body": "Refunds", "categoryId": ids["articleCategory"]}
     )
     ids["survey"] = made("/v1/surveys", {"kind": "NPS", "requesterId": ids["contact"]})
+    ids["lead"] = made("/v1/leads", {"givenName": "Victim", "company": "original", "email": "victim@lead.example"})
+    ids["webForm"] = made("/v1/webForms", {"name": "Contact us"})
+    ids["assignmentRule"] = made("/v1/assignmentRules", {"name": "Everyone", "ownerIds": ["rep-1"]})
+    ids["scoringRule"] = made("/v1/scoringRules", {"attribute": "industry", "value": "saas", "points": 10})
     # The marketing projection of the contact arrives by event: wait until tenant A sees it, so that
     # tenant B's 404 on it means "not yours", not "not there yet".
     wait_until(lambda: api.get(f"/v1/audienceMembers/{ids['contact']}").status_code == 200, 30, "the projection")
@@ -175,3 +188,8 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
     assert owner.get(f"/v1/agents/{tenant_a['agent']}").json()["displayName"] == "Ann"
     article = owner.get(f"/v1/articles/{tenant_a['article']}").json()
     assert article["title"] == "Paying twice" and article["status"] == "DRAFT"
+    lead = owner.get(f"/v1/leads/{tenant_a['lead']}").json()
+    assert lead["company"] == "original" and lead["status"] == "new" and lead["contactId"] == ""
+    assert [x["givenName"] for x in owner.get("/v1/leads").json()["leads"]] == ["Victim"]
+    for kind, path in (("assignmentRule", "assignmentRules"), ("scoringRule", "scoringRules"), ("webForm", "webForms")):
+        assert owner.get(f"/v1/{path}/{tenant_a[kind]}").status_code == 200

@@ -126,7 +126,7 @@ def test_engagement_events_raise_the_score_and_the_crossing_is_reported_once(sal
     assert _score(leads, other.id) == 0
     history = leads.GetLead(leads_pb2.GetLeadRequest(id=lead.id), metadata=as_(MANAGER_A)).history
     assert [h.score_delta for h in history if h.kind == "score" and h.score_delta] == [3, 1, 5, 5]
-    assert any("email clicked (Launch) +5" == h.message for h in history)
+    assert any(h.message == "email clicked (Launch) +5" for h in history)
 
     # A year on, the engagement has decayed: the decay pass reports the fall below, once.
     later = Leads(sales.database, Outbox("sales", OUTBOX), clock=lambda: utcnow() + dt.timedelta(days=365))

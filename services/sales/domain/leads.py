@@ -192,6 +192,9 @@ def _attributes(check: Validator, values: Mapping[str, Any]) -> dict[str, Any]:
     for key in values:
         if not ATTRIBUTE_KEY.match(key):
             check.add(f"custom_attributes.{key}", "names start with a letter and use letters, digits and _ (max 64)")
-    if len(json.dumps(values, default=str)) > MAX_ATTRIBUTES_BYTES:
+    encoded = json.dumps(values, default=str)
+    if len(encoded) > MAX_ATTRIBUTES_BYTES:
         check.add("custom_attributes", f"at most {MAX_ATTRIBUTES_BYTES} bytes in all")
+    if "\\u0000" in encoded:  # PostgreSQL's JSON cannot hold a NUL character
+        check.add("custom_attributes", "must not contain NUL characters")
     return dict(values)
