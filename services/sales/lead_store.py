@@ -64,7 +64,8 @@ class LeadHistoryRow(Base):
     __tablename__ = "lead_history"
     __table_args__ = (sa.Index("ix_lead_history_tenant_id_lead_id_id", "tenant_id", "lead_id", "id"),)
 
-    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    # A sequence, not a ULID: entries written in the same millisecond keep their order.
+    id: Mapped[int] = mapped_column(sa.Integer(), primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(sa.String(26))
     lead_id: Mapped[str] = mapped_column(sa.String(26))
     time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
@@ -338,12 +339,9 @@ def page_leads(
 
 
 def add_history(session: Session, tenant_id: str, lead_id: str, entries: Sequence[HistoryEntry]) -> None:
-    from crmkit.ids import new_id
-
     for entry in entries:
         session.add(
             LeadHistoryRow(
-                id=new_id(),
                 tenant_id=tenant_id,
                 lead_id=lead_id,
                 time=entry.time,
@@ -354,6 +352,7 @@ def add_history(session: Session, tenant_id: str, lead_id: str, entries: Sequenc
                 score=entry.score,
             )
         )
+    session.flush()
 
 
 def history(session: Session, tenant_id: str, lead_id: str, limit: int = 200) -> list[HistoryEntry]:

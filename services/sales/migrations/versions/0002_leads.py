@@ -57,7 +57,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "lead_history",
-        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("tenant_id", sa.String(length=26), nullable=False),
         sa.Column("lead_id", sa.String(length=26), nullable=False),
         sa.Column("time", UTCDateTime(), nullable=False),
