@@ -106,6 +106,10 @@ class WebFormsServicer(leads_pb2_grpc.WebFormsServiceServicer):
         found, token = self.forms.list(current_principal(), request.page_size, request.page_token)
         return leads_pb2.ListWebFormsResponse(web_forms=[_form(f) for f in found], next_page_token=token)
 
+    def DeleteWebForm(self, request: leads_pb2.DeleteWebFormRequest, context: grpc.ServicerContext) -> empty_pb2.Empty:
+        self.forms.delete(current_principal(), request.id)
+        return empty_pb2.Empty()
+
     def SubmitWebForm(
         self, request: leads_pb2.SubmitWebFormRequest, context: grpc.ServicerContext
     ) -> leads_pb2.SubmitWebFormResponse:

@@ -411,6 +411,11 @@ def web_form(session: Session, tenant_id: str, form_id: str) -> WebFormRow | Non
     ).first()
 
 
+def delete_web_form(session: Session, tenant_id: str, form_id: str) -> bool:
+    result = session.execute(sa.delete(WebFormRow).where(WebFormRow.tenant_id == tenant_id, WebFormRow.id == form_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def web_form_by_key(session: Session, key: str) -> WebFormRow | None:
     return session.scalars(sa.select(WebFormRow).where(WebFormRow.public_key == key)).first()
 

@@ -571,6 +571,11 @@ class WebForms:
                 raise NotFound.resource("web form", form_id)
             return _form(row)
 
+    def delete(self, principal: Principal, form_id: str) -> None:
+        with self.database.transaction() as session:
+            if not store.delete_web_form(session, principal.tenant_id, form_id):
+                raise NotFound.resource("web form", form_id)
+
     def list(self, principal: Principal, requested_size: int, page_token: str) -> tuple[list[WebForm], str]:
         size = page_size(requested_size)
         after = decode_cursor(page_token, "webForms") or ""

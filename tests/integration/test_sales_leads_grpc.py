@@ -158,3 +158,9 @@ def test_a_public_web_form_creates_a_lead_in_its_tenant_and_a_filled_honeypot_cr
     assert [(lead.given_name, lead.source) for lead in found] == [("Vera", "web_form")]
     assert dict(found[0].custom_attributes) == {"budget": "50k"}
     assert leads.ListLeads(leads_pb2.ListLeadsRequest(), metadata=as_(MANAGER_B)).leads == []
+
+    # Another tenant cannot revoke it; its owner can, and the key stops working.
+    delete = leads_pb2.DeleteWebFormRequest(id=form.id)
+    assert code_of(lambda: forms.DeleteWebForm(delete, metadata=as_(MANAGER_B))) == grpc.StatusCode.NOT_FOUND
+    forms.DeleteWebForm(delete, metadata=as_(MANAGER_A))
+    assert code_of(lambda: submit(form.public_key, givenName="Late")) == grpc.StatusCode.NOT_FOUND

@@ -346,6 +346,11 @@ class WebFormsServiceStub:
                 request_serializer=crm_dot_sales_dot_v1_dot_leads__pb2.ListWebFormsRequest.SerializeToString,
                 response_deserializer=crm_dot_sales_dot_v1_dot_leads__pb2.ListWebFormsResponse.FromString,
                 _registered_method=True)
+        self.DeleteWebForm = channel.unary_unary(
+                '/crm.sales.v1.WebFormsService/DeleteWebForm',
+                request_serializer=crm_dot_sales_dot_v1_dot_leads__pb2.DeleteWebFormRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
         self.SubmitWebForm = channel.unary_unary(
                 '/crm.sales.v1.WebFormsService/SubmitWebForm',
                 request_serializer=crm_dot_sales_dot_v1_dot_leads__pb2.SubmitWebFormRequest.SerializeToString,
@@ -376,6 +381,13 @@ class WebFormsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteWebForm(self, request, context):
+        """Revokes the form's key: later submissions are 404.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SubmitWebForm(self, request, context):
         """A visitor's submission: creates a lead in the form's tenant (assigned and scored like any
         other). A filled honeypot field is answered the same way but creates nothing. Rate-limited
@@ -402,6 +414,11 @@ def add_WebFormsServiceServicer_to_server(servicer, server):
                     servicer.ListWebForms,
                     request_deserializer=crm_dot_sales_dot_v1_dot_leads__pb2.ListWebFormsRequest.FromString,
                     response_serializer=crm_dot_sales_dot_v1_dot_leads__pb2.ListWebFormsResponse.SerializeToString,
+            ),
+            'DeleteWebForm': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteWebForm,
+                    request_deserializer=crm_dot_sales_dot_v1_dot_leads__pb2.DeleteWebFormRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
             ),
             'SubmitWebForm': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitWebForm,
@@ -492,6 +509,33 @@ class WebFormsService:
             '/crm.sales.v1.WebFormsService/ListWebForms',
             crm_dot_sales_dot_v1_dot_leads__pb2.ListWebFormsRequest.SerializeToString,
             crm_dot_sales_dot_v1_dot_leads__pb2.ListWebFormsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteWebForm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.sales.v1.WebFormsService/DeleteWebForm',
+            crm_dot_sales_dot_v1_dot_leads__pb2.DeleteWebFormRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,
