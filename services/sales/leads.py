@@ -172,7 +172,8 @@ class Leads:
         points, reasons = scoring.attribute_points(store.scoring_rules(session, tenant), lead.data)
         empty = ScoreState(0, Engagement(), 0, False)
         store.add_lead(session, lead, empty)
-        self.outbox.add(session, events_pb2.LeadCreated(lead=lead_snapshot(lead, 0)), tenant_id=tenant, subject=lead.id)
+        created = events_pb2.LeadCreated(lead=lead_snapshot(lead, points))  # a new lead's score: its attributes'
+        self.outbox.add(session, created, tenant_id=tenant, subject=lead.id)
         store.add_history(session, tenant, lead.id, history)
         state, score = self.scorer.apply(
             session,
