@@ -26,6 +26,8 @@ DEFAULT_METRICS_PORTS = {
 BUS_KINDS = ("inprocess", "rabbitmq")
 RATE_CLASSES = ("read", "write", "search", "bulk")
 DEFAULT_RATE_LIMITS = {"read": (1200, 60.0), "write": (300, 60.0), "search": (120, 60.0), "bulk": (20, 60.0)}
+# Anonymous calls of a public route naming a resource (a web form's key): per resource and address.
+DEFAULT_PUBLIC_RATE_LIMIT = (10, 60.0)
 
 
 class ConfigError(ValueError):
@@ -84,6 +86,20 @@ def _rate_limits(raw: str | None) -> dict[str, tuple[int, float]]:
     return limits
 
 
+def _public_rate_limit(raw: str | None) -> tuple[int, float]:
+    """`10/60`: requests per period (seconds) per public route resource and client address."""
+    if not raw:
+        return DEFAULT_PUBLIC_RATE_LIMIT
+    count, _, period = raw.partition("/")
+    try:
+        parsed = (int(count), float(period or 60))
+    except ValueError:
+        raise ConfigError(f"CRM_PUBLIC_RATE_LIMIT: {raw!r} is not requests/seconds") from None
+    if parsed[0] < 1 or parsed[1] <= 0:
+        raise ConfigError(f"CRM_PUBLIC_RATE_LIMIT: {raw!r} needs positive numbers")
+    return parsed
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("var")
@@ -136,6 +152,8 @@ class Settings:
     # class -> (requests, period seconds), per credential; the tenant's budget is tenant_rate_factor times it.
     rate_limits: Mapping[str, tuple[int, float]] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     tenant_rate_factor: int = 5
+    # Anonymous calls per public resource (the path's values) and client address (docs/adr/0043).
+    public_rate_limit: tuple[int, float] = DEFAULT_PUBLIC_RATE_LIMIT
     idempotency_ttl_seconds: int = 24 * 3600
     get_retries: int = 2
 
@@ -210,6 +228,7 @@ class Settings:
             oidc_roles_claim=env.get("CRM_OIDC_ROLES_CLAIM") or "roles",
             rate_limits=_rate_limits(env.get("CRM_RATE_LIMITS")),
             tenant_rate_factor=_int(env, "CRM_TENANT_RATE_FACTOR", 5),
+            public_rate_limit=_public_rate_limit(env.get("CRM_PUBLIC_RATE_LIMIT")),
             idempotency_ttl_seconds=_int(env, "CRM_IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
             get_retries=_int(env, "CRM_GET_RETRIES", 2),
         ).validated()

@@ -7,6 +7,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import email_validator
+import phonenumbers
+
 
 @dataclass(frozen=True)
 class FieldViolation:
@@ -52,6 +55,12 @@ class Aborted(ServiceError):
     """A concurrent change won (etag mismatch): the caller should re-read and retry."""
 
     grpc_code = "ABORTED"
+
+
+class Unavailable(ServiceError):
+    """A service this one depends on did not answer: nothing was decided, retrying may work."""
+
+    grpc_code = "UNAVAILABLE"
 
 
 class PermissionDenied(ServiceError):
@@ -111,6 +120,32 @@ class Validator:
                 self.add(field, f"each entry must have 1 to {max_length} printable characters{rule}")
                 break
         return tuple(dict.fromkeys(cleaned))
+
+    def email(self, field: str, value: str) -> str:
+        """An optional email address, normalised (lower-cased domain, IDNA); '' stays ''."""
+        value = value.strip()
+        if not value:
+            return ""
+        try:
+            return email_validator.validate_email(value, check_deliverability=False).normalized
+        except email_validator.EmailNotValidError as exc:
+            self.add(field, f"not a valid address: {exc}")
+            return value
+
+    def phone(self, field: str, value: str) -> str:
+        """An optional phone number in E.164 (it must carry its country code); '' stays ''."""
+        value = value.strip()
+        if not value:
+            return ""
+        try:
+            number = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            self.add(field, "not a phone number; use the international format, e.g. +14155550123")
+            return value
+        if not phonenumbers.is_valid_number(number):
+            self.add(field, "not a valid phone number for its country code")
+            return value
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
     def raise_if_any(self) -> None:
         if self.violations:

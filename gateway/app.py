@@ -250,13 +250,21 @@ def create_app(
     limiter: RateLimiter = RedisRateLimiter(redis_client) if redis_client else InProcessRateLimiter()
     idempotency: IdempotencyStore = RedisIdempotencyStore(redis_client) if redis_client else InProcessIdempotencyStore()
 
-    def buckets_for(route: Route, principal: Principal) -> list[Bucket]:
+    def buckets_for(route: Route, principal: Principal, path_values: Mapping[str, str]) -> list[Bucket]:
         limit, period = settings.rate_limits[route.rate_class]
         base = f"{settings.redis_prefix}:rl:{route.rate_class}"
-        return [
+        buckets = [
             Bucket(f"{base}:c:{principal.subject}", limit, period),
             Bucket(f"{base}:t:{principal.tenant_id}", limit * settings.tenant_rate_factor, period),
         ]
+        if principal.is_anonymous and route.path_fields:
+            # A public route naming a resource (a web form's key): its own small budget per
+            # resource and address, so one page's visitors cannot flood one form (docs/adr/0043).
+            named = "/".join(str(path_values.get(name, "")) for name, _ in route.path_fields)
+            digest = hashlib.sha256(f"{route.full_method}\n{named}".encode()).hexdigest()[:32]
+            public_limit, public_period = settings.public_rate_limit
+            buckets.append(Bucket(f"{base}:p:{digest}:{principal.subject}", public_limit, public_period))
+        return buckets
 
     audit = AuditLog(database)
     local: dict[str, Handler] = {**credentials_handlers(tenancy, clients), **audit_handlers(audit)}
@@ -606,7 +614,7 @@ def create_app(
             g.principal = principal
             if route.scope and not principal.has_scope(route.scope):
                 raise ApiError(403, f"this call needs the {route.scope} scope")
-            decision = limiter.check(buckets_for(route, principal))
+            decision = limiter.check(buckets_for(route, principal, path_values))
             g.rate_headers = decision.headers()
             if not decision.allowed:
                 metrics.RATE_LIMITED.labels(route.rate_class).inc()

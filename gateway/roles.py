@@ -16,7 +16,7 @@ ROLES: dict[str, frozenset[str]] = {
     "admin": frozenset({ADMIN_SCOPE}),
     "sales_manager": frozenset(
         {"contacts:read", "contacts:write", "contacts:assign", "sales:read", "sales:write", "marketing:read"}
-        | {"support:read", "contacts:import", "contacts:export"}
+        | {"support:read", "contacts:import", "contacts:export", "sales:assign", "sales:manage"}
     ),
     "sales_rep": frozenset({"contacts:read", "contacts:write", "sales:read", "sales:write", "marketing:read"}),
     "support_agent": frozenset({"contacts:read", "support:read", "support:write"}),

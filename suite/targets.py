@@ -209,9 +209,16 @@ def run(target: str, settings: Settings) -> None:
         return
     setup_tracing(target)
     metrics.serve(settings.metrics_port_for(target))
+    # A stop asked for while the target is still starting (declaring queues, say) is kept and
+    # honoured once it has started, instead of killing it half-way by the default action.
+    early = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: early.set())
     process = start(target, settings, tokens)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: process.stop.set())
+    if early.is_set():
+        process.stop.set()
     if target == "all":
         log.info("CRM suite running: gateway on http://%s", settings.gateway_addr)
     else:

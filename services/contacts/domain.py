@@ -9,9 +9,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import email_validator
-import phonenumbers
-
 from crmkit.errors import Aborted, Validator
 from crmkit.etags import etag_of
 from crmkit.updates import apply_mask
@@ -100,8 +97,8 @@ def normalise(
     values: dict[str, Any] = {}
     for name in ("given_name", "family_name", "title"):
         values[name] = check.text(name, getattr(data, name), MAX_NAME)
-    values["email"] = _email(check, data.email)
-    values["phone"] = _phone(check, data.phone)
+    values["email"] = check.email("email", data.email)
+    values["phone"] = check.phone("phone", data.phone)
     values["owner_id"] = check.identifier("owner_id", data.owner_id, MAX_ID)
     values["account_ids"] = check.labels(
         "account_ids", data.account_ids, limit=MAX_ACCOUNTS, max_length=MAX_ID, allow_slash=False
@@ -206,32 +203,6 @@ def check_etag(contact: Contact, expected: str) -> None:
 
 def compute_etag(contact_id: str, data: ContactFields, update_time: dt.datetime) -> str:
     return etag_of(contact_id, data, update_time)
-
-
-def _email(check: Validator, value: str) -> str:
-    value = value.strip()
-    if not value:
-        return ""
-    try:
-        return email_validator.validate_email(value, check_deliverability=False).normalized
-    except email_validator.EmailNotValidError as exc:
-        check.add("email", f"not a valid address: {exc}")
-        return value
-
-
-def _phone(check: Validator, value: str) -> str:
-    value = value.strip()
-    if not value:
-        return ""
-    try:
-        number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        check.add("phone", "not a phone number; use the international format, e.g. +14155550123")
-        return value
-    if not phonenumbers.is_valid_number(number):
-        check.add("phone", "not a valid phone number for its country code")
-        return value
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _custom_fields(check: Validator, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -253,6 +253,7 @@ FILTERABLE = [
             )
         ),
     ),
+    Field("externalId", ContactRow.external_id, Kind.ENUM),
     Field("customFields", ContactRow.custom_fields, Kind.JSON_OBJECT),
     Field("createTime", ContactRow.create_time, Kind.TIMESTAMP, sortable=True),
     Field("updateTime", ContactRow.update_time, Kind.TIMESTAMP, sortable=True),

@@ -13,3 +13,6 @@ class Base(DeclarativeBase):
 
 
 OUTBOX, INBOX = add_messaging_tables(Base.metadata)
+
+# The lead tables register themselves on this Base (kept in their own module, issue #4).
+from services.sales import lead_store  # noqa: E402, F401

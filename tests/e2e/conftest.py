@@ -45,6 +45,7 @@ def partner(tmp_path_factory, databases, amqp_url, redis_server, identity_provid
         "CRM_INTERNAL_TOKEN_SECRET": secrets.token_urlsafe(40),
         "CRM_CONTACTS_ADDR": f"127.0.0.1:{free_port()}",
         "CRM_MARKETING_ADDR": f"127.0.0.1:{free_port()}",
+        "CRM_SALES_ADDR": f"127.0.0.1:{free_port()}",
         "CRM_RELAY_POLL_SECONDS": "0.05",
         "CRM_MAX_BODY_BYTES": "65536",
         "CRM_CORS_ORIGINS": CORS_ORIGIN,
@@ -59,6 +60,7 @@ def partner(tmp_path_factory, databases, amqp_url, redis_server, identity_provid
     suite.crm("migrate")
     suite.start("contacts", extra_env={"CRM_METRICS_PORT": "0"})
     suite.start("marketing", extra_env={"CRM_METRICS_PORT": "0"})
+    suite.start("sales", extra_env={"CRM_METRICS_PORT": "0"})
     suite.start("relay", extra_env={"CRM_METRICS_PORT": "0"})
     suite.base = suite.start_gateway("gateway")
     suite.gateway_db = template.replace("{service}", "gateway")
@@ -69,7 +71,7 @@ def partner(tmp_path_factory, databases, amqp_url, redis_server, identity_provid
         yield suite
     finally:
         suite.stop_all()
-        delete_amqp_prefix(amqp_url, amqp_prefix, ["marketing.contact-projection"], retry_tiers=3)
+        delete_amqp_prefix(amqp_url, amqp_prefix, ["marketing.contact-projection", "sales.lead-scoring"], retry_tiers=3)
         delete_redis_prefix(redis_server, redis_prefix)
 
 

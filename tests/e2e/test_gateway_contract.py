@@ -92,6 +92,13 @@ ID_OF = {
     "/v1/importJobs/{id}:start": "importJob",
     "/v1/importJobs/{id}:cancel": "importJob",
     "/v1/importJobs/{id}/errors": "importJob",
+    "/v1/leads/{id}": "lead",
+    "/v1/leads/{id}:convert": "lead",
+    "/v1/webForms/{id}": "webForm",
+    # Public: the key is the credential. Tenant A's form id is not a key, so it names nothing.
+    "/v1/webForms/{key}:submit": "webForm",
+    "/v1/assignmentRules/{id}": "assignmentRule",
+    "/v1/scoringRules/{id}": "scoringRule",
 }
 # Minimal valid bodies for writes (anything else with a body gets {}).
 BODIES = {
@@ -104,6 +111,8 @@ BODIES = {
     ("PATCH", "/v1/articles/{id}"): {"title": "taken over"},
     ("POST", "/v1/importJobs/{id}:uploadChunk"): {"sequence": 1, "data": "dGFrZW4gb3Zlcgo="},
     ("POST", "/v1/importJobs/{id}:start"): {"chunkCount": 1},
+    ("PATCH", "/v1/leads/{id}"): {"company": "taken over"},
+    ("POST", "/v1/webForms/{key}:submit"): {"fields": {"givenName": "Intruder"}},
 }
 
 
@@ -149,6 +158,10 @@ def tenant_a(suite) -> dict[str, str]:
     ids["importJob"] = made("/v1/contacts:import", {"columnMapping": {"Mail": "email"}})
     chunk = {"sequence": 0, "data": "TWFpbAo="}  # "Mail\n"
     assert api.post(f"/v1/importJobs/{ids['importJob']}:uploadChunk", json=chunk).status_code == 200
+    ids["lead"] = made("/v1/leads", {"givenName": "Victim", "company": "original", "email": "victim@lead.example"})
+    ids["webForm"] = made("/v1/webForms", {"name": "Contact us"})
+    ids["assignmentRule"] = made("/v1/assignmentRules", {"name": "Everyone", "ownerIds": ["rep-1"]})
+    ids["scoringRule"] = made("/v1/scoringRules", {"attribute": "industry", "value": "saas", "points": 10})
     # The marketing projection of the contact arrives by event: wait until tenant A sees it, so that
     # tenant B's 404 on it means "not yours", not "not there yet".
     wait_until(lambda: api.get(f"/v1/audienceMembers/{ids['contact']}").status_code == 200, 30, "the projection")
@@ -197,3 +210,8 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
     assert article["title"] == "Paying twice" and article["status"] == "DRAFT"
     job = owner.get(f"/v1/importJobs/{tenant_a['importJob']}").json()
     assert (job["state"], job["chunksReceived"]) == ("UPLOADING", 1)
+    lead = owner.get(f"/v1/leads/{tenant_a['lead']}").json()
+    assert lead["company"] == "original" and lead["status"] == "new" and lead["contactId"] == ""
+    assert [x["givenName"] for x in owner.get("/v1/leads").json()["leads"]] == ["Victim"]
+    for kind, path in (("assignmentRule", "assignmentRules"), ("scoringRule", "scoringRules"), ("webForm", "webForms")):
+        assert owner.get(f"/v1/{path}/{tenant_a[kind]}").status_code == 200

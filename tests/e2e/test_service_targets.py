@@ -37,7 +37,7 @@ def reflected_services(address: str) -> set[str]:
     [
         ("contacts", "crm.contacts.v1.ContactsService"),
         ("marketing", "crm.marketing.v1.AudienceService"),
-        ("sales", None),
+        ("sales", "crm.sales.v1.LeadsService"),
         ("support", "crm.support.v1.TicketsService"),
         ("integrations", None),
     ],
@@ -68,7 +68,8 @@ def test_a_service_target_serves_health_and_reflection(service, api, tmp_path, d
         suite.assert_running()
     finally:
         exit_code = suite.stop(service)
-        delete_amqp_prefix(amqp_url, prefix, [CONSUMER] if service == "marketing" else [], retry_tiers=3)
+        consumers = {"marketing": [CONSUMER], "sales": ["sales.lead-scoring"]}.get(service, [])
+        delete_amqp_prefix(amqp_url, prefix, consumers, retry_tiers=3)
     assert exit_code == 0, suite.log(service)
 
 

@@ -17,3 +17,24 @@ def support(migrated):
     running, stop = run_support(migrated("support"))
     yield running
     stop()
+
+
+@pytest.fixture
+def contacts_service(migrated):
+    """A contacts service (real gRPC server) on a fresh PostgreSQL database."""
+    from tests.integration.sales_helpers import run_service
+
+    running, stop = run_service("contacts", migrated("contacts"))
+    yield running
+    stop()
+
+
+@pytest.fixture
+def sales(migrated, contacts_service):
+    """A sales service (real gRPC server) on a fresh PostgreSQL database, converting leads into
+    the real contacts service beside it."""
+    from tests.integration.sales_helpers import run_service
+
+    running, stop = run_service("sales", migrated("sales"), CRM_CONTACTS_ADDR=f"127.0.0.1:{contacts_service.port}")
+    yield running
+    stop()

@@ -38,6 +38,8 @@ def test_grpc_bind_uses_the_bind_host_and_the_service_port():
         ({"CRM_RETRY_DELAYS_MS": "0"}, "CRM_RETRY_DELAYS_MS"),
         ({"CRM_METRICS_PORT": "http"}, "CRM_METRICS_PORT"),
         ({"CRM_LOG_FORMAT": "xml"}, "CRM_LOG_FORMAT"),
+        ({"CRM_PUBLIC_RATE_LIMIT": "ten/60"}, "CRM_PUBLIC_RATE_LIMIT"),
+        ({"CRM_PUBLIC_RATE_LIMIT": "0/60"}, "CRM_PUBLIC_RATE_LIMIT"),
     ],
 )
 def test_bad_settings_fail_fast_naming_the_variable(env, named):
@@ -54,3 +56,8 @@ def test_replicas_bind_their_own_port_while_clients_dial_the_list():
     settings = Settings.from_env({"CRM_CONTACTS_ADDR": "ipv4:127.0.0.1:6001,127.0.0.1:6002", "CRM_GRPC_PORT": "6002"})
     assert settings.grpc_addr("contacts") == "ipv4:127.0.0.1:6001,127.0.0.1:6002"
     assert settings.grpc_bind("contacts") == "127.0.0.1:6002"
+
+
+def test_the_public_rate_limit_is_requests_per_seconds():
+    assert Settings.from_env({}).public_rate_limit == (10, 60.0)
+    assert Settings.from_env({"CRM_PUBLIC_RATE_LIMIT": "3/10"}).public_rate_limit == (3, 10.0)

@@ -52,3 +52,11 @@ def test_the_internal_token_carries_the_own_records_claim():
     rep = Principal("T1", "user:u1", frozenset({"contacts:read"}), own_records_only=True)
     assert tokens.verify(tokens.mint(rep)).own_records_only is True
     assert tokens.verify(tokens.mint(Principal("T1", "apikey:k", frozenset()))).own_records_only is False
+
+
+def test_only_sales_managers_choose_a_leads_owner_and_configure_sales():
+    rep, manager = roles.scopes_for(["sales_rep"], []), roles.scopes_for(["sales_manager"], [])
+    refused = mass_assignment(route("CreateLead"), {"givenName": "A", "ownerId": "U2"}, [], rep.__contains__)
+    assert [v.field for v in refused] == ["ownerId"]
+    assert mass_assignment(route("UpdateLead"), {"ownerId": "U2"}, [], manager.__contains__) == []
+    assert "sales:manage" in manager and "sales:manage" not in rep
