@@ -160,3 +160,7 @@ def _row(session: Session, tenant_id: str, contact_id: str, for_update: bool) ->
     if for_update:
         query = query.with_for_update()
     return session.scalars(query).first()
+
+
+# The activities and timeline tables share this metadata (one database, one migration history).
+from services.contacts import timeline_store  # noqa: E402, F401

@@ -22,21 +22,28 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from crm.contacts.v1 import activities_pb2 as crm_dot_contacts_dot_v1_dot_activities__pb2
 from crm.contacts.v1 import contacts_pb2 as crm_dot_contacts_dot_v1_dot_contacts__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63rm/contacts/v1/events.proto\x12\x0f\x63rm.contacts.v1\x1a\x1e\x63rm/contacts/v1/contacts.proto\x1a google/protobuf/field_mask.proto\";\n\x0e\x43ontactCreated\x12)\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x18.crm.contacts.v1.Contact\"o\n\x0e\x43ontactUpdated\x12)\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x18.crm.contacts.v1.Contact\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"$\n\x0e\x43ontactDeleted\x12\x12\n\ncontact_id\x18\x01 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63rm/contacts/v1/events.proto\x12\x0f\x63rm.contacts.v1\x1a crm/contacts/v1/activities.proto\x1a\x1e\x63rm/contacts/v1/contacts.proto\x1a google/protobuf/field_mask.proto\";\n\x0e\x43ontactCreated\x12)\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x18.crm.contacts.v1.Contact\"o\n\x0e\x43ontactUpdated\x12)\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x18.crm.contacts.v1.Contact\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"$\n\x0e\x43ontactDeleted\x12\x12\n\ncontact_id\x18\x01 \x01(\t\">\n\x0f\x41\x63tivityCreated\x12+\n\x08\x61\x63tivity\x18\x01 \x01(\x0b\x32\x19.crm.contacts.v1.Activity\"r\n\x0f\x41\x63tivityUpdated\x12+\n\x08\x61\x63tivity\x18\x01 \x01(\x0b\x32\x19.crm.contacts.v1.Activity\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"&\n\x0f\x41\x63tivityDeleted\x12\x13\n\x0b\x61\x63tivity_id\x18\x01 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.contacts.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CONTACTCREATED']._serialized_start=115
-  _globals['_CONTACTCREATED']._serialized_end=174
-  _globals['_CONTACTUPDATED']._serialized_start=176
-  _globals['_CONTACTUPDATED']._serialized_end=287
-  _globals['_CONTACTDELETED']._serialized_start=289
-  _globals['_CONTACTDELETED']._serialized_end=325
+  _globals['_CONTACTCREATED']._serialized_start=149
+  _globals['_CONTACTCREATED']._serialized_end=208
+  _globals['_CONTACTUPDATED']._serialized_start=210
+  _globals['_CONTACTUPDATED']._serialized_end=321
+  _globals['_CONTACTDELETED']._serialized_start=323
+  _globals['_CONTACTDELETED']._serialized_end=359
+  _globals['_ACTIVITYCREATED']._serialized_start=361
+  _globals['_ACTIVITYCREATED']._serialized_end=423
+  _globals['_ACTIVITYUPDATED']._serialized_start=425
+  _globals['_ACTIVITYUPDATED']._serialized_end=539
+  _globals['_ACTIVITYDELETED']._serialized_start=541
+  _globals['_ACTIVITYDELETED']._serialized_end=579
 # @@protoc_insertion_point(module_scope)
