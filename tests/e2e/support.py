@@ -133,6 +133,8 @@ def metric(url: str, name: str, labels: Mapping[str, str]) -> float:
 
 
 CONSUMER = "marketing.contact-projection"
+# Every consumer a suite declares queues for (removed with the suite's broker prefix).
+CONSUMERS = [CONSUMER, "contacts.timeline"]
 
 
 def start_distributed(
@@ -186,7 +188,7 @@ def stop_distributed(suite: Suite) -> None:
     from tests.infra import delete_amqp_prefix, delete_redis_prefix
 
     suite.stop_all()
-    delete_amqp_prefix(suite.amqp_url, suite.prefix, [CONSUMER], retry_tiers=3)
+    delete_amqp_prefix(suite.amqp_url, suite.prefix, CONSUMERS, retry_tiers=3)
     delete_redis_prefix(suite.redis_url, suite.prefix)
 
 

@@ -85,6 +85,9 @@ ID_OF = {
     "/v1/articles/{id}:unpublish": "article",
     "/v1/articleCategories/{id}": "articleCategory",
     "/v1/surveys/{id}": "survey",
+    "/v1/activities/{id}": "activity",
+    "/v1/contacts/{contact_id}/timeline": "contact",
+    "/v1/accounts/{account_id}/timeline": "account",
 }
 # Minimal valid bodies for writes (anything else with a body gets {}).
 BODIES = {
@@ -93,6 +96,7 @@ BODIES = {
     ("PATCH", "/v1/tickets/{id}"): {"subject": "taken over"},
     ("POST", "/v1/tickets/{ticket_id}/comments"): {"body": "taken over"},
     ("PATCH", "/v1/articles/{id}"): {"title": "taken over"},
+    ("PATCH", "/v1/activities/{id}"): {"subject": "taken over"},
 }
 
 
@@ -131,6 +135,12 @@ def tenant_a(suite) -> dict[str, str]:
         "/v1/articles", {"title": "Paying twice", "body": "Refunds", "categoryId": ids["articleCategory"]}
     )
     ids["survey"] = made("/v1/surveys", {"kind": "NPS", "requesterId": ids["contact"]})
+    # An account tenant A knows: until the accounts API is served, one its activities name.
+    ids["account"] = "victim-account"
+    ids["activity"] = made(
+        "/v1/activities",
+        {"kind": "NOTE", "subject": "original", "contactIds": [ids["contact"]], "accountIds": [ids["account"]]},
+    )
     # The marketing projection of the contact arrives by event: wait until tenant A sees it, so that
     # tenant B's 404 on it means "not yours", not "not there yet".
     wait_until(lambda: api.get(f"/v1/audienceMembers/{ids['contact']}").status_code == 200, 30, "the projection")
@@ -173,5 +183,8 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
     assert owner.get(f"/v1/tickets/{tenant_a['ticket']}/comments").json()["comments"] == []
     assert owner.get(f"/v1/slaPolicies/{tenant_a['slaPolicy']}").status_code == 200
     assert owner.get(f"/v1/agents/{tenant_a['agent']}").json()["displayName"] == "Ann"
+    activity = owner.get(f"/v1/activities/{tenant_a['activity']}")
+    assert activity.status_code == 200 and activity.json()["subject"] == "original"
+    assert owner.get(f"/v1/accounts/{tenant_a['account']}/timeline").status_code == 200
     article = owner.get(f"/v1/articles/{tenant_a['article']}").json()
     assert article["title"] == "Paying twice" and article["status"] == "DRAFT"
