@@ -39,6 +39,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_activities"),
     )
     op.create_index("ix_activities_tenant_id_id", "activities", ["tenant_id", "id"])
+    if op.get_bind().dialect.name == "postgresql":  # unmanaged in the model (timeline_store.py)
+        for column in ("contact_ids", "account_ids"):
+            op.execute(f"CREATE INDEX ix_activities_{column}_gin ON activities USING gin ({column} jsonb_path_ops)")
     op.create_table(
         "timeline_entries",
         sa.Column("id", sa.String(26), nullable=False),
