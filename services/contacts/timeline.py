@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from crm.events.v1.envelope_pb2 import Envelope
@@ -286,7 +287,7 @@ class Timeline:
         self,
         principal: Principal,
         subject: tuple[str, str],
-        exists: Any,
+        exists: Callable[[Session], bool],
         requested_size: int,
         page_token: str,
         filter: str,

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from crmkit.db import JSONType, UTCDateTime
+from crmkit.db import JSONType, UTCDateTime, utcnow
 from crmkit.filtering import (
     Field,
     Kind,
@@ -192,8 +192,6 @@ def activity_page(
     if after:
         if len(after) != len(orders) + 1:
             raise LookupError("position does not match the order")
-        if any(value is None for value in after):
-            raise LookupError("positions on empty times are not kept")
         query = query.where(after_position(orders, ActivityRow.id, after))
     for order in orders:  # rows without the time would break the keyset: they are not in a timed order
         query = query.where(order.field.column.is_not(None))
@@ -291,7 +289,7 @@ def repoint_contact(session: Session, tenant_id: str, loser_id: str, winner_id: 
     about the loser that arrive later are filed under the winner. Publishes nothing: the merge that
     calls it publishes what happened.
     """
-    now = dt.datetime.now(dt.UTC)
+    now = utcnow()
     for row in _activities_of_contact(session, tenant_id, loser_id):
         activity = _activity(row)
         linked = tuple(dict.fromkeys(winner_id if c == loser_id else c for c in activity.data.contact_ids))
