@@ -26,7 +26,6 @@ from services.contacts.activity_rules import Activity, ActivityFields, without_c
 from services.contacts.store import Base, ContactRow
 from services.contacts.timeline_rules import CONTACTS, Entry, activity_entries
 
-
 # PostgreSQL-only GIN indexes (migration 0004) serve "activities of this contact/account" (JSONB @>);
 # SQLite scans the tenant's activities instead. Left out of the model/migration comparison.
 ACTIVITY_LINK_INDEXES = ("ix_activities_contact_ids_gin", "ix_activities_account_ids_gin")
