@@ -46,6 +46,7 @@ def amqp_prefix(amqp_url: str) -> Iterator[str]:
         [
             "marketing.contact-projection",
             "sales.lead-scoring",
+            "contacts.timeline",
             "test.consumer",
             "test.flaky",
             "test.poison",

@@ -133,8 +133,8 @@ def metric(url: str, name: str, labels: Mapping[str, str]) -> float:
 
 
 CONSUMER = "marketing.contact-projection"
-# Every consumer a distributed suite declares queues for (removed when it stops).
-CONSUMERS = [CONSUMER, "sales.lead-scoring"]
+# Every consumer a suite declares queues for (removed with the suite's broker prefix).
+CONSUMERS = [CONSUMER, "sales.lead-scoring", "contacts.timeline"]
 
 
 def start_distributed(

@@ -42,6 +42,18 @@ def test_the_quick_start_from_tenant_to_contacts_to_marketing(embedded):
     assert member["email"] == "ada@example.com"
 
 
+def test_a_ticket_reaches_its_requesters_timeline_over_the_in_process_bus(embedded):
+    api = Api(embedded.base, embedded.create_tenant("Timeline")["apiKey"])
+    contact = api.post("/v1/contacts", json={"givenName": "Grace"}).json()
+    ticket = api.post("/v1/tickets", json={"subject": "Broken", "requesterId": contact["id"]})
+    assert ticket.status_code == 200, ticket.text
+    entries = wait_until(
+        lambda: (r := api.get(f"/v1/contacts/{contact['id']}/timeline")).status_code == 200 and r.json()["entries"],
+        what="the ticket on the timeline",
+    )
+    assert [(e["kind"], e["sourceId"]) for e in entries] == [("ticket.opened", ticket.json()["id"])]
+
+
 def test_the_process_exposes_prometheus_metrics(embedded):
     import requests
 

@@ -99,6 +99,9 @@ ID_OF = {
     "/v1/webForms/{key}:submit": "webForm",
     "/v1/assignmentRules/{id}": "assignmentRule",
     "/v1/scoringRules/{id}": "scoringRule",
+    "/v1/activities/{id}": "activity",
+    "/v1/contacts/{contact_id}/timeline": "contact",
+    "/v1/accounts/{account_id}/timeline": "account",
 }
 # Minimal valid bodies for writes (anything else with a body gets {}).
 BODIES = {
@@ -113,6 +116,7 @@ BODIES = {
     ("POST", "/v1/importJobs/{id}:start"): {"chunkCount": 1},
     ("PATCH", "/v1/leads/{id}"): {"company": "taken over"},
     ("POST", "/v1/webForms/{key}:submit"): {"fields": {"givenName": "Intruder"}},
+    ("PATCH", "/v1/activities/{id}"): {"subject": "taken over"},
 }
 
 
@@ -162,6 +166,10 @@ def tenant_a(suite) -> dict[str, str]:
     ids["webForm"] = made("/v1/webForms", {"name": "Contact us"})
     ids["assignmentRule"] = made("/v1/assignmentRules", {"name": "Everyone", "ownerIds": ["rep-1"]})
     ids["scoringRule"] = made("/v1/scoringRules", {"attribute": "industry", "value": "saas", "points": 10})
+    ids["activity"] = made(
+        "/v1/activities",
+        {"kind": "NOTE", "subject": "original", "contactIds": [ids["contact"]], "accountIds": [ids["account"]]},
+    )
     # The marketing projection of the contact arrives by event: wait until tenant A sees it, so that
     # tenant B's 404 on it means "not yours", not "not there yet".
     wait_until(lambda: api.get(f"/v1/audienceMembers/{ids['contact']}").status_code == 200, 30, "the projection")
@@ -206,6 +214,9 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
     assert owner.get(f"/v1/tickets/{tenant_a['ticket']}/comments").json()["comments"] == []
     assert owner.get(f"/v1/slaPolicies/{tenant_a['slaPolicy']}").status_code == 200
     assert owner.get(f"/v1/agents/{tenant_a['agent']}").json()["displayName"] == "Ann"
+    activity = owner.get(f"/v1/activities/{tenant_a['activity']}")
+    assert activity.status_code == 200 and activity.json()["subject"] == "original"
+    assert owner.get(f"/v1/accounts/{tenant_a['account']}/timeline").status_code == 200
     article = owner.get(f"/v1/articles/{tenant_a['article']}").json()
     assert article["title"] == "Paying twice" and article["status"] == "DRAFT"
     job = owner.get(f"/v1/importJobs/{tenant_a['importJob']}").json()
