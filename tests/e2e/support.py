@@ -133,6 +133,9 @@ def metric(url: str, name: str, labels: Mapping[str, str]) -> float:
 
 
 CONSUMER = "marketing.contact-projection"
+WEBHOOKS_CONSUMER = "integrations.webhooks"
+# Every consumer whose queues `crm migrate` declares: a test removes all of them afterwards.
+CONSUMERS = [CONSUMER, WEBHOOKS_CONSUMER]
 
 
 def start_distributed(
@@ -162,6 +165,10 @@ def start_distributed(
         **{f"CRM_{name.upper()}_ADDR": f"127.0.0.1:{ports[name]}" for name in services},
         "CRM_RELAY_POLL_SECONDS": "0.05",
         "CRM_RETRY_DELAYS_MS": "100,200,400",
+        # Webhooks may go to a receiver the test runs on 127.0.0.1, and retry quickly.
+        "CRM_WEBHOOKS_ALLOW_LOOPBACK": "true",
+        "CRM_WEBHOOKS_POLL_SECONDS": "0.1",
+        "CRM_WEBHOOKS_RETRY_BASE_SECONDS": "0.2",
         **extra_env,
     }
     suite = Suite(workdir, env)
@@ -186,7 +193,7 @@ def stop_distributed(suite: Suite) -> None:
     from tests.infra import delete_amqp_prefix, delete_redis_prefix
 
     suite.stop_all()
-    delete_amqp_prefix(suite.amqp_url, suite.prefix, [CONSUMER], retry_tiers=3)
+    delete_amqp_prefix(suite.amqp_url, suite.prefix, CONSUMERS, retry_tiers=3)
     delete_redis_prefix(suite.redis_url, suite.prefix)
 
 
