@@ -264,3 +264,49 @@ def test_another_tenants_subscriptions_and_events_stay_apart(service, receiver):
     [delivery] = service.deliveries(webhook.id)
     get_b = pb.GetWebhookDeliveryRequest(id=delivery.id)
     assert code_of(lambda: service.stub.GetWebhookDelivery(get_b, metadata=as_(ADMIN_B))) == grpc.StatusCode.NOT_FOUND
+
+
+def test_subscriptions_fan_out_and_deliveries_work_on_sqlite_too(tmp_path, receiver):
+    from crm.events.v1.envelope_pb2 import Envelope
+
+    from crmkit.migrations import upgrade
+    from services.integrations.module import MIGRATIONS
+    from services.integrations.webhooks.events import CONSUMER
+
+    url = f"sqlite:///{tmp_path / 'integrations.db'}"
+    upgrade(MIGRATIONS, url)
+    module = build(Settings.from_env({"CRM_INTEGRATIONS_DATABASE_URL": url, **ENV}))
+    server = start_server("integrations", module.registrations, module.grpc_services, "127.0.0.1:0", TOKENS)
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+    try:
+        stub = webhooks_pb2_grpc.WebhooksServiceStub(channel)
+        request = pb.CreateWebhookRequest(webhook=pb.Webhook(url=receiver.url, event_types=["contact.created"]))
+        webhook = stub.CreateWebhook(request, metadata=as_(ADMIN_A), timeout=5)
+        outgoing = contact_created("TENANT_A", "C1", "Ada")
+        consumer = module.consumers[0]
+        assert consumer.name == CONSUMER
+        assert consumer.handle(outgoing.body, 0).verdict.value == "ack"
+        assert consumer.handle(outgoing.body, 0).verdict.value == "ack"  # a redelivery adds nothing
+        receiver.answer(500)
+        [(_, work)] = module.workers
+        stop = threading.Event()
+        thread = threading.Thread(target=work, args=(stop,), daemon=True)
+        thread.start()
+        try:
+            first, second = receiver.wait_for(2)
+        finally:
+            stop.set()
+            thread.join(10)
+        assert first.headers["webhook-id"] == second.headers["webhook-id"]
+        assert verified(webhook.secret, second)
+        listed = stub.ListWebhookDeliveries(
+            pb.ListWebhookDeliveriesRequest(webhook_id=webhook.id), metadata=as_(ADMIN_A), timeout=5
+        )
+        [delivery] = listed.deliveries
+        assert delivery.state == pb.WebhookDelivery.SUCCEEDED and Envelope.FromString(outgoing.body).id in (
+            delivery.message_id
+        )
+    finally:
+        channel.close()
+        server.stop(0)
+        module.database.dispose()
