@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
 from crm.integrations.v1 import webhooks_pb2 as pb
 from crm.integrations.v1 import webhooks_pb2_grpc
+from prometheus_client import REGISTRY
 
 from crmkit.config import Settings
 from crmkit.events.rabbitmq import RabbitBus
@@ -167,12 +168,14 @@ def test_failures_are_retried_with_the_same_id_until_the_endpoint_answers(servic
 
 def test_410_disables_the_subscription_and_a_replay_after_enabling_resends_the_same_message(service, receiver):
     webhook = service.create(receiver.url, ["*"])
+    disabled_before = REGISTRY.get_sample_value("crm_webhooks_disabled_total") or 0.0
     receiver.answer(410)
     service.publish_contact("TENANT_A", "C1")
     [gone] = receiver.wait_for(1)
     wait_until(lambda: service.get(webhook.id).state == pb.Webhook.DISABLED)
     disabled = service.get(webhook.id)
     assert "410" in disabled.disabled_reason and disabled.HasField("disable_time")
+    assert REGISTRY.get_sample_value("crm_webhooks_disabled_total") == disabled_before + 1
     [delivery] = service.deliveries(webhook.id)
     assert delivery.state == pb.WebhookDelivery.FAILED
     # A disabled subscription gets no new deliveries.

@@ -135,6 +135,20 @@ def test_the_sender_refuses_before_connecting_when_the_name_now_resolves_private
     assert answer.status_code == 0 and "private" in answer.error and answer.latency_ms == 0
 
 
+def test_https_dials_the_checked_address_and_never_follows_the_name_again():
+    calls = []
+
+    def resolver(host, port):
+        calls.append((host, port))
+        return ["127.0.0.1"]
+
+    # Nothing listens on 127.0.0.1:9 (discard): the attempt fails as a connection error, not a crash,
+    # after exactly one resolution (the address is then dialled directly).
+    answer = Sender(1.0, allow_loopback=True, resolver=resolver).post("https://hooks.example:9/x", {}, b"{}")
+    assert answer.status_code == 0 and answer.error and not answer.error.startswith("refused")
+    assert calls == [("hooks.example", 9)]
+
+
 def test_back_off_grows_exponentially_with_jitter_and_a_cap():
     low = [rules.backoff(n, 5.0, jitter=lambda: 0.0).total_seconds() for n in range(1, 6)]
     high = [rules.backoff(n, 5.0, jitter=lambda: 1.0).total_seconds() for n in range(1, 6)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 
 from crmkit.errors import Aborted, Validator
@@ -144,7 +144,3 @@ def enabled(webhook: Webhook, now: dt.datetime) -> Webhook:
 
 def truncate(text: str, limit: int = 1024) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
-
-
-def masked_paths(paths: Sequence[str]) -> list[str]:
-    return [p.strip() for p in paths if p.strip()]

@@ -13,6 +13,7 @@ from google.protobuf.message import Message
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
+from crmkit import metrics
 from crmkit.db import Database, utcnow
 from crmkit.errors import FailedPrecondition, NotFound, Validator
 from crmkit.ids import new_id
@@ -275,6 +276,10 @@ class DeliveryWorker:
             "webhook-signature": signing.signature_header(secrets, delivery.message_id, timestamp, body),
         }
         answer = self.sender.post(webhook.data.url, headers, body)
+        if answer.status_code:
+            metrics.WEBHOOK_LATENCY.observe(answer.latency_ms / 1000)
+        outcome = "succeeded" if rules.succeeded(answer.status_code) else "failed" if answer.status_code else "error"
+        metrics.WEBHOOK_ATTEMPTS.labels("refused" if answer.error.startswith("refused") else outcome).inc()
         self._record(delivery, answer, now)
 
     def _record(self, delivery: Delivery, answer: Answer, attempt_time: dt.datetime) -> None:
@@ -309,6 +314,7 @@ class DeliveryWorker:
                 )
                 store.save_webhook(session, rules.disabled(failing, reason, now))
                 store.fail_pending(session, webhook.id, now)
+                metrics.WEBHOOKS_DISABLED.inc()
                 log.warning("webhook %s (tenant %s) disabled: %s", webhook.id, webhook.tenant_id, reason)
                 return
             store.save_webhook(session, failing)
