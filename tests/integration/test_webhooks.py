@@ -68,6 +68,7 @@ class Running:
         self.publisher.close()
         self.channel.close()
         self.server.stop(0)
+        self.module.database.dispose()
 
     def create(self, url: str, types: list[str], principal: Principal = ADMIN_A) -> pb.Webhook:
         request = pb.CreateWebhookRequest(webhook=pb.Webhook(url=url, event_types=types))
@@ -131,6 +132,7 @@ def test_a_contact_created_through_the_contacts_service_reaches_the_receiver_sig
     finally:
         channel.close()
         server.stop(0)
+        contacts.database.dispose()
     assert verified(subscribed.secret, received)
     body = received.json
     assert (body["type"], body["tenantId"], body["id"]) == (
