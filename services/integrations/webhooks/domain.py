@@ -14,6 +14,7 @@ ACTIVE, DISABLED = "ACTIVE", "DISABLED"
 PENDING, SUCCEEDED, FAILED = "PENDING", "SUCCEEDED", "FAILED"
 MAX_EVENT_TYPES = 50
 MAX_DESCRIPTION = 500
+MAX_URL = 2048
 DEFAULT_OVERLAP = dt.timedelta(hours=24)
 MAX_OVERLAP = dt.timedelta(days=7)
 MAX_BACKOFF_SECONDS = 6 * 3600.0
@@ -68,7 +69,10 @@ def validate_fields(fields: WebhookFields, known_types: Collection[str], check: 
         if name != "*" and name not in known_types and not wildcard:
             check.add(f"event_types[{i}]", "unknown event type; see GET /v1/webhookEventTypes")
     description = check.text("description", fields.description, MAX_DESCRIPTION)
-    return WebhookFields(fields.url.strip(), types, description)
+    url = check.text("url", fields.url, MAX_URL)
+    if not url:
+        check.add("url", "is required: the https URL deliveries are POSTed to")
+    return WebhookFields(url, types, description)
 
 
 def check_etag(webhook: Webhook, expected: str) -> None:

@@ -54,10 +54,11 @@ class Webhooks:
             missing = sorted(s for s in catalog.scopes_for(pattern) if not principal.has_scope(s))
             if missing:
                 check.add(f"event_types[{i}]", f"subscribing to {pattern} needs the scope {', '.join(missing)}")
-        try:
-            addresses.resolve(cleaned.url, self.allow_loopback, self.resolver)
-        except AddressRefused as exc:
-            check.add("url", str(exc))
+        if cleaned.url and not any(v.field == "url" for v in check.violations):
+            try:
+                addresses.resolve(cleaned.url, self.allow_loopback, self.resolver)
+            except AddressRefused as exc:
+                check.add("url", str(exc))
         check.raise_if_any()
         return cleaned
 
@@ -268,6 +269,8 @@ class DeliveryWorker:
         if found is None:
             return
         webhook, secrets = found
+        if webhook.state != rules.ACTIVE:
+            return  # disabled after the claim: its pending deliveries were failed with it
         body = delivery.payload.encode()
         timestamp = int(now.timestamp())
         headers = {
