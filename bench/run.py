@@ -23,7 +23,7 @@ from typing import Any
 from crmkit.migrations import upgrade
 from tests.infra import Databases, migrations_of, postgres_admin_url, rabbitmq_url, redis_url
 
-SCENARIOS = ("gateway", "events")
+SCENARIOS = ("gateway", "events", "webhooks")
 NOT_YET = {
     "import": "needs the CSV import job (issue 3)",
     "search": "needs filters and free-text search (issue 3)",
@@ -43,7 +43,7 @@ def machine() -> dict[str, Any]:
 
 
 def run(size: int, only: list[str]) -> dict[str, Any]:
-    from bench import events, gateway
+    from bench import events, gateway, webhooks
 
     results = []
     with postgres_admin_url() as admin_url, rabbitmq_url() as amqp_url, redis_url() as redis:
@@ -58,6 +58,10 @@ def run(size: int, only: list[str]) -> dict[str, Any]:
                     urls[service] = databases.create(f"bench_{service}")
                     upgrade(migrations_of(service), urls[service])
                 results.append(events.run(size, urls["contacts"], urls["marketing"], amqp_url))
+            if "webhooks" in only:
+                url = databases.create("bench_integrations")
+                upgrade(migrations_of("integrations"), url)
+                results.append(webhooks.run(size, url))
         finally:
             databases.drop_all()
     return {"size": size, "machine": machine(), "scenarios": results, "not_yet": NOT_YET}

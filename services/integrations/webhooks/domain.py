@@ -120,10 +120,6 @@ def succeeded(status_code: int) -> bool:
     return 200 <= status_code < 300
 
 
-def after_success(webhook: Webhook) -> Webhook:
-    return replace(webhook, consecutive_failures=0, failing_since=None)
-
-
 def after_failure(webhook: Webhook, now: dt.datetime) -> Webhook:
     return replace(
         webhook, consecutive_failures=webhook.consecutive_failures + 1, failing_since=webhook.failing_since or now

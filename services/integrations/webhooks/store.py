@@ -184,6 +184,16 @@ def save_webhook(session: Session, webhook: Webhook, sealed: Sealed | None = Non
     session.flush()
 
 
+def endpoints(session: Session, webhook_ids: set[str]) -> dict[str, tuple[Webhook, Sealed]]:
+    """Active subscriptions by id, with their sealed secrets (for the worker's claimed batch)."""
+    if not webhook_ids:
+        return {}
+    query = sa.select(WebhookRow).where(WebhookRow.id.in_(sorted(webhook_ids)), WebhookRow.state == ACTIVE)
+    return {
+        row.id: (_webhook(row), Sealed(row.secret_sealed, row.previous_secret_sealed)) for row in session.scalars(query)
+    }
+
+
 def webhook_page(session: Session, tenant_id: str, after: str | None, limit: int) -> list[Webhook]:
     query = sa.select(WebhookRow).where(WebhookRow.tenant_id == tenant_id)
     if after:
@@ -265,6 +275,26 @@ def get_delivery(session: Session, tenant_id: str, delivery_id: str, *, for_upda
         query = query.with_for_update()
     row = session.scalars(query).first()
     return _delivery(row, _attempts(session, [row.id]).get(row.id, ())) if row else None
+
+
+def lock_delivery(session: Session, tenant_id: str, delivery_id: str) -> Delivery | None:
+    query = sa.select(DeliveryRow).where(DeliveryRow.tenant_id == tenant_id, DeliveryRow.id == delivery_id)
+    row = session.scalars(query.with_for_update()).first()
+    return _delivery(row) if row else None
+
+
+def attempts_since(session: Session, delivery_id: str, since: dt.datetime) -> int:
+    query = sa.select(sa.func.count()).where(AttemptRow.delivery_id == delivery_id, AttemptRow.attempt_time >= since)
+    return int(session.execute(query).scalar_one())
+
+
+def reset_failures(session: Session, webhook_id: str) -> None:
+    """Ends a failing streak; a no-op (and no row lock) for a subscription that had none."""
+    session.execute(
+        sa.update(WebhookRow)
+        .where(WebhookRow.id == webhook_id, WebhookRow.consecutive_failures > 0)
+        .values(consecutive_failures=0, failing_since=None)
+    )
 
 
 def delivery_page(session: Session, tenant_id: str, webhook_id: str, before: str | None, limit: int) -> list[Delivery]:

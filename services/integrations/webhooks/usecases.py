@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from crm.events.v1.envelope_pb2 import Envelope
@@ -214,7 +215,8 @@ class DeliveryWorker:
         policy: rules.FailurePolicy,
         retry_base_seconds: float,
         poll_seconds: float = 1.0,
-        batch: int = 20,
+        batch: int = 50,
+        concurrency: int = 8,
         clock: Clock = utcnow,
     ) -> None:
         self.database = database
@@ -225,52 +227,55 @@ class DeliveryWorker:
         self.poll_seconds = poll_seconds
         self.batch = batch
         self.clock = clock
-        self.lease = dt.timedelta(seconds=sender.timeout.read_timeout or 10) * 2 + dt.timedelta(seconds=30)  # type: ignore[operator]
+        # Long enough for the whole batch at the worst: every round of `concurrency` sends times out.
+        rounds = -(-batch // concurrency)
+        per_send = (sender.timeout.connect_timeout or 5) + (sender.timeout.read_timeout or 10)  # type: ignore[operator]
+        self.lease = dt.timedelta(seconds=rounds * per_send + 30)
         # Set when a consumer in this process wrote deliveries, so they go out without waiting a poll.
         self.wake = threading.Event()
+        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="webhook-sender")
 
     def notify_on_commit(self, session: Session) -> None:
         sa_event.listen(session, "after_commit", lambda _s: self.wake.set(), once=True)
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            sent = 0
-            try:
-                sent = self.tick()
-            except Exception:  # a database outage must not kill the thread; the next tick retries
-                log.exception("webhook delivery tick failed")
-            if not sent:
-                self.wake.wait(self.poll_seconds)
-                self.wake.clear()
+        try:
+            while not stop.is_set():
+                sent = 0
+                try:
+                    sent = self.tick()
+                except Exception:  # a database outage must not kill the thread; the next tick retries
+                    log.exception("webhook delivery tick failed")
+                if not sent:
+                    self.wake.wait(self.poll_seconds)
+                    self.wake.clear()
+        finally:
+            self.pool.shutdown(wait=True)
 
     def tick(self) -> int:
-        """Send what is due now; the number of attempts made."""
+        """Send what is due now, `concurrency` at a time (a slow endpoint holds one sender, not the
+        queue); the number of attempts made."""
         now = self.clock()
         with self.database.transaction() as session:
             claimed = store.claim_due(session, now, now + self.lease, self.batch)
-        for delivery in claimed:
-            self._attempt(delivery)
+            endpoints = store.endpoints(session, {d.webhook_id for d in claimed})
+        signing_keys = {
+            webhook_id: self._secrets(webhook, sealed, now) for webhook_id, (webhook, sealed) in endpoints.items()
+        }
+        work = [
+            (d, endpoints[d.webhook_id][0], signing_keys[d.webhook_id]) for d in claimed if d.webhook_id in endpoints
+        ]
+        list(self.pool.map(lambda job: self._attempt(*job), work))
         return len(claimed)
 
-    def _secrets(self, delivery: Delivery, now: dt.datetime) -> tuple[Webhook, list[str]] | None:
-        with self.database.transaction() as session:
-            webhook = store.get_webhook(session, delivery.tenant_id, delivery.webhook_id)
-            if webhook is None:
-                return None
-            sealed = store.sealed_secrets(session, delivery.tenant_id, delivery.webhook_id)
+    def _secrets(self, webhook: Webhook, sealed: Sealed, now: dt.datetime) -> list[str]:
         secrets = [self.box.open(sealed.secret)]
         if sealed.previous and webhook.previous_secret_active(now):
             secrets.append(self.box.open(sealed.previous))
-        return webhook, secrets
+        return secrets
 
-    def _attempt(self, delivery: Delivery) -> None:
+    def _attempt(self, delivery: Delivery, webhook: Webhook, secrets: list[str]) -> None:
         now = self.clock()
-        found = self._secrets(delivery, now)
-        if found is None:
-            return
-        webhook, secrets = found
-        if webhook.state != rules.ACTIVE:
-            return  # disabled after the claim: its pending deliveries were failed with it
         body = delivery.payload.encode()
         timestamp = int(now.timestamp())
         headers = {
@@ -288,44 +293,37 @@ class DeliveryWorker:
     def _record(self, delivery: Delivery, answer: Answer, attempt_time: dt.datetime) -> None:
         now = self.clock()
         with self.database.transaction() as session:
-            current = store.get_delivery(session, delivery.tenant_id, delivery.id, for_update=True)
-            webhook = store.get_webhook(session, delivery.tenant_id, delivery.webhook_id, for_update=True)
-            if current is None or webhook is None:
-                return  # deleted meanwhile
+            current = store.lock_delivery(session, delivery.tenant_id, delivery.id)
+            if current is None:
+                return  # deleted with its subscription meanwhile
             number = current.attempt_count + 1
             attempt = Attempt(number, attempt_time, answer.status_code, answer.latency_ms, answer.body, answer.error)
             store.add_attempt(session, new_id(), current.id, attempt)
-            # The retry budget counts the attempts since the delivery was made or last replayed
-            # (update_time moves only then, and when it ends).
-            since_start = 1 + sum(1 for a in current.attempts if a.attempt_time >= current.update_time)
             if rules.succeeded(answer.status_code):
-                store.save_delivery(
-                    session,
-                    replace(
-                        current, state=rules.SUCCEEDED, attempt_count=number, next_attempt_time=None, update_time=now
-                    ),
-                )
-                if webhook.consecutive_failures:
-                    store.save_webhook(session, rules.after_success(webhook))
+                ended = replace(current, state=rules.SUCCEEDED, attempt_count=number, next_attempt_time=None)
+                store.save_delivery(session, replace(ended, update_time=now))
+                # No lock on the subscription on the hot path: only a failing streak is reset.
+                store.reset_failures(session, current.webhook_id)
                 return
+            webhook = store.get_webhook(session, delivery.tenant_id, delivery.webhook_id, for_update=True)
+            if webhook is None:
+                return
+            failed = replace(current, state=rules.FAILED, attempt_count=number, next_attempt_time=None, update_time=now)
             failing = rules.after_failure(webhook, now)
             reason = self.policy.disable_reason(failing, answer.status_code, now)
             if reason:
-                store.save_delivery(
-                    session,
-                    replace(current, state=rules.FAILED, attempt_count=number, next_attempt_time=None, update_time=now),
-                )
+                store.save_delivery(session, failed)
                 store.save_webhook(session, rules.disabled(failing, reason, now))
                 store.fail_pending(session, webhook.id, now)
                 metrics.WEBHOOKS_DISABLED.inc()
                 log.warning("webhook %s (tenant %s) disabled: %s", webhook.id, webhook.tenant_id, reason)
                 return
             store.save_webhook(session, failing)
-            if since_start >= self.policy.max_attempts:
-                store.save_delivery(
-                    session,
-                    replace(current, state=rules.FAILED, attempt_count=number, next_attempt_time=None, update_time=now),
-                )
+            # The retry budget counts the attempts since the delivery was made or last replayed
+            # (its update_time moves only then, and when it ends).
+            made = store.attempts_since(session, current.id, current.update_time)
+            if made >= self.policy.max_attempts:
+                store.save_delivery(session, failed)
                 return
-            retry_at = now + rules.backoff(since_start, self.retry_base_seconds)
+            retry_at = now + rules.backoff(made, self.retry_base_seconds)
             store.save_delivery(session, replace(current, attempt_count=number, next_attempt_time=retry_at))
