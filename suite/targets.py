@@ -209,9 +209,16 @@ def run(target: str, settings: Settings) -> None:
         return
     setup_tracing(target)
     metrics.serve(settings.metrics_port_for(target))
-    process = start(target, settings, tokens)
+    # Handlers before start(): a SIGTERM while consumers declare their queues (after the gRPC
+    # server already answers health checks) must stop the process cleanly, not kill it.
+    stop_on_signal = [threading.Event()]
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: process.stop.set())
+        signal.signal(signum, lambda *_: stop_on_signal[0].set())
+    early = stop_on_signal[0]
+    process = start(target, settings, tokens)
+    stop_on_signal[0] = process.stop
+    if early.is_set():
+        process.stop.set()
     if target == "all":
         log.info("CRM suite running: gateway on http://%s", settings.gateway_addr)
     else:
