@@ -69,7 +69,7 @@ class Pipeline:
         subscription = self.consumer.subscription
         self.threads = [threading.Thread(target=relay.run, args=(self.stop,))]
         self.threads += [
-            threading.Thread(target=self.bus.consume, args=(subscription, self.consumer.handle, self.stop))
+            threading.Thread(target=self.bus.consume, args=(subscription, self.consumer.handle_batch, self.stop))
             for _ in range(2)
         ]
 

@@ -43,6 +43,11 @@ EVENTS_CONSUMED = Counter(
     "Deliveries by outcome: processed, duplicate, ignored, retry, dead_letter",
     ["consumer", "outcome"],
 )
+EVENT_BATCHES_SPLIT = Counter(
+    "crm_event_batches_split",
+    "Delivery batches whose shared transaction failed, so each delivery was handled on its own",
+    ["consumer"],
+)
 
 CONSUMER_QUEUE_DEPTH = Gauge("crm_consumer_queue_depth", "Deliveries waiting for a consumer (its lag)", ["consumer"])
 CONSUMER_DEAD_LETTERS = Gauge("crm_consumer_dead_letters", "Dead letters parked for a consumer", ["consumer"])
