@@ -99,8 +99,8 @@ def run(size: int, workdir: Path, database_template: str, amqp_url: str, redis: 
     return {
         "scenario": "gateway",
         "setup": f"GET /v1/contacts/{{id}}, {size} calls at concurrency {CONCURRENCY} and {max(50, size // 4)} at 1; "
-        "gunicorn 1 worker x 16 threads; API-key auth, OTLP tracing and metrics on; "
-        "rate limits are not built yet (issue 8); the filtered list uses a plain list (filters: issue 3)",
+        "gunicorn 1 worker x 16 threads; API-key auth (credential cache on, revocations broadcast), OTLP tracing "
+        "and metrics on; rate limits on (both GCRA buckets in one Redis call) with a budget the run cannot exhaust",
         "ours": {f"get_c{CONCURRENCY}": get_c["gateway"], "get_c1": get_1["gateway"], "list": list_c["gateway"]},
         "baselines": {
             "bare_passthrough": {

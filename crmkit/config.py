@@ -137,7 +137,9 @@ class Settings:
     relay_poll_seconds: float = 0.2
     relay_batch_size: int = 200
     retry_delays_ms: tuple[int, ...] = (1000, 5000, 30000)
-    consumer_prefetch: int = 32
+    consumer_prefetch: int = 128
+    # Deliveries handled in one database transaction at most (docs/adr/0031).
+    consumer_batch_size: int = 64
     stats_interval_seconds: float = 5.0
     outbox_retention_hours: float = 72.0
     inbox_retention_hours: float = 24.0 * 14
@@ -152,6 +154,9 @@ class Settings:
     signing_key_passphrase: str = ""
     # How long a gateway trusts its copy of the signing key set (rotations show within this).
     signing_key_refresh_seconds: float = 30.0
+    # How long a gateway process trusts a credential it verified; revocations are broadcast and
+    # apply at once (docs/adr/0030). 0 turns the cache off.
+    credential_cache_seconds: float = 30.0
     oidc_issuer: str = ""
     oidc_audience: str = ""
     oidc_jwks_url: str = ""
@@ -226,8 +231,9 @@ class Settings:
             max_body_bytes=_int(env, "CRM_MAX_BODY_BYTES", 1024 * 1024),
             relay_poll_seconds=_float(env, "CRM_RELAY_POLL_SECONDS", 0.2),
             relay_batch_size=_int(env, "CRM_RELAY_BATCH_SIZE", 200),
+            consumer_batch_size=_int(env, "CRM_CONSUMER_BATCH_SIZE", 64),
             retry_delays_ms=delays,
-            consumer_prefetch=_int(env, "CRM_CONSUMER_PREFETCH", 32),
+            consumer_prefetch=_int(env, "CRM_CONSUMER_PREFETCH", 128),
             stats_interval_seconds=_float(env, "CRM_STATS_INTERVAL_SECONDS", 5.0),
             outbox_retention_hours=_float(env, "CRM_OUTBOX_RETENTION_HOURS", 72.0),
             inbox_retention_hours=_float(env, "CRM_INBOX_RETENTION_HOURS", 24.0 * 14),
@@ -240,6 +246,7 @@ class Settings:
             access_token_ttl_seconds=_int(env, "CRM_ACCESS_TOKEN_TTL_SECONDS", 3600),
             signing_key_passphrase=env.get("CRM_SIGNING_KEY_PASSPHRASE") or "",
             signing_key_refresh_seconds=_float(env, "CRM_SIGNING_KEY_REFRESH_SECONDS", 30.0),
+            credential_cache_seconds=_float(env, "CRM_CREDENTIAL_CACHE_SECONDS", 30.0),
             oidc_issuer=env.get("CRM_OIDC_ISSUER") or "",
             oidc_audience=env.get("CRM_OIDC_AUDIENCE") or "",
             oidc_jwks_url=env.get("CRM_OIDC_JWKS_URL") or "",

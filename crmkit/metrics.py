@@ -27,6 +27,13 @@ RATE_LIMITED = Counter("crm_gateway_rate_limited", "Requests refused with 429, b
 AUDIT_WRITE_FAILURES = Counter(
     "crm_audit_write_failures", "Gateway writes whose audit entry could not be appended (the request was answered)"
 )
+REVOCATION_PUBLISH_FAILURES = Counter(
+    "crm_gateway_revocation_publish_failures",
+    "Credential revocations committed but not broadcast to the other gateways (they notice within the cache TTL)",
+)
+CREDENTIAL_CACHE = Counter(
+    "crm_gateway_credential_cache", "Credential look-ups in the gateway's cache, by result: hit, miss", ["result"]
+)
 EVENTS_PUBLISHED = Counter("crm_events_published", "Outbox rows published and confirmed", ["source"])
 RELAY_FAILURES = Counter("crm_outbox_relay_failures", "Relay batches that failed and will be retried", ["source"])
 OUTBOX_BACKLOG = Gauge("crm_outbox_backlog", "Outbox rows not yet published", ["source"])
@@ -35,6 +42,11 @@ EVENTS_CONSUMED = Counter(
     "crm_events_consumed",
     "Deliveries by outcome: processed, duplicate, ignored, retry, dead_letter",
     ["consumer", "outcome"],
+)
+EVENT_BATCHES_SPLIT = Counter(
+    "crm_event_batches_split",
+    "Delivery batches whose shared transaction failed, so each delivery was handled on its own",
+    ["consumer"],
 )
 
 WEBHOOK_ATTEMPTS = Counter(

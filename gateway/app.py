@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -33,6 +34,7 @@ from gateway import docs, openapi
 from gateway.admin import Handler, audit_handlers, credentials_handlers
 from gateway.audit import AuditLog, Write
 from gateway.auth import Authenticator
+from gateway.credcache import CredentialCache, Revocations, channel_name
 from gateway.errors import INTERNAL_MESSAGE, ApiError
 from gateway.idempotency import (
     Claimed,
@@ -224,12 +226,25 @@ def create_app(
     routes: tuple[Route, ...] | None = None,
 ) -> Flask:
     routes = discover() if routes is None else routes
-    tenancy = Tenancy(database)
+    redis_client = (
+        redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        if settings.redis_url
+        else None
+    )
+    # Verified credentials are cached per process; with Redis, only while subscribed to the
+    # revocations every gateway broadcasts (docs/adr/0030).
+    credential_cache = CredentialCache(settings.credential_cache_seconds, live=redis_client is None)
+    revocations = Revocations(credential_cache, redis_client, channel_name(settings.redis_prefix))
+    if redis_client is not None and settings.credential_cache_seconds > 0:
+        threading.Thread(
+            target=revocations.listen, args=(threading.Event(),), name="credential-revocations", daemon=True
+        ).start()
+    tenancy = Tenancy(database, revocations.announce)
     signing_keys = SigningKeys(database, settings.signing_key_passphrase, settings.signing_key_refresh_seconds)
     signing_keys.ensure()
     issuer = settings.oauth_issuer or f"http://{settings.gateway_addr}"
     access_tokens = AccessTokens(signing_keys, issuer, settings.access_token_ttl_seconds)
-    clients = OAuthClients(database, access_tokens)
+    clients = OAuthClients(database, access_tokens, revocations.announce)
     users = None
     if settings.oidc_issuer:
         users = UserTokens(
@@ -241,12 +256,7 @@ def create_app(
             settings.oidc_roles_claim,
             tenancy,
         )
-    authenticator = Authenticator(tenancy, clients, users, issuer)
-    redis_client = (
-        redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-        if settings.redis_url
-        else None
-    )
+    authenticator = Authenticator(tenancy, clients, users, issuer, credential_cache)
     limiter: RateLimiter = RedisRateLimiter(redis_client) if redis_client else InProcessRateLimiter()
     idempotency: IdempotencyStore = RedisIdempotencyStore(redis_client) if redis_client else InProcessIdempotencyStore()
 
@@ -270,6 +280,7 @@ def create_app(
     local: dict[str, Handler] = {**credentials_handlers(tenancy, clients), **audit_handlers(audit)}
     spec = openapi.document(routes)
     app = Flask("crm-gateway")
+    app.extensions["crm_revocations"] = revocations
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.url_map.converters["segment"] = SegmentConverter
     app.url_map.strict_slashes = False

@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,8 +197,10 @@ class AccessTokens:
 
 
 class OAuthClients:
-    def __init__(self, database: Database, tokens: AccessTokens) -> None:
+    def __init__(self, database: Database, tokens: AccessTokens, revoked: Callable[..., None] | None = None) -> None:
         self.database, self.tokens = database, tokens
+        # Told the tags of a client once its revocation committed (gateway/credcache.py).
+        self.revoked = revoked or (lambda *_tags: None)
 
     def create(self, tenant_id: str, grants: Grants) -> tuple[OAuthClientRow, str]:
         client_id = "crmc_" + "".join(secrets.choice(CLIENT_ALPHABET) for _ in range(20))
@@ -238,7 +241,8 @@ class OAuthClients:
             if row is None or row.tenant_id != tenant_id:
                 raise NotFound.resource("OAuth client", row_id)
             row.revoke_time = row.revoke_time or utcnow()
-            return row
+        self.revoked(f"client:{row.id}")
+        return row
 
     def grant(self, client_id: str, client_secret: str, requested: str | None) -> tuple[str, frozenset[str]]:
         """The client-credentials grant: an access token and the scopes it carries."""

@@ -4,6 +4,7 @@ authenticate every request."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -55,9 +56,15 @@ def principal_for(tenant_id: str, subject: str, role_names: list[str], scopes: l
     )
 
 
+def _no_broadcast(*_tags: str) -> None:
+    return None
+
+
 class Tenancy:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, revoked: Callable[..., None] = _no_broadcast) -> None:
         self.database = database
+        # Told the tags of a credential once its revocation committed (gateway/credcache.py).
+        self.revoked = revoked
 
     def create_tenant(self, name: str) -> CreatedTenant:
         check = Validator()
@@ -113,7 +120,8 @@ class Tenancy:
                 raise NotFound.resource("API key", key_id)
             if row.revoke_time is None:
                 row.revoke_time = utcnow()
-            return row
+        self.revoked(f"apikey:{row.id}")
+        return row
 
     def authenticate(self, api_key: str) -> Principal:
         prefix = keys.parse_prefix(api_key)

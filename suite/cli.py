@@ -92,6 +92,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps({"kid": signing.rotate()}))
         elif args.action == "retire":
             signing.retire(args.kid)
+            from gateway.auth import signing_key_tag
+            from gateway.credcache import announce
+
+            announce(settings.redis_url, settings.redis_prefix, signing_key_tag(args.kid))
             print(json.dumps({"retired": args.kid}))
         else:
             for key in signing.listed():

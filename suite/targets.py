@@ -178,7 +178,7 @@ def _start_service(
         bus.declare(consumer.subscription)
         process.spawn(
             f"consumer-{consumer.name}",
-            lambda stop, c=consumer: bus.consume(c.subscription, c.handle, stop),  # type: ignore[misc]
+            lambda stop, c=consumer: bus.consume(c.subscription, c.handle_batch, stop),  # type: ignore[misc]
         )
     if module.consumers:
         reporter = QueueStatsReporter(bus, [c.name for c in module.consumers], settings.stats_interval_seconds)

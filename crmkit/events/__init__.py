@@ -10,7 +10,13 @@ def make_bus(settings: Settings) -> Bus:
     if settings.bus == "rabbitmq":
         from crmkit.events.rabbitmq import RabbitBus
 
-        return RabbitBus(settings.amqp_url, settings.amqp_prefix, settings.retry_delays_ms, settings.consumer_prefetch)
+        return RabbitBus(
+            settings.amqp_url,
+            settings.amqp_prefix,
+            settings.retry_delays_ms,
+            settings.consumer_prefetch,
+            settings.consumer_batch_size,
+        )
     from crmkit.events.inprocess import InProcessBus
 
-    return InProcessBus(settings.retry_delays_ms)
+    return InProcessBus(settings.retry_delays_ms, settings.consumer_batch_size)

@@ -3,25 +3,31 @@
 The handler runs in the same transaction as the inbox insert; the transport acks only after that
 transaction committed. A failure rolls both back, so the message is retried with back-off and, when
 retries are exhausted, parked as a dead letter — never lost, never half-applied.
+
+The deliveries that are waiting are handled together, in one transaction (one commit instead of
+one per event, docs/adr/0031). If anything in it fails, all of it rolls back and each delivery is
+handled again on its own, so a poison event fails alone and its neighbours go through.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from crm.events.v1.envelope_pb2 import Envelope
 from google.protobuf.message import DecodeError, Message
 from opentelemetry import trace
+from opentelemetry.context import Context
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crmkit import metrics
 from crmkit.db import Database, utcnow
-from crmkit.events.transport import Outcome, Subscription, Verdict
+from crmkit.events.transport import Delivery, Outcome, Subscription, Verdict
 from crmkit.telemetry import attached, context_from_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -34,6 +40,28 @@ EventHandler = Callable[[Session, Envelope, Message], None]
 class Handles:
     message_type: type[Message]
     handler: EventHandler
+
+
+@dataclass(frozen=True)
+class _Work:
+    index: int  # in the batch
+    envelope: Envelope
+    handles: Handles
+    payload: Message
+    attempt: int
+
+
+@contextmanager
+def _consumer_span(
+    span_tracer: trace.Tracer, name: str, parent: Context, item: _Work, batch_size: int
+) -> Iterator[trace.Span]:
+    with attached(parent), span_tracer.start_as_current_span(name, kind=trace.SpanKind.CONSUMER) as span:
+        span.set_attribute("messaging.message.id", item.envelope.id)
+        span.set_attribute("messaging.destination.name", item.envelope.type)
+        span.set_attribute("crm.tenant_id", item.envelope.tenant)
+        span.set_attribute("crm.attempt", item.attempt)
+        span.set_attribute("messaging.batch.message_count", batch_size)
+        yield span
 
 
 class EventConsumer:
@@ -58,29 +86,76 @@ class EventConsumer:
         return Subscription(self.name, tuple(sorted(self.handlers)))
 
     def handle(self, body: bytes, attempt: int) -> Outcome:
-        try:
-            envelope = Envelope.FromString(body)
-        except DecodeError as exc:
-            return self._count(Outcome(Verdict.DEAD_LETTER, f"undecodable envelope: {exc}"))
-        handles = self.handlers.get(envelope.type)
-        if handles is None:
-            return self._count(Outcome(Verdict.ACK), "ignored")
-        parent = context_from_headers({"traceparent": envelope.traceparent, "tracestate": envelope.tracestate})
-        with (
-            attached(parent),
-            self._tracer.start_as_current_span(f"{self.name} process", kind=trace.SpanKind.CONSUMER) as span,
-        ):
-            span.set_attribute("messaging.message.id", envelope.id)
-            span.set_attribute("messaging.destination.name", envelope.type)
-            span.set_attribute("crm.tenant_id", envelope.tenant)
-            span.set_attribute("crm.attempt", attempt)
-            return self._handle(envelope, handles, attempt, span)
+        return self.handle_batch([Delivery(body, attempt)])[0]
 
-    def _handle(self, envelope: Envelope, handles: Handles, attempt: int, span: trace.Span) -> Outcome:
+    def handle_batch(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
+        outcomes: list[Outcome | None] = [None] * len(deliveries)
+        work: list[_Work] = []
+        for index, delivery in enumerate(deliveries):
+            try:
+                envelope = Envelope.FromString(delivery.body)
+            except DecodeError as exc:
+                outcomes[index] = self._count(Outcome(Verdict.DEAD_LETTER, f"undecodable envelope: {exc}"))
+                continue
+            handles = self.handlers.get(envelope.type)
+            if handles is None:
+                outcomes[index] = self._count(Outcome(Verdict.ACK), "ignored")
+                continue
+            try:
+                payload = handles.message_type.FromString(envelope.data)
+            except DecodeError as exc:
+                outcomes[index] = self._count(Outcome(Verdict.DEAD_LETTER, f"undecodable {envelope.type}: {exc}"))
+                continue
+            work.append(_Work(index, envelope, handles, payload, delivery.attempt))
+        labels = self._together(work) if len(work) > 1 else None
+        for item in work:
+            if labels is not None:
+                outcomes[item.index] = self._count(Outcome(Verdict.ACK), labels[item.index])
+            else:  # alone, or the batch failed: one transaction each, with retries and dead letters
+                with self._span(item, 1) as span:
+                    outcomes[item.index] = self._handle(item.envelope, item.handles, item.payload, item.attempt, span)
+        decided = [outcome for outcome in outcomes if outcome is not None]
+        assert len(decided) == len(deliveries), "every delivery has an outcome"
+        return decided
+
+    def _span(self, item: _Work, batch_size: int) -> AbstractContextManager[trace.Span]:
+        parent = context_from_headers(
+            {"traceparent": item.envelope.traceparent, "tracestate": item.envelope.tracestate}
+        )
+        return _consumer_span(self._tracer, f"{self.name} process", parent, item, batch_size)
+
+    def _together(self, work: list[_Work]) -> dict[int, str] | None:
+        """Every item in one transaction: {index: processed|duplicate}, or None if it rolled back."""
+        labels: dict[int, str] = {}
         try:
-            payload = handles.message_type.FromString(envelope.data)
-        except DecodeError as exc:
-            return self._count(Outcome(Verdict.DEAD_LETTER, f"undecodable {envelope.type}: {exc}"))
+            with self.database.transaction() as session:
+                new = self._record_all_in_inbox(session, [item.envelope.id for item in work])
+                for item in work:
+                    with self._span(item, len(work)):
+                        if item.envelope.id not in new:  # seen before, or earlier in this very batch
+                            labels[item.index] = "duplicate"
+                            continue
+                        new.discard(item.envelope.id)
+                        item.handles.handler(session, item.envelope, item.payload)
+                        labels[item.index] = "processed"
+        except Exception as exc:
+            log.info("%s: a batch of %d failed (%s); handling it one by one", self.name, len(work), type(exc).__name__)
+            metrics.EVENT_BATCHES_SPLIT.labels(self.name).inc()
+            return None
+        return labels
+
+    def _record_all_in_inbox(self, session: Session, message_ids: list[str]) -> set[str]:
+        """One INSERT for the whole batch; returns the ids that were not in the inbox yet."""
+        now = utcnow()
+        rows = [{"consumer": self.name, "message_id": m, "processed_at": now} for m in dict.fromkeys(message_ids)]
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(self.inbox).values(rows).on_conflict_do_nothing().returning(self.inbox.c.message_id)
+        return {row[0] for row in session.execute(statement)}
+
+    def _handle(
+        self, envelope: Envelope, handles: Handles, payload: Message, attempt: int, span: trace.Span
+    ) -> Outcome:
         try:
             with self.database.transaction() as session:
                 if not self._record_in_inbox(session, envelope.id):

@@ -10,13 +10,13 @@ import queue
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from crm.events.v1.envelope_pb2 import Envelope
 
 from crmkit.events.transport import (
+    BatchHandler,
     DeadLetter,
-    DeliveryHandler,
+    Delivery,
     OutgoingMessage,
     QueueStats,
     Subscription,
@@ -25,17 +25,12 @@ from crmkit.events.transport import (
 )
 
 
-@dataclass(frozen=True)
-class _Delivery:
-    body: bytes
-    attempt: int
-
-
 class InProcessBus:
-    def __init__(self, retry_delays_ms: Sequence[int] = (1000, 5000, 30000)) -> None:
+    def __init__(self, retry_delays_ms: Sequence[int] = (1000, 5000, 30000), batch_size: int = 64) -> None:
         self.retry_delays = [d / 1000 for d in retry_delays_ms]
+        self.batch_size = batch_size
         self._lock = threading.Lock()
-        self._queues: dict[str, queue.Queue[_Delivery]] = {}
+        self._queues: dict[str, queue.Queue[Delivery]] = {}
         self._bindings: dict[str, tuple[str, ...]] = {}
         self._dead: dict[str, list[DeadLetter]] = defaultdict(list)
         self._timers: set[threading.Timer] = set()
@@ -54,28 +49,33 @@ class InProcessBus:
         for message in messages:
             for consumer, patterns in targets:
                 if any(topic_matches(p, message.event_type) for p in patterns):
-                    self._queues[consumer].put(_Delivery(message.body, 0))
+                    self._queues[consumer].put(Delivery(message.body, 0))
 
-    def consume(self, subscription: Subscription, handler: DeliveryHandler, stop: threading.Event) -> None:
+    def consume(self, subscription: Subscription, handler: BatchHandler, stop: threading.Event) -> None:
         self.declare(subscription)
         inbox = self._queues[subscription.consumer]
         while not stop.is_set():
             try:
-                delivery = inbox.get(timeout=0.2)
+                batch = [inbox.get(timeout=0.2)]
             except queue.Empty:
                 continue
-            outcome = handler(delivery.body, delivery.attempt)
-            if outcome.verdict is Verdict.RETRY:
-                delay = self.retry_delays[min(delivery.attempt, len(self.retry_delays) - 1)]
-                self._later(delay, inbox, _Delivery(delivery.body, delivery.attempt + 1))
-            elif outcome.verdict is Verdict.DEAD_LETTER:
-                envelope = _envelope_or_empty(delivery.body)
-                with self._lock:
-                    self._dead[subscription.consumer].append(
-                        DeadLetter(envelope.id, envelope.type, outcome.error, delivery.body)
-                    )
+            while len(batch) < self.batch_size:  # and whatever else is waiting already
+                try:
+                    batch.append(inbox.get_nowait())
+                except queue.Empty:
+                    break
+            for delivery, outcome in zip(batch, handler(batch), strict=True):
+                if outcome.verdict is Verdict.RETRY:
+                    delay = self.retry_delays[min(delivery.attempt, len(self.retry_delays) - 1)]
+                    self._later(delay, inbox, Delivery(delivery.body, delivery.attempt + 1))
+                elif outcome.verdict is Verdict.DEAD_LETTER:
+                    envelope = _envelope_or_empty(delivery.body)
+                    with self._lock:
+                        self._dead[subscription.consumer].append(
+                            DeadLetter(envelope.id, envelope.type, outcome.error, delivery.body)
+                        )
 
-    def _later(self, delay: float, target: queue.Queue[_Delivery], delivery: _Delivery) -> None:
+    def _later(self, delay: float, target: queue.Queue[Delivery], delivery: Delivery) -> None:
         def fire() -> None:
             target.put(delivery)
             with self._lock:
@@ -103,7 +103,7 @@ class InProcessBus:
             target = self._queues.get(consumer)
         for letter in moved:
             if target is not None:
-                target.put(_Delivery(letter.body, 0))
+                target.put(Delivery(letter.body, 0))
         return len(moved)
 
     def close(self) -> None:

@@ -22,8 +22,9 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPError
 
 from crmkit.events.transport import (
+    BatchHandler,
     DeadLetter,
-    DeliveryHandler,
+    Delivery,
     Outcome,
     OutgoingMessage,
     QueueStats,
@@ -39,7 +40,12 @@ CONTENT_TYPE = "application/x-protobuf"
 
 class RabbitBus:
     def __init__(
-        self, url: str, prefix: str = "crm", retry_delays_ms: Sequence[int] = (1000, 5000, 30000), prefetch: int = 32
+        self,
+        url: str,
+        prefix: str = "crm",
+        retry_delays_ms: Sequence[int] = (1000, 5000, 30000),
+        prefetch: int = 128,
+        batch_size: int = 64,
     ) -> None:
         self.parameters = pika.URLParameters(url)
         self.parameters.blocked_connection_timeout = 30
@@ -48,6 +54,8 @@ class RabbitBus:
         self.exchange = f"{prefix}.events"
         self.retry_delays_ms = list(retry_delays_ms)
         self.prefetch = prefetch
+        # A batch never waits for more deliveries: it is what arrived while the last one was handled.
+        self.batch_size = max(1, min(batch_size, prefetch))
 
     def queue_name(self, consumer: str) -> str:
         return f"{self.prefix}.{consumer}"
@@ -85,7 +93,7 @@ class RabbitBus:
         channel.queue_declare(f"{name}.dlq", durable=True, arguments={"x-queue-type": "quorum"})
         return name
 
-    def consume(self, subscription: Subscription, handler: DeliveryHandler, stop: threading.Event) -> None:
+    def consume(self, subscription: Subscription, handler: BatchHandler, stop: threading.Event) -> None:
         backoff = 0.5
         while not stop.is_set():
             try:
@@ -101,7 +109,7 @@ class RabbitBus:
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
 
-    def _consume_until(self, subscription: Subscription, handler: DeliveryHandler, stop: threading.Event) -> None:
+    def _consume_until(self, subscription: Subscription, handler: BatchHandler, stop: threading.Event) -> None:
         connection = self.connect()
         try:
             channel = connection.channel()
@@ -110,30 +118,56 @@ class RabbitBus:
             republish.confirm_delivery()
             channel.basic_qos(prefetch_count=self.prefetch)
 
-            def on_message(ch: BlockingChannel, method: Any, properties: pika.BasicProperties, body: bytes) -> None:
-                headers = dict(properties.headers or {})
-                attempt = int(headers.get(ATTEMPT_HEADER, 0))
-                try:
-                    outcome = handler(body, attempt)
-                except Exception as exc:  # a bug in the handler must not kill the connection loop
-                    log.exception("consumer %s handler crashed", subscription.consumer)
-                    outcome = Outcome(Verdict.RETRY, f"{type(exc).__name__}: {exc}")
-                if outcome.verdict is Verdict.RETRY:
-                    tier = min(attempt, len(self.retry_delays_ms) - 1)
-                    headers[ATTEMPT_HEADER] = attempt + 1
-                    republish.basic_publish("", f"{name}.retry.{tier}", body, _properties(properties, headers))
-                elif outcome.verdict is Verdict.DEAD_LETTER:
-                    headers[ATTEMPT_HEADER] = attempt + 1
-                    headers[ERROR_HEADER] = outcome.error[:1000]
-                    republish.basic_publish("", f"{name}.dlq", body, _properties(properties, headers))
-                # Only now, after the handler's commit (or the confirmed hand-over to retry/dlq).
-                ch.basic_ack(method.delivery_tag)
+            pending: list[tuple[int, pika.BasicProperties, bytes]] = []
+
+            def on_message(_ch: BlockingChannel, method: Any, properties: pika.BasicProperties, body: bytes) -> None:
+                pending.append((method.delivery_tag, properties, body))
 
             channel.basic_consume(name, on_message)
             while not stop.is_set():
-                connection.process_data_events(time_limit=0.5)
+                connection.process_data_events(time_limit=0.5)  # returns once deliveries arrived
+                while pending and len(pending) < self.batch_size:  # and take what else is already here
+                    before = len(pending)
+                    connection.process_data_events(time_limit=0)
+                    if len(pending) == before:
+                        break
+                while pending:
+                    batch, pending[:] = pending[: self.batch_size], pending[self.batch_size :]
+                    self._settle(channel, republish, name, subscription.consumer, batch, handler)
         finally:
             _close_quietly(connection)
+
+    def _settle(
+        self,
+        channel: BlockingChannel,
+        republish: BlockingChannel,
+        name: str,
+        consumer: str,
+        batch: list[tuple[int, pika.BasicProperties, bytes]],
+        handler: BatchHandler,
+    ) -> None:
+        """Handle a batch, hand its failures to the retry tiers or the dead letters (confirmed), then
+        ack the whole batch with one `multiple` ack: the deliveries are the channel's only unacked ones."""
+        deliveries = [
+            Delivery(body, int(dict(properties.headers or {}).get(ATTEMPT_HEADER, 0))) for _, properties, body in batch
+        ]
+        try:
+            outcomes = handler(deliveries)
+        except Exception as exc:  # a bug in the handler must not kill the connection loop
+            log.exception("consumer %s handler crashed", consumer)
+            outcomes = [Outcome(Verdict.RETRY, f"{type(exc).__name__}: {exc}")] * len(batch)
+        for (_, properties, body), delivery, outcome in zip(batch, deliveries, outcomes, strict=True):
+            headers = dict(properties.headers or {})
+            if outcome.verdict is Verdict.RETRY:
+                tier = min(delivery.attempt, len(self.retry_delays_ms) - 1)
+                headers[ATTEMPT_HEADER] = delivery.attempt + 1
+                republish.basic_publish("", f"{name}.retry.{tier}", body, _properties(properties, headers))
+            elif outcome.verdict is Verdict.DEAD_LETTER:
+                headers[ATTEMPT_HEADER] = delivery.attempt + 1
+                headers[ERROR_HEADER] = outcome.error[:1000]
+                republish.basic_publish("", f"{name}.dlq", body, _properties(properties, headers))
+        # Only now, after the handler's commit (or the confirmed hand-over to retry/dlq).
+        channel.basic_ack(batch[-1][0], multiple=True)
 
     def stats(self, consumer: str) -> QueueStats:
         connection = self.connect()

@@ -33,8 +33,15 @@ class Outcome:
     error: str = ""
 
 
-# Given the body and how many times it was tried before, decide what happens to a delivery.
-DeliveryHandler = Callable[[bytes, int], Outcome]
+@dataclass(frozen=True)
+class Delivery:
+    body: bytes
+    attempt: int  # how many times it was tried before
+
+
+# Given the deliveries at hand, decide what happens to each (one Outcome per delivery, in order).
+# Every outcome must be final when it returns: the transport acks them all at once (docs/adr/0031).
+BatchHandler = Callable[[Sequence[Delivery]], list[Outcome]]
 
 
 @dataclass(frozen=True)
@@ -70,8 +77,9 @@ class Bus(Protocol):
     def declare(self, subscription: Subscription) -> None:
         """Create the subscription's queue, bindings, retry and dead-letter queues (idempotent)."""
 
-    def consume(self, subscription: Subscription, handler: DeliveryHandler, stop: threading.Event) -> None:
-        """Deliver until `stop` is set, acting on each Outcome. Blocks; run it in a thread."""
+    def consume(self, subscription: Subscription, handler: BatchHandler, stop: threading.Event) -> None:
+        """Deliver in batches of what is waiting until `stop` is set, acting on each Outcome. Blocks;
+        run it in a thread."""
 
     def dead_letters(self, consumer: str, limit: int = 100) -> list[DeadLetter]: ...
 

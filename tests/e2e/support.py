@@ -33,7 +33,7 @@ def wait_until(condition: Callable[[], object], timeout: float = 20.0, what: str
             result = condition()
             if result:
                 return result
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still starting up
             pass
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")

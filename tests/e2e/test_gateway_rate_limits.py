@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+import sqlalchemy as sa
 
 from tests.e2e.support import Api
 
@@ -70,3 +71,22 @@ def test_a_tenant_budget_caps_all_its_credentials_together(two_gateways, partner
     for key, base in zip(keys, itertools.cycle(two_gateways)):
         admitted += sum(Api(base, key).get("/v1/contacts").status_code == 200 for _ in range(10))
     assert admitted == 20, "the tenant may make twice one credential's reads"
+
+
+def test_a_key_revoked_through_one_gateway_is_refused_by_both_at_once(two_gateways, tenant_admin, partner):
+    """Each gateway caches the keys it verified (docs/adr/0030); a revocation is broadcast."""
+    key = new_key(two_gateways[0], tenant_admin)
+    readers = [Api(base, key) for base in two_gateways]
+    assert [reader.get("/v1/contacts").status_code for reader in readers] == [200, 200]
+    key_id = next(
+        k["id"] for k in Api(two_gateways[0], tenant_admin).get("/v1/apiKeys").json()["apiKeys"] if k["prefix"] in key
+    )
+    # Revoked behind the gateways' backs (no broadcast): both still trust their cached copy, which
+    # shows that what follows is the broadcast's doing, not a database read.
+    with sa.create_engine(partner.gateway_db).begin() as connection:
+        connection.execute(sa.text("UPDATE api_keys SET revoke_time = now() WHERE id = :id"), {"id": key_id})
+    assert [reader.get("/v1/contacts").status_code for reader in readers] == [200, 200]
+
+    revoked = Api(two_gateways[1], tenant_admin).post(f"/v1/apiKeys/{key_id}:revoke", json={})
+    assert revoked.status_code == 200, revoked.text
+    assert [reader.get("/v1/contacts").status_code for reader in readers] == [401, 401]

@@ -42,7 +42,8 @@ def test_every_committed_event_is_applied_exactly_once_across_a_broker_crash(mig
     relay = OutboxRelay(contacts_db, OUTBOX, bus.publisher(), source="contacts", batch_size=500, poll_seconds=0.05)
     threads = [threading.Thread(target=relay.run, args=(stop,))]
     threads += [
-        threading.Thread(target=bus.consume, args=(consumer.subscription, consumer.handle, stop)) for _ in range(2)
+        threading.Thread(target=bus.consume, args=(consumer.subscription, consumer.handle_batch, stop))
+        for _ in range(2)
     ]
     for thread in threads:
         thread.start()

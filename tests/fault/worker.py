@@ -36,7 +36,7 @@ def main(role: str, database_url: str, amqp_url: str, prefix: str) -> None:
     if role == "relay":
         OutboxRelay(database, OUTBOX, bus.publisher(), source="contacts", batch_size=500, poll_seconds=0.05).run(stop)
     else:
-        bus.consume(consumer(database).subscription, consumer(database).handle, stop)
+        bus.consume(consumer(database).subscription, consumer(database).handle_batch, stop)
 
 
 if __name__ == "__main__":

@@ -321,7 +321,7 @@ def test_imported_contacts_reach_the_marketing_audience(service, migrated, amqp_
     bus = RabbitBus(amqp_url, amqp_prefix)
     consumer = contact_projection(marketing)
     bus.declare(consumer.subscription)
-    running = RunningConsumer(bus, consumer.subscription, consumer.handle)
+    running = RunningConsumer(bus, consumer.subscription, consumer.handle_batch)
     relay = OutboxRelay(database, OUTBOX, bus.publisher(), source="contacts")
     try:
         job = client.import_csv(HEADER + "".join(f"M{i},,m{i}@example.com,,,vip,,\n" for i in range(120)))

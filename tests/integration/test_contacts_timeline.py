@@ -83,7 +83,7 @@ class World:
         self.publisher = bus.publisher()
         self.publishers = publishers
         bus.declare(self.consumer.subscription)
-        self.running = RunningConsumer(bus, self.consumer.subscription, self.consumer.handle)
+        self.running = RunningConsumer(bus, self.consumer.subscription, self.consumer.handle_batch)
         self.sent: list[OutgoingMessage] = []
 
     def close(self) -> None:

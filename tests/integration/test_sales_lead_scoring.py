@@ -93,7 +93,7 @@ def test_engagement_events_raise_the_score_and_the_crossing_is_reported_once(sal
     assert consumer.name == SCORING_CONSUMER
     bus.declare(consumer.subscription)
     publisher = bus.publisher()
-    running = RunningConsumer(bus, consumer.subscription, consumer.handle)
+    running = RunningConsumer(bus, consumer.subscription, consumer.handle_batch)
     try:
         relay = OutboxRelay(marketing_db, MARKETING_OUTBOX, bus.publisher(), source="marketing")
         assert relay.publish_batch() == 3

@@ -51,7 +51,7 @@ class Running:
         self.bus = RabbitBus(amqp_url, amqp_prefix, retry_delays_ms=(50, 100, 200), prefetch=8)
         [self.consumer] = self.module.consumers
         self.bus.declare(self.consumer.subscription)
-        self.consuming = RunningConsumer(self.bus, self.consumer.subscription, self.consumer.handle)
+        self.consuming = RunningConsumer(self.bus, self.consumer.subscription, self.consumer.handle_batch)
         self.publisher = self.bus.publisher()
         self.stop = threading.Event()
         self.threads = [

@@ -14,8 +14,13 @@ def message(event_type: str, message_id: str) -> OutgoingMessage:
 
 
 def run_consumer(bus: InProcessBus, subscription: Subscription, handler) -> threading.Event:
+    """`handler(body, attempt)` for each delivery of every batch the bus hands over."""
     stop = threading.Event()
-    threading.Thread(target=bus.consume, args=(subscription, handler, stop), daemon=True).start()
+
+    def batches(deliveries):
+        return [handler(d.body, d.attempt) for d in deliveries]
+
+    threading.Thread(target=bus.consume, args=(subscription, batches, stop), daemon=True).start()
     return stop
 
 
