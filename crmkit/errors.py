@@ -54,6 +54,12 @@ class Aborted(ServiceError):
     grpc_code = "ABORTED"
 
 
+class Unavailable(ServiceError):
+    """A service this one depends on did not answer: the caller may retry later."""
+
+    grpc_code = "UNAVAILABLE"
+
+
 class PermissionDenied(ServiceError):
     grpc_code = "PERMISSION_DENIED"
 

@@ -13,3 +13,8 @@ class Base(DeclarativeBase):
 
 
 OUTBOX, INBOX = add_messaging_tables(Base.metadata)
+
+
+# The tables of pipelines, opportunities, products and quotes live in their own module; importing
+# it here puts them on Base.metadata, which migrations and their tests compare against.
+from services.sales import deal_store as _deal_store  # noqa: E402,F401

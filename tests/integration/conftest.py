@@ -17,3 +17,13 @@ def support(migrated):
     running, stop = run_support(migrated("support"))
     yield running
     stop()
+
+
+@pytest.fixture
+def sales(migrated):
+    """The sales service (real gRPC) on a fresh PostgreSQL database, with a contacts service to check contacts."""
+    from tests.integration.sales_helpers import run_sales
+
+    running, stop = run_sales(migrated("sales"), migrated("contacts"))
+    yield running
+    stop()
