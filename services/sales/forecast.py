@@ -14,7 +14,7 @@ from crmkit.db import Database, utcnow
 from crmkit.errors import Validator
 from crmkit.tokens import Principal, current_principal
 from services.sales import deal_store as store
-from services.sales.deal_messages import date_from_proto, money_to_proto
+from services.sales.deal_messages import money_to_proto
 from services.sales.domain import forecast as rules
 from services.sales.domain.money import HALF_EVEN, Money, round_to_minor
 
@@ -50,6 +50,16 @@ class SalesAnalytics:
         return Forecast(
             rows, conversions, [(r, risk_reasons(r, now, stale_days or rules.DEFAULT_STALE_DAYS)) for r in risky]
         )
+
+
+def _iso_date(check: Validator, field: str, text: str) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        check.add(field, "must be a date as YYYY-MM-DD")
+        return None
 
 
 def risk_reasons(row: store.RiskRow, now: dt.datetime, stale_days: int) -> list[str]:
@@ -105,8 +115,8 @@ class SalesAnalyticsServicer(opportunities_pb2_grpc.SalesAnalyticsServiceService
     def GetSalesForecast(self, request: Request, context: grpc.ServicerContext) -> opportunities_pb2.SalesForecast:
         principal = current_principal()
         check = Validator()
-        close_from = date_from_proto(check, "closeDateFrom", request.close_date_from)
-        close_to = date_from_proto(check, "closeDateTo", request.close_date_to)
+        close_from = _iso_date(check, "closeDateFrom", request.close_date_from)
+        close_to = _iso_date(check, "closeDateTo", request.close_date_to)
         check.raise_if_any()
         spec = store.ForecastQuery(
             tenant_id=principal.tenant_id,

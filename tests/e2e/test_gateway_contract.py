@@ -85,6 +85,15 @@ ID_OF = {
     "/v1/articles/{id}:unpublish": "article",
     "/v1/articleCategories/{id}": "articleCategory",
     "/v1/surveys/{id}": "survey",
+    "/v1/pipelines/{id}": "pipeline",
+    "/v1/pipelines/{id}:reorderStages": "pipeline",
+    "/v1/opportunities/{id}": "opportunity",
+    "/v1/opportunities/{id}/stageHistory": "opportunity",
+    "/v1/products/{id}": "product",
+    "/v1/quotes/{id}": "quote",
+    "/v1/quotes/{id}:send": "quote",
+    "/v1/quotes/{id}:accept": "quote",
+    "/v1/quotes/{id}:reject": "quote",
 }
 # Minimal valid bodies for writes (anything else with a body gets {}).
 BODIES = {
@@ -93,6 +102,10 @@ BODIES = {
     ("PATCH", "/v1/tickets/{id}"): {"subject": "taken over"},
     ("POST", "/v1/tickets/{ticket_id}/comments"): {"body": "taken over"},
     ("PATCH", "/v1/articles/{id}"): {"title": "taken over"},
+    ("PATCH", "/v1/pipelines/{id}"): {"name": "taken over"},
+    ("PATCH", "/v1/opportunities/{id}"): {"name": "taken over"},
+    ("PATCH", "/v1/products/{id}"): {"name": "taken over"},
+    ("PATCH", "/v1/quotes/{id}"): {"currencyCode": "EUR"},
 }
 
 
@@ -131,6 +144,24 @@ def tenant_a(suite) -> dict[str, str]:
         "/v1/articles", {"title": "Paying twice", "body": "Refunds", "categoryId": ids["articleCategory"]}
     )
     ids["survey"] = made("/v1/surveys", {"kind": "NPS", "requesterId": ids["contact"]})
+    stages = [{"name": "Open", "probability": 20}, {"name": "Won", "category": "WON"}]
+    stages.append({"name": "Lost", "category": "LOST"})
+    ids["pipeline"] = made("/v1/pipelines", {"name": "Sales", "stages": stages})
+    ids["opportunity"] = made(
+        "/v1/opportunities",
+        {
+            "name": "Mine",
+            "pipelineId": ids["pipeline"],
+            "contactId": ids["contact"],
+            "amount": {"currencyCode": "USD", "units": "100"},
+        },
+    )
+    ids["product"] = made(
+        "/v1/products", {"sku": "W-1", "name": "Widget", "unitPrice": {"currencyCode": "USD", "units": "5"}}
+    )
+    ids["quote"] = made(
+        "/v1/quotes", {"opportunityId": ids["opportunity"], "lines": [{"productId": ids["product"], "quantity": "2"}]}
+    )
     # The marketing projection of the contact arrives by event: wait until tenant A sees it, so that
     # tenant B's 404 on it means "not yours", not "not there yet".
     wait_until(lambda: api.get(f"/v1/audienceMembers/{ids['contact']}").status_code == 200, 30, "the projection")
@@ -175,3 +206,9 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
     assert owner.get(f"/v1/agents/{tenant_a['agent']}").json()["displayName"] == "Ann"
     article = owner.get(f"/v1/articles/{tenant_a['article']}").json()
     assert article["title"] == "Paying twice" and article["status"] == "DRAFT"
+    assert owner.get(f"/v1/pipelines/{tenant_a['pipeline']}").json()["name"] == "Sales"
+    opportunity = owner.get(f"/v1/opportunities/{tenant_a['opportunity']}").json()
+    assert opportunity["name"] == "Mine" and opportunity["stageName"] == "Open"
+    assert owner.get(f"/v1/products/{tenant_a['product']}").json()["name"] == "Widget"
+    quote = owner.get(f"/v1/quotes/{tenant_a['quote']}").json()
+    assert quote["status"] == "DRAFT" and quote["currencyCode"] == "USD"

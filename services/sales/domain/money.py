@@ -16,7 +16,9 @@ from crmkit.errors import Validator
 NANOS = Decimal(1_000_000_000)
 # ISO 4217 codes that are not money: "no currency" and the testing code.
 NOT_MONEY = frozenset({"XXX", "XTS"})
-MAX_UNITS = 10**15  # a trillion-plus in any currency: beyond it is a typo, not a deal
+# A trillion in any currency: beyond it is a typo, not a deal. It keeps every stored minor-unit
+# amount, and amount x probability in the forecast, far inside 64-bit integers.
+MAX_UNITS = 10**12
 HALF_UP = ROUND_HALF_UP
 HALF_EVEN = ROUND_HALF_EVEN
 

@@ -11,12 +11,21 @@ from decimal import Decimal
 from crmkit.errors import Aborted, FailedPrecondition, Validator
 from crmkit.etags import etag_of
 from crmkit.updates import apply_mask
-from services.sales.domain.money import HALF_UP, Money, decimal_text, is_iso_currency, round_to_minor, text_of
+from services.sales.domain.money import (
+    HALF_UP,
+    MAX_UNITS,
+    Money,
+    decimal_text,
+    is_iso_currency,
+    round_to_minor,
+    text_of,
+)
 
 DRAFT, SENT, ACCEPTED, REJECTED = "DRAFT", "SENT", "ACCEPTED", "REJECTED"
 TRANSITIONS = {"send": (DRAFT, SENT), "accept": (SENT, ACCEPTED), "reject": (SENT, REJECTED)}
 HUNDRED = Decimal(100)
 MAX_LINES = 200
+MAX_QUANTITY = Decimal(10**9)
 MAX_TEXT = 200
 PRODUCT_SYSTEM_FIELDS = frozenset({"id", "create_time", "update_time", "etag"})
 
@@ -169,7 +178,9 @@ def build_lines(currency: str, given: Sequence[LineInput], products: Mapping[str
         name = check.text(f"{where}.name", line.name or (product.data.name if product else ""), MAX_TEXT)
         if not name:
             check.add(f"{where}.name", "a free line needs a name")
-        quantity = decimal_text(check, f"{where}.quantity", line.quantity, low=Decimal(0), high=None, low_open=True)
+        quantity = decimal_text(
+            check, f"{where}.quantity", line.quantity, low=Decimal(0), high=MAX_QUANTITY, low_open=True
+        )
         discount = decimal_text(
             check,
             f"{where}.discountPercent",
@@ -203,7 +214,12 @@ def build_lines(currency: str, given: Sequence[LineInput], products: Mapping[str
         if check.violations:
             continue
         net, tax, total = price_line(quantity, price, discount, tax_rate)
+        if abs(total.amount) >= MAX_UNITS:
+            check.add(f"{where}.quantity", f"the line total must stay below {MAX_UNITS} {currency}")
+            continue
         lines.append(Line(line.product_id, sku, name, quantity, price, discount, tax_rate, net, tax, total))
+    if sum((line.total.amount for line in lines), Decimal(0)) >= MAX_UNITS:
+        check.add("lines", f"the quote total must stay below {MAX_UNITS} {currency}")
     check.raise_if_any()
     return tuple(lines)
 

@@ -156,10 +156,10 @@ class GetSalesForecastRequest(_message.Message):
     period: GetSalesForecastRequest.Period
     pipeline_id: str
     owner_id: str
-    close_date_from: _date_pb2.Date
-    close_date_to: _date_pb2.Date
+    close_date_from: str
+    close_date_to: str
     stale_days: int
-    def __init__(self, period: _Optional[_Union[GetSalesForecastRequest.Period, str]] = ..., pipeline_id: _Optional[str] = ..., owner_id: _Optional[str] = ..., close_date_from: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., close_date_to: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., stale_days: _Optional[int] = ...) -> None: ...
+    def __init__(self, period: _Optional[_Union[GetSalesForecastRequest.Period, str]] = ..., pipeline_id: _Optional[str] = ..., owner_id: _Optional[str] = ..., close_date_from: _Optional[str] = ..., close_date_to: _Optional[str] = ..., stale_days: _Optional[int] = ...) -> None: ...
 
 class ForecastRow(_message.Message):
     __slots__ = ("period", "owner_id", "pipeline_id", "currency_code", "open_count", "open_amount", "weighted_amount", "pipeline_amount", "best_case_amount", "commit_amount", "closed_amount", "won_count", "lost_count", "win_rate", "average_deal_size", "average_sales_cycle_days")
