@@ -535,48 +535,34 @@ def forecast_rows(session: Session, spec: ForecastQuery) -> list[ForecastTotals]
     return [ForecastTotals(*(row[:4]), *(int(v) for v in row[4:])) for row in session.execute(statement)]
 
 
-@dataclass(frozen=True)
-class Conversion:
-    pipeline_id: str
-    stage_id: str
-    stage_name: str
-    entered: int
-    advanced: int
+def stage_flows(session: Session, spec: ForecastQuery) -> list[rules.FlowTotal]:
+    """The stage history summed per (from, to) pair in one scan: conversions and typical stays follow
+    from these few rows (ADR 0045)."""
+    history = StageHistoryRow
+    query = sa.select(
+        history.from_stage_id,
+        history.to_stage_id,
+        sa.func.count(),
+        sa.func.coalesce(sa.func.sum(history.duration_seconds), 0),
+        sa.func.count(history.duration_seconds),
+    ).where(history.tenant_id == spec.tenant_id)
+    if spec.pipeline_id:
+        query = query.where(history.pipeline_id == spec.pipeline_id)
+    if spec.owner_id or spec.close_from or spec.close_to:
+        query = _opportunity_scope(query.join(OpportunityRow, OpportunityRow.id == history.opportunity_id), spec)
+    query = query.group_by(history.from_stage_id, history.to_stage_id)
+    return [rules.FlowTotal(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in session.execute(query)]
 
 
-def stage_conversions(session: Session, spec: ForecastQuery) -> list[Conversion]:
-    """Per stage: deals that entered it, and those that reached a further non-LOST stage."""
-    reached = sa.orm.aliased(StageRow)
-    entries = (
-        sa.select(StageHistoryRow.opportunity_id, sa.func.max(reached.position).label("furthest"))
-        .join(reached, reached.id == StageHistoryRow.to_stage_id)
-        .where(StageHistoryRow.tenant_id == spec.tenant_id, reached.category != LOST)
-        .group_by(StageHistoryRow.opportunity_id)
-        .subquery()
-    )
-    visits = (
-        sa.select(StageHistoryRow.opportunity_id, StageHistoryRow.to_stage_id)
-        .join(OpportunityRow, OpportunityRow.id == StageHistoryRow.opportunity_id)
-        .where(StageHistoryRow.tenant_id == spec.tenant_id)
-        .distinct()
-    )
-    visits = _opportunity_scope(visits, spec).subquery()
-    query = (
-        sa.select(
-            StageRow.pipeline_id,
-            StageRow.id,
-            StageRow.name,
-            sa.func.count(visits.c.opportunity_id),
-            sa.func.coalesce(sa.func.sum(sa.case((entries.c.furthest > StageRow.position, 1), else_=0)), 0),
+def tenant_stages(session: Session, tenant_id: str) -> list[rules.PlacedStage]:
+    """Every stage of the tenant, in pipeline order."""
+    query = sa.select(StageRow).where(StageRow.tenant_id == tenant_id).order_by(StageRow.pipeline_id, StageRow.position)
+    return [
+        rules.PlacedStage(
+            r.pipeline_id, r.position, Stage(r.id, r.name, r.probability, r.category, tuple(r.required_fields))
         )
-        .select_from(StageRow)
-        .join(visits, visits.c.to_stage_id == StageRow.id)
-        .outerjoin(entries, entries.c.opportunity_id == visits.c.opportunity_id)
-        .where(StageRow.tenant_id == spec.tenant_id, StageRow.category == OPEN)
-        .group_by(StageRow.pipeline_id, StageRow.id, StageRow.name, StageRow.position)
-        .order_by(StageRow.pipeline_id, StageRow.position)
-    )
-    return [Conversion(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in session.execute(query)]
+        for r in session.scalars(query)
+    ]
 
 
 @dataclass(frozen=True)
@@ -586,21 +572,25 @@ class RiskRow:
     owner_id: str
     update_time: dt.datetime
     close_date: dt.date | None
+    stage_id: str
     stage_enter_epoch: int
-    typical_seconds: float | None
 
 
-def at_risk(session: Session, spec: ForecastQuery, now: dt.datetime, stale_days: int, limit: int) -> list[RiskRow]:
-    typical = (
-        sa.select(
-            StageHistoryRow.to_stage_id.label("stage_id"),
-            sa.func.avg(StageHistoryRow.duration_seconds).label("seconds"),
-        )
-        .where(StageHistoryRow.tenant_id == spec.tenant_id, StageHistoryRow.duration_seconds.is_not(None))
-        .group_by(StageHistoryRow.to_stage_id)
-        .subquery()
-    )
+def at_risk(
+    session: Session,
+    spec: ForecastQuery,
+    now: dt.datetime,
+    stale_days: int,
+    typical_seconds: dict[str, float],
+    limit: int,
+) -> list[RiskRow]:
+    """Open deals unchanged for `stale_days`, past their close date, or longer in their stage than
+    its typical stay, least recently changed first (the index on update_time serves the order)."""
     stale_before = now - dt.timedelta(days=stale_days)
+    stuck = [
+        sa.and_(OpportunityRow.stage_id == stage_id, OpportunityRow.stage_enter_epoch < epoch(now) - int(seconds))
+        for stage_id, seconds in sorted(typical_seconds.items())
+    ]
     query = (
         sa.select(
             OpportunityRow.id,
@@ -608,18 +598,13 @@ def at_risk(session: Session, spec: ForecastQuery, now: dt.datetime, stale_days:
             OpportunityRow.owner_id,
             OpportunityRow.update_time,
             OpportunityRow.close_date,
+            OpportunityRow.stage_id,
             OpportunityRow.stage_enter_epoch,
-            typical.c.seconds,
         )
         .join(StageRow, StageRow.id == OpportunityRow.stage_id)
-        .outerjoin(typical, typical.c.stage_id == OpportunityRow.stage_id)
         .where(
             StageRow.category == OPEN,
-            sa.or_(
-                OpportunityRow.update_time < stale_before,
-                OpportunityRow.close_date < now.date(),
-                OpportunityRow.stage_enter_epoch + typical.c.seconds < epoch(now),
-            ),
+            sa.or_(OpportunityRow.update_time < stale_before, OpportunityRow.close_date < now.date(), *stuck),
         )
     )
     query = _opportunity_scope(query, spec).order_by(OpportunityRow.update_time, OpportunityRow.id).limit(limit)

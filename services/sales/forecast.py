@@ -24,7 +24,7 @@ Request = opportunities_pb2.GetSalesForecastRequest
 @dataclass(frozen=True)
 class Forecast:
     rows: list[store.ForecastTotals]
-    conversions: list[store.Conversion]
+    conversions: list[rules.Conversion]
     at_risk: list[tuple[store.RiskRow, list[str]]]
 
 
@@ -45,11 +45,13 @@ class SalesAnalytics:
         now = self.clock()
         with self.database.transaction() as session:
             rows = store.forecast_rows(session, spec)
-            conversions = store.stage_conversions(session, spec)
-            risky = store.at_risk(session, spec, now, stale_days or rules.DEFAULT_STALE_DAYS, rules.AT_RISK_LIMIT)
-        return Forecast(
-            rows, conversions, [(r, risk_reasons(r, now, stale_days or rules.DEFAULT_STALE_DAYS)) for r in risky]
-        )
+            flows = store.stage_flows(session, spec)
+            stages = store.tenant_stages(session, spec.tenant_id)
+            typical = rules.typical_stays(flows)
+            days = stale_days or rules.DEFAULT_STALE_DAYS
+            risky = store.at_risk(session, spec, now, days, typical, rules.AT_RISK_LIMIT)
+        conversions = rules.conversions(stages, flows)
+        return Forecast(rows, conversions, [(r, risk_reasons(r, now, days, typical.get(r.stage_id))) for r in risky])
 
 
 def _iso_date(check: Validator, field: str, text: str) -> dt.date | None:
@@ -62,13 +64,13 @@ def _iso_date(check: Validator, field: str, text: str) -> dt.date | None:
         return None
 
 
-def risk_reasons(row: store.RiskRow, now: dt.datetime, stale_days: int) -> list[str]:
+def risk_reasons(row: store.RiskRow, now: dt.datetime, stale_days: int, typical: float | None) -> list[str]:
     reasons = []
     if row.update_time < now - dt.timedelta(days=stale_days):
         reasons.append("STALE")
     if row.close_date is not None and row.close_date < now.date():
         reasons.append("OVERDUE")
-    if row.typical_seconds is not None and row.stage_enter_epoch + float(row.typical_seconds) < store.epoch(now):
+    if typical is not None and row.stage_enter_epoch < store.epoch(now) - int(typical):
         reasons.append("STUCK")
     return reasons
 

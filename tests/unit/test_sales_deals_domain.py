@@ -188,3 +188,19 @@ def test_entering_a_stage_needs_its_required_fields_and_lost_needs_a_reason():
         opportunities.place(OpportunityFields(name="D", pipeline_id="P1", stage_id="nope"), pipeline, None)
     assert fields_of(caught) == {"stageId"}
     assert opportunities.place(OpportunityFields(name="D", pipeline_id="P1"), pipeline, None) == qualify
+
+
+def test_conversions_count_stints_that_moved_forward_but_not_into_lost():
+    pipeline = standard()
+    qualify, proposal, won, lost = pipeline.data.stages
+    placed = [forecast.PlacedStage("P1", i, s) for i, s in enumerate(pipeline.data.stages)]
+    flows = [
+        forecast.FlowTotal("", qualify.id, 10, 0, 0),
+        forecast.FlowTotal(qualify.id, proposal.id, 6, 600, 6),  # forward
+        forecast.FlowTotal(qualify.id, lost.id, 3, 0, 0),  # lost is not progress
+        forecast.FlowTotal(proposal.id, won.id, 2, 0, 0),
+        forecast.FlowTotal(proposal.id, qualify.id, 1, 50, 1),  # backwards
+    ]
+    found = {c.stage_name: (c.entered, c.advanced) for c in forecast.conversions(placed, flows)}
+    assert found == {"Qualify": (11, 6), "Proposal": (6, 2)}
+    assert forecast.typical_stays(flows) == {proposal.id: 100.0, qualify.id: 50.0}
