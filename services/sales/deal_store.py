@@ -477,7 +477,7 @@ def _period(column: Any, dialect: str, quarterly: bool) -> Any:
         text = sa.func.to_char(column, 'YYYY-"Q"Q' if quarterly else "YYYY-MM")
     elif quarterly:
         month = sa.cast(sa.func.strftime("%m", column), sa.Integer)
-        text = sa.func.strftime("%Y", column) + "-Q" + sa.cast((month + 2) / 3, sa.String)
+        text = sa.func.strftime("%Y", column) + "-Q" + sa.cast((month + 2) // 3, sa.String)
     else:
         text = sa.func.strftime("%Y-%m", column)
     return sa.func.coalesce(text, "")
