@@ -35,6 +35,7 @@ CURRENCIES = ["EUR", "USD", "JPY"]
 REPEATS = 5
 COLUMNS = (
     "id, tenant_id, name, account_id, contact_id, pipeline_id, stage_id, currency_code, amount_minor, close_date, "
+    "close_month, "
     "owner_id, close_reason, create_time, update_time, stage_enter_time, closed_time, create_epoch, "
     "stage_enter_epoch, closed_epoch, etag"
 )
@@ -90,6 +91,7 @@ def _load(url: str, size: int) -> None:
                     currency,
                     rng.randrange(1, 10**7),
                     close_date,
+                    close_date.year * 100 + close_date.month,
                     OWNERS[n % len(OWNERS)],
                     "",
                     dt.datetime.fromtimestamp(created, dt.UTC),
@@ -164,9 +166,7 @@ def run(size: int, url: str) -> dict[str, Any]:
         with database.transaction() as session:
             aggregate = _median_seconds(lambda: store.forecast_rows(session, spec))
         sql = str(
-            store.forecast_statement(spec, "postgresql").compile(
-                dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
-            )
+            store.forecast_statement(spec).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
         )
         with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
             raw = _median_seconds(lambda: connection.execute(sql).fetchall())

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("currency_code", sa.String(length=3), nullable=False),
         sa.Column("amount_minor", sa.BigInteger(), nullable=True),
         sa.Column("close_date", sa.Date(), nullable=True),
+        sa.Column("close_month", sa.Integer(), nullable=True),
         sa.Column("owner_id", sa.String(length=64), nullable=False),
         sa.Column("close_reason", sa.Text(), nullable=False),
         sa.Column("create_time", UTCDateTime(), nullable=False),
