@@ -165,10 +165,14 @@ def run(size: int, url: str) -> dict[str, Any]:
         whole = _median_seconds(lambda: analytics.forecast(principal, spec, 30))
         with database.transaction() as session:
             aggregate = _median_seconds(lambda: store.forecast_rows(session, spec))
-        sql = str(
-            store.forecast_statement(spec).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+        compiled = store.forecast_statement(spec).compile(
+            dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
         )
+        sql = str(compiled).replace("%%", "%")  # run without parameters: psycopg takes the text as it is
         with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
+            # The same session settings the service uses (deal_store.forecast_rows).
+            connection.execute("SET work_mem = '64MB'")
+            connection.execute("SET jit = off")
             raw = _median_seconds(lambda: connection.execute(sql).fetchall())
     finally:
         database.dispose()

@@ -204,3 +204,11 @@ def test_conversions_count_stints_that_moved_forward_but_not_into_lost():
     found = {c.stage_name: (c.entered, c.advanced) for c in forecast.conversions(placed, flows)}
     assert found == {"Qualify": (11, 6), "Proposal": (6, 2)}
     assert forecast.typical_stays(flows) == {proposal.id: 100.0, qualify.id: 50.0}
+
+
+def test_forecast_periods_are_labelled_from_their_integer_keys():
+    from services.sales.deal_store import period_label
+
+    assert period_label(202702, quarterly=False) == "2027-02"
+    assert period_label(20274, quarterly=True) == "2027-Q4"
+    assert period_label(None, quarterly=True) == ""
