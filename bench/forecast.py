@@ -139,6 +139,12 @@ def _load(url: str, size: int) -> None:
                 )
             )
     with psycopg.connect(raw_url, autocommit=True) as connection:
+        # The running stage totals the service keeps with each move, backfilled for the copied history.
+        connection.execute(
+            "INSERT INTO stage_flows SELECT tenant_id, pipeline_id, from_stage_id, to_stage_id, count(*), "
+            "coalesce(sum(duration_seconds), 0), count(duration_seconds) FROM opportunity_stage_history "
+            "GROUP BY 1, 2, 3, 4"
+        )
         connection.execute("ANALYZE")
 
 

@@ -12,6 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from crmkit.db import JSONType, UTCDateTime
@@ -113,6 +115,49 @@ class StageHistoryRow(Base):
     duration_seconds: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
     actor: Mapped[str] = mapped_column(sa.String(200))
     reason: Mapped[str] = mapped_column(sa.Text)
+
+
+class StageFlowRow(Base):
+    """Running totals of the stage history per (pipeline, from, to): what the forecast's conversions
+    and typical stays read instead of scanning every history row (ADR 0045). Kept in the
+    transaction of each stage change."""
+
+    __tablename__ = "stage_flows"
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    pipeline_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    from_stage_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    to_stage_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    entered: Mapped[int] = mapped_column(sa.BigInteger)
+    stay_seconds: Mapped[int] = mapped_column(sa.BigInteger)
+    stays: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+def _bump(
+    session: Session, tenant_id: str, pipeline_id: str, from_id: str, to_id: str, entered: int, seconds: int, stays: int
+) -> None:
+    """Add to one running total, creating it on first use (an upsert: concurrent first moves agree)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    table = StageFlowRow.__table__
+    statement = insert(table).values(
+        tenant_id=tenant_id,
+        pipeline_id=pipeline_id,
+        from_stage_id=from_id,
+        to_stage_id=to_id,
+        entered=entered,
+        stay_seconds=seconds,
+        stays=stays,
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["tenant_id", "pipeline_id", "from_stage_id", "to_stage_id"],
+        set_={
+            "entered": table.c.entered + entered,
+            "stay_seconds": table.c.stay_seconds + seconds,
+            "stays": table.c.stays + stays,
+        },
+    )
+    session.execute(statement)
 
 
 class ProductRow(Base):
@@ -346,6 +391,18 @@ def _opportunity_row(session: Session, tenant_id: str, opportunity_id: str, for_
 
 
 def delete_opportunity(session: Session, tenant_id: str, opportunity_id: str) -> None:
+    for row in stage_history(session, tenant_id, opportunity_id):  # its share of the running totals goes too
+        stayed = row.duration_seconds
+        _bump(
+            session,
+            tenant_id,
+            row.pipeline_id,
+            row.from_stage_id,
+            row.to_stage_id,
+            -1,
+            -(stayed or 0),
+            0 if stayed is None else -1,
+        )
     session.execute(
         sa.delete(StageHistoryRow).where(
             StageHistoryRow.tenant_id == tenant_id, StageHistoryRow.opportunity_id == opportunity_id
@@ -371,6 +428,8 @@ def record_move(session: Session, tenant_id: str, opportunity: Opportunity, move
     for row in session.scalars(sa.select(StageHistoryRow).where(open_stint)):
         row.leave_time = move.enter_time
         row.duration_seconds = max(0, epoch(move.enter_time) - epoch(row.enter_time))
+        _bump(session, tenant_id, row.pipeline_id, row.from_stage_id, row.to_stage_id, 0, row.duration_seconds, 1)
+    _bump(session, tenant_id, opportunity.data.pipeline_id, move.from_stage_id, move.to_stage.id, 1, 0, 0)
     session.add(
         StageHistoryRow(
             id=entry_id,
@@ -563,8 +622,20 @@ def forecast_rows(session: Session, spec: ForecastQuery) -> list[ForecastTotals]
 
 
 def stage_flows(session: Session, spec: ForecastQuery) -> list[rules.FlowTotal]:
-    """The stage history summed per (from, to) pair in one scan: conversions and typical stays follow
-    from these few rows (ADR 0045)."""
+    """The stage history summed per (from, to) pair: conversions and typical stays follow from these
+    few rows (ADR 0045). Unfiltered (or by pipeline) from the running totals; by owner or close date
+    with one scan of the history joined to the opportunities."""
+    if not (spec.owner_id or spec.close_from or spec.close_to):  # the running totals answer it
+        totals = sa.select(
+            StageFlowRow.from_stage_id,
+            StageFlowRow.to_stage_id,
+            StageFlowRow.entered,
+            StageFlowRow.stay_seconds,
+            StageFlowRow.stays,
+        ).where(StageFlowRow.tenant_id == spec.tenant_id)
+        if spec.pipeline_id:
+            totals = totals.where(StageFlowRow.pipeline_id == spec.pipeline_id)
+        return [rules.FlowTotal(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in session.execute(totals)]
     history = StageHistoryRow
     query = sa.select(
         history.from_stage_id,

@@ -293,6 +293,15 @@ def test_the_forecast_sums_per_period_owner_pipeline_and_currency(stubs, sales):
     assert rows["EUR"].commit_amount == usd(700, code="EUR")
     conversions = {c.stage_name: (c.entered, c.advanced) for c in forecast.stage_conversions}
     assert conversions == {"Qualify": (1, 0), "Proposal": (1, 0), "Commit": (2, 0)}
+    # By owner the history itself is scanned: the same figures as the running totals.
+    by_owner = analytics.GetSalesForecast(
+        opportunities_pb2.GetSalesForecastRequest(owner_id="user:manager"), metadata=as_(MANAGER_A)
+    )
+    assert list(by_owner.stage_conversions) == list(forecast.stage_conversions)
+    gone = deal("Qualify", usd(1))
+    opportunities.DeleteOpportunity(opportunities_pb2.DeleteOpportunityRequest(id=gone.id), metadata=as_(MANAGER_A))
+    after_delete = analytics.GetSalesForecast(opportunities_pb2.GetSalesForecastRequest(), metadata=as_(MANAGER_A))
+    assert list(after_delete.stage_conversions) == list(forecast.stage_conversions)
     overdue_close = date_pb2.Date(year=2020, month=1, day=1)
     late = opportunities.CreateOpportunity(
         opportunities_pb2.CreateOpportunityRequest(

@@ -20,6 +20,19 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
+        "stage_flows",
+        sa.Column("tenant_id", sa.String(length=26), nullable=False),
+        sa.Column("pipeline_id", sa.String(length=26), nullable=False),
+        sa.Column("from_stage_id", sa.String(length=64), nullable=False),
+        sa.Column("to_stage_id", sa.String(length=64), nullable=False),
+        sa.Column("entered", sa.BigInteger(), nullable=False),
+        sa.Column("stay_seconds", sa.BigInteger(), nullable=False),
+        sa.Column("stays", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "pipeline_id", "from_stage_id", "to_stage_id", name=op.f("pk_stage_flows")
+        ),
+    )
+    op.create_table(
         "opportunities",
         sa.Column("id", sa.String(length=26), nullable=False),
         sa.Column("tenant_id", sa.String(length=26), nullable=False),
@@ -157,6 +170,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("stage_flows")
     with op.batch_alter_table("quotes", schema=None) as batch_op:
         batch_op.drop_index("ix_quotes_tenant_id_opportunity_id")
 
