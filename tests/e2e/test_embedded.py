@@ -50,11 +50,6 @@ def test_the_process_exposes_prometheus_metrics(embedded):
         assert name in text
 
 
-def test_sigterm_stops_every_module_cleanly(embedded):
-    embedded.assert_running()
-    assert embedded.stop("all") == 0
-
-
 def test_a_deal_is_forecast_and_quoted_on_sqlite(embedded):
     api = Api(embedded.base, embedded.create_tenant("Deals")["apiKey"])
     stages = [{"name": "Open", "probability": 25}, {"name": "Won", "category": "WON"}]
@@ -91,3 +86,8 @@ def test_a_deal_is_forecast_and_quoted_on_sqlite(embedded):
     )
     assert quote.status_code == 200, quote.text
     assert quote.json()["netTotal"]["units"] == "899" and quote.json()["number"] == "Q-000001"
+
+
+def test_sigterm_stops_every_module_cleanly(embedded):
+    embedded.assert_running()
+    assert embedded.stop("all") == 0
