@@ -20,7 +20,7 @@ def support(migrated):
 
 
 @pytest.fixture
-def sales(migrated):
+def sales_deals(migrated):
     """The sales service (real gRPC) on a fresh PostgreSQL database, with a contacts service to check contacts."""
     from tests.integration.sales_helpers import run_sales
 

@@ -49,10 +49,10 @@ def standard_pipeline(name: str = "Sales") -> pipelines_pb2.Pipeline:
 
 
 @pytest.fixture
-def stubs(sales):
+def stubs(sales_deals):
     return (
-        sales.stub(pipelines_pb2_grpc.PipelinesServiceStub),
-        sales.stub(opportunities_pb2_grpc.OpportunitiesServiceStub),
+        sales_deals.stub(pipelines_pb2_grpc.PipelinesServiceStub),
+        sales_deals.stub(opportunities_pb2_grpc.OpportunitiesServiceStub),
     )
 
 
@@ -122,7 +122,7 @@ def test_stages_reorder_and_a_stage_in_use_cannot_be_deleted(stubs):
     ) == (grpc.StatusCode.NOT_FOUND)
 
 
-def test_stage_moves_check_required_fields_and_reasons_and_write_nothing_when_refused(sales, stubs):
+def test_stage_moves_check_required_fields_and_reasons_and_write_nothing_when_refused(sales_deals, stubs):
     pipelines, opportunities = stubs
     pipeline = make_pipeline(pipelines)
     unknown = Opp(name="Deal", pipeline_id=pipeline.id, stage_id="NOPE")
@@ -173,13 +173,13 @@ def test_stage_moves_check_required_fields_and_reasons_and_write_nothing_when_re
     ]
     assert history[0].HasField("leave_time") and not history[2].HasField("leave_time")
     assert history[2].reason == "budget cut"
-    assert sales.event_types(created.id) == [
+    assert sales_deals.event_types(created.id) == [
         "OpportunityCreated",
         "OpportunityStageChanged",
         "OpportunityStageChanged",
         "OpportunityLost",
     ]
-    lost_event = events_pb2.OpportunityLost.FromString(sales.events(created.id)[-1].data)
+    lost_event = events_pb2.OpportunityLost.FromString(sales_deals.events(created.id)[-1].data)
     assert lost_event.reason == "budget cut" and lost_event.opportunity.stage_category == "lost"
     assert lost_event.opportunity.amount.units == 5000
 
@@ -202,10 +202,10 @@ def test_amounts_are_iso_4217_with_the_currencys_decimals(stubs):
     assert create(usd(1, 234_000_000, code="BHD")).amount.nanos == 234_000_000  # three decimals
 
 
-def test_the_contact_is_checked_with_the_contacts_service_as_the_caller(sales, stubs):
+def test_the_contact_is_checked_with_the_contacts_service_as_the_caller(sales_deals, stubs):
     pipelines, opportunities = stubs
     pipeline = make_pipeline(pipelines)
-    contacts = contacts_pb2_grpc.ContactsServiceStub(sales.contacts)
+    contacts = contacts_pb2_grpc.ContactsServiceStub(sales_deals.contacts)
     contact = contacts.CreateContact(
         contacts_pb2.CreateContactRequest(contact=contacts_pb2.Contact(given_name="Ada")), metadata=as_(MANAGER_A)
     )
@@ -252,9 +252,9 @@ def test_a_sales_rep_sees_and_lists_only_its_own_opportunities(stubs):
     assert [o.name for o in second.opportunities] == ["Mine"]
 
 
-def test_the_forecast_sums_per_period_owner_pipeline_and_currency(stubs, sales):
+def test_the_forecast_sums_per_period_owner_pipeline_and_currency(stubs, sales_deals):
     pipelines, opportunities = stubs
-    analytics = sales.stub(opportunities_pb2_grpc.SalesAnalyticsServiceStub)
+    analytics = sales_deals.stub(opportunities_pb2_grpc.SalesAnalyticsServiceStub)
     pipeline = make_pipeline(pipelines)
     close = date_pb2.Date(year=2027, month=2, day=15)
 
@@ -314,10 +314,10 @@ def test_the_forecast_sums_per_period_owner_pipeline_and_currency(stubs, sales):
     assert analytics.GetSalesForecast(opportunities_pb2.GetSalesForecastRequest(), metadata=as_(REP_A)).rows == []
 
 
-def test_quotes_price_exactly_refuse_mixed_currencies_and_publish_acceptance(sales, stubs, amqp_url, amqp_prefix):
+def test_quotes_price_exactly_refuse_mixed_currencies_and_publish_acceptance(sales_deals, stubs, amqp_url, amqp_prefix):
     pipelines, opportunities = stubs
-    products = sales.stub(quotes_pb2_grpc.ProductsServiceStub)
-    quotes = sales.stub(quotes_pb2_grpc.QuotesServiceStub)
+    products = sales_deals.stub(quotes_pb2_grpc.ProductsServiceStub)
+    quotes = sales_deals.stub(quotes_pb2_grpc.QuotesServiceStub)
     pipeline = make_pipeline(pipelines)
     deal = opportunities.CreateOpportunity(
         opportunities_pb2.CreateOpportunityRequest(
@@ -392,7 +392,7 @@ def test_quotes_price_exactly_refuse_mixed_currencies_and_publish_acceptance(sal
     sink = Subscription("test.consumer", ("crm.sales.v1.QuoteAccepted",))
     bus = RabbitBus(amqp_url, amqp_prefix, retry_delays_ms=(50,))
     bus.declare(sink)
-    relay = OutboxRelay(sales.database, OUTBOX, bus.publisher(), source="sales")
+    relay = OutboxRelay(sales_deals.database, OUTBOX, bus.publisher(), source="sales")
     while relay.publish_batch():
         pass
     [(_, body)] = drain(bus, sink.consumer)
