@@ -45,18 +45,9 @@ Clock = Callable[[], dt.datetime]
 OpenOpportunity = Callable[[Principal, Lead, str, str, str], str]
 
 
-def open_opportunity_for_conversion(
-    principal: Principal, lead: Lead, contact_id: str, account_id: str, name: str
-) -> str:
-    """Opens the opportunity of a converted lead and returns its id.
-
-    The single seam to the opportunities of the sales-deals work (issue #4): until it lands, a
-    conversion asked for an opportunity stops here, before the lead is marked converted, and can
-    be retried (or repeated without createOpportunity) once the rest is done.
-    """
-    raise InvalidArgument.of(
-        [FieldViolation("create_opportunity", "opportunities are not available in this version yet")]
-    )
+def no_opportunities(principal: Principal, lead: Lead, contact_id: str, account_id: str, name: str) -> str:
+    """For a Leads built without the opportunities (unit tests): asking for one is refused."""
+    raise InvalidArgument.of([FieldViolation("create_opportunity", "opportunities are not available here")])
 
 
 @dataclass(frozen=True)
@@ -134,7 +125,7 @@ class Leads:
         outbox: Outbox,
         directory: ContactsDirectory | None = None,
         clock: Clock = utcnow,
-        open_opportunity: OpenOpportunity = open_opportunity_for_conversion,
+        open_opportunity: OpenOpportunity = no_opportunities,
     ) -> None:
         self.database = database
         self.outbox = outbox

@@ -78,6 +78,44 @@ def test_the_process_exposes_prometheus_metrics(embedded):
         assert name in text
 
 
+def test_a_deal_is_forecast_and_quoted_on_sqlite(embedded):
+    api = Api(embedded.base, embedded.create_tenant("Deals")["apiKey"])
+    stages = [{"name": "Open", "probability": 25}, {"name": "Won", "category": "WON"}]
+    pipeline = api.post("/v1/pipelines", json={"name": "P", "stages": [*stages, {"name": "Lost", "category": "LOST"}]})
+    assert pipeline.status_code == 200, pipeline.text
+    contact = api.post("/v1/contacts", json={"givenName": "Ada"}).json()
+    deal = api.post(
+        "/v1/opportunities",
+        json={
+            "name": "D",
+            "pipelineId": pipeline.json()["id"],
+            "contactId": contact["id"],
+            "amount": {"currencyCode": "JPY", "units": "1001"},
+            "closeDate": {"year": 2027, "month": 11, "day": 2},
+        },
+    )
+    assert deal.status_code == 200, deal.text
+    [row] = api.get("/v1/salesForecast", params={"period": "QUARTER"}).json()["rows"]
+    # 1001 x 25 % = 250.25 JPY -> 250 (no minor unit)
+    assert row["period"] == "2027-Q4" and row["weightedAmount"] == {"currencyCode": "JPY", "units": "250", "nanos": 0}
+    quote = api.post(
+        "/v1/quotes",
+        json={
+            "opportunityId": deal.json()["id"],
+            "lines": [
+                {
+                    "name": "x",
+                    "quantity": "3",
+                    "unitPrice": {"currencyCode": "JPY", "units": "333"},
+                    "discountPercent": "10",
+                }
+            ],
+        },
+    )
+    assert quote.status_code == 200, quote.text
+    assert quote.json()["netTotal"]["units"] == "899" and quote.json()["number"] == "Q-000001"
+
+
 def test_sigterm_stops_every_module_cleanly(embedded):
     embedded.assert_running()
     assert embedded.stop("all") == 0

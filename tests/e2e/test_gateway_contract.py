@@ -109,6 +109,15 @@ ID_OF = {
     "/v1/webhooks/{webhook_id}/deliveries": "webhook",
     "/v1/webhookDeliveries/{id}": "webhookDelivery",
     "/v1/webhookDeliveries/{id}:replay": "webhookDelivery",
+    "/v1/pipelines/{id}": "pipeline",
+    "/v1/pipelines/{id}:reorderStages": "pipeline",
+    "/v1/opportunities/{id}": "opportunity",
+    "/v1/opportunities/{id}/stageHistory": "opportunity",
+    "/v1/products/{id}": "product",
+    "/v1/quotes/{id}": "quote",
+    "/v1/quotes/{id}:send": "quote",
+    "/v1/quotes/{id}:accept": "quote",
+    "/v1/quotes/{id}:reject": "quote",
 }
 # Minimal valid bodies for writes (anything else with a body gets {}).
 BODIES = {
@@ -125,6 +134,10 @@ BODIES = {
     ("POST", "/v1/webForms/{key}:submit"): {"fields": {"givenName": "Intruder"}},
     ("PATCH", "/v1/activities/{id}"): {"subject": "taken over"},
     ("PATCH", "/v1/webhooks/{id}"): {"description": "taken over"},
+    ("PATCH", "/v1/pipelines/{id}"): {"name": "taken over"},
+    ("PATCH", "/v1/opportunities/{id}"): {"name": "taken over"},
+    ("PATCH", "/v1/products/{id}"): {"name": "taken over"},
+    ("PATCH", "/v1/quotes/{id}"): {"currencyCode": "EUR"},
 }
 
 
@@ -186,6 +199,24 @@ def tenant_a(suite, receiver) -> dict[str, str]:
     ids["activity"] = made(
         "/v1/activities",
         {"kind": "NOTE", "subject": "original", "contactIds": [ids["contact"]], "accountIds": [ids["account"]]},
+    )
+    stages = [{"name": "Open", "probability": 20}, {"name": "Won", "category": "WON"}]
+    stages.append({"name": "Lost", "category": "LOST"})
+    ids["pipeline"] = made("/v1/pipelines", {"name": "Sales", "stages": stages})
+    ids["opportunity"] = made(
+        "/v1/opportunities",
+        {
+            "name": "Mine",
+            "pipelineId": ids["pipeline"],
+            "contactId": ids["contact"],
+            "amount": {"currencyCode": "USD", "units": "100"},
+        },
+    )
+    ids["product"] = made(
+        "/v1/products", {"sku": "W-1", "name": "Widget", "unitPrice": {"currencyCode": "USD", "units": "5"}}
+    )
+    ids["quote"] = made(
+        "/v1/quotes", {"opportunityId": ids["opportunity"], "lines": [{"productId": ids["product"], "quantity": "2"}]}
     )
     # The marketing projection of the contact arrives by event: wait until tenant A sees it, so that
     # tenant B's 404 on it means "not yours", not "not there yet".
@@ -249,3 +280,9 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
         assert owner.get(f"/v1/{path}/{tenant_a[kind]}").status_code == 200
     webhook = owner.get(f"/v1/webhooks/{tenant_a['webhook']}").json()
     assert webhook["description"] == "" and webhook.get("previousSecretExpireTime") is None
+    assert owner.get(f"/v1/pipelines/{tenant_a['pipeline']}").json()["name"] == "Sales"
+    opportunity = owner.get(f"/v1/opportunities/{tenant_a['opportunity']}").json()
+    assert opportunity["name"] == "Mine" and opportunity["stageName"] == "Open"
+    assert owner.get(f"/v1/products/{tenant_a['product']}").json()["name"] == "Widget"
+    quote = owner.get(f"/v1/quotes/{tenant_a['quote']}").json()
+    assert quote["status"] == "DRAFT" and quote["currencyCode"] == "USD"

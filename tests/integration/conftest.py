@@ -38,3 +38,13 @@ def sales(migrated, contacts_service):
     running, stop = run_service("sales", migrated("sales"), CRM_CONTACTS_ADDR=f"127.0.0.1:{contacts_service.port}")
     yield running
     stop()
+
+
+@pytest.fixture
+def sales_deals(migrated):
+    """The sales service (real gRPC) on a fresh PostgreSQL database, with a contacts service to check contacts."""
+    from tests.integration.sales_helpers import run_sales
+
+    running, stop = run_sales(migrated("sales"), migrated("contacts"))
+    yield running
+    stop()

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import pytest
 from crm.contacts.v1 import accounts_pb2, accounts_pb2_grpc, contacts_pb2, contacts_pb2_grpc
-from crm.sales.v1 import events_pb2, leads_pb2, leads_pb2_grpc
+from crm.sales.v1 import (
+    events_pb2,
+    leads_pb2,
+    leads_pb2_grpc,
+    opportunities_pb2,
+    opportunities_pb2_grpc,
+    pipelines_pb2,
+    pipelines_pb2_grpc,
+)
 
 from crmkit.errors import Unavailable
 from crmkit.events.outbox import Outbox
@@ -102,10 +110,34 @@ def test_a_conversion_that_fails_half_way_resumes_without_duplicates(sales, cont
     assert len([e for e in sales.events(lead.id) if e.type.endswith("LeadConverted")]) == 1
 
 
-def test_without_opportunities_yet_asking_for_one_stops_before_converting(leads):
+def test_a_tenant_without_a_pipeline_gets_no_opportunity_and_the_lead_stays_unconverted(leads):
     lead = qualified(leads, given_name="Linus", email="linus@kernel.example")
     assert violations(lambda: convert(leads, lead.id, create_opportunity=True)) == {"create_opportunity"}
+    assert leads.GetLead(leads_pb2.GetLeadRequest(id=lead.id), metadata=as_(MANAGER_A)).status == "qualified"
     assert convert(leads, lead.id).lead.status == "converted"  # the same conversion, without one
+
+
+def test_a_conversion_opens_the_opportunity_in_the_first_pipeline_for_the_contact(leads, sales):
+    pipelines = sales.stub(pipelines_pb2_grpc.PipelinesServiceStub)
+    stages = [
+        pipelines_pb2.Stage(name="New", probability=10),
+        pipelines_pb2.Stage(name="Won", category=pipelines_pb2.Stage.WON),
+        pipelines_pb2.Stage(name="Lost", category=pipelines_pb2.Stage.LOST),
+    ]
+    pipeline = pipelines.CreatePipeline(
+        pipelines_pb2.CreatePipelineRequest(pipeline=pipelines_pb2.Pipeline(name="Sales", stages=stages)),
+        metadata=as_(MANAGER_A),
+    )
+    lead = qualified(leads, given_name="Grace", company="Navy", email="grace@navy.example")
+    result = convert(leads, lead.id, create_opportunity=True)
+    again = convert(leads, lead.id, create_opportunity=True)
+    assert result.opportunity_id and again.opportunity_id == result.opportunity_id
+    opportunities = sales.stub(opportunities_pb2_grpc.OpportunitiesServiceStub)
+    opened = opportunities.GetOpportunity(
+        opportunities_pb2.GetOpportunityRequest(id=result.opportunity_id), metadata=as_(MANAGER_A)
+    )
+    assert (opened.name, opened.contact_id, opened.pipeline_id) == ("Navy deal", result.contact_id, pipeline.id)
+    assert opened.stage_id == pipeline.stages[0].id
 
 
 def test_converting_with_an_account_finds_or_creates_it_by_the_email_domain_and_links_the_contact(
