@@ -43,7 +43,14 @@ def amqp_prefix(amqp_url: str) -> Iterator[str]:
     delete_amqp_prefix(
         amqp_url,
         prefix,
-        ["marketing.contact-projection", "test.consumer", "test.flaky", "test.poison", "test.count"],
+        [
+            "marketing.contact-projection",
+            "support.contact-merges",
+            "test.consumer",
+            "test.flaky",
+            "test.poison",
+            "test.count",
+        ],
         retry_tiers=3,
     )
 

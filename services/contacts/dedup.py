@@ -152,7 +152,7 @@ def _name_similarity(a: Profile, b: Profile) -> FieldMatch | None:
         # One side has a single part: it is compared with whichever part of the other fits best
         # (and weighs less than a whole name, see score()).
         short, long = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
-        similarity = max(_jw(" ".join(short), token) for token in long + [" ".join(long)])
+        similarity = max(_jw(" ".join(short), token) for token in [*long, " ".join(long)])
         how = "partial"
     if similarity < 0.8:
         how = "different"

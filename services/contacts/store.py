@@ -78,6 +78,7 @@ def add(session: Session, contact: Contact) -> None:
     row = ContactRow(id=contact.id, tenant_id=contact.tenant_id, create_time=contact.create_time)
     _write(row, contact)
     session.add(row)
+    dedup_store.file_keys(session, [contact])
 
 
 def get(session: Session, tenant_id: str, contact_id: str, *, for_update: bool = False) -> Contact | None:
@@ -90,6 +91,7 @@ def save(session: Session, contact: Contact) -> None:
     if row is None:
         raise LookupError(contact.id)
     _write(row, contact)
+    dedup_store.file_keys(session, [contact])
 
 
 def with_email(session: Session, tenant_id: str, email: str) -> str | None:
@@ -103,6 +105,7 @@ def with_email(session: Session, tenant_id: str, email: str) -> str | None:
 
 def delete(session: Session, tenant_id: str, contact_id: str) -> None:
     session.execute(sa.delete(ContactRow).where(ContactRow.tenant_id == tenant_id, ContactRow.id == contact_id))
+    dedup_store.unfile_keys(session, tenant_id, [contact_id])
 
 
 # What partners may filter and order by (API.md field names), and the columns behind them.
@@ -160,3 +163,7 @@ def _row(session: Session, tenant_id: str, contact_id: str, for_update: bool) ->
     if for_update:
         query = query.with_for_update()
     return session.scalars(query).first()
+
+
+# Last: its tables join Base.metadata, and add/save/delete keep the contacts' blocking keys in step.
+from services.contacts import dedup_store  # noqa: E402

@@ -7,13 +7,15 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from sqlalchemy.orm import Session
+
 from crmkit.db import Database, utcnow
 from crmkit.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from crmkit.events.outbox import Outbox
 from crmkit.ids import new_id
 from crmkit.pagination import decode_cursor, page_of, page_size
 from crmkit.tokens import Principal
-from services.contacts import domain, events, store
+from services.contacts import dedup_store, domain, events, store
 from services.contacts.domain import Contact, ContactFields
 
 
@@ -41,7 +43,7 @@ class Contacts:
 
     def get(self, principal: Principal, contact_id: str) -> Contact:
         with self.database.transaction() as session:
-            contact = _visible(principal, store.get(session, principal.tenant_id, contact_id))
+            contact = _visible(principal, _resolved(session, principal.tenant_id, contact_id))
         if contact is None:
             raise NotFound.resource("contact", contact_id)
         return contact
@@ -68,7 +70,7 @@ class Contacts:
         self, principal: Principal, contact_id: str, patch: ContactFields, mask: Sequence[str], etag: str
     ) -> Contact:
         with self.database.transaction() as session:
-            current = _visible(principal, store.get(session, principal.tenant_id, contact_id, for_update=True))
+            current = _visible(principal, _resolved(session, principal.tenant_id, contact_id, for_update=True))
             if current is None:
                 raise NotFound.resource("contact", contact_id)
             domain.check_etag(current, etag)
@@ -89,6 +91,15 @@ class Contacts:
             self.outbox.add(
                 session, events.contact_deleted(contact_id), tenant_id=current.tenant_id, subject=contact_id
             )
+
+
+def _resolved(session: Session, tenant_id: str, contact_id: str, *, for_update: bool = False) -> Contact | None:
+    """The contact, or for a contact merged into another, the one it was merged into (ADR 37):
+    the answer's id then differs from the id asked for."""
+    contact = store.get(session, tenant_id, contact_id, for_update=for_update)
+    if contact is None and (winner_id := dedup_store.redirect_of(session, tenant_id, contact_id)) is not None:
+        contact = store.get(session, tenant_id, winner_id, for_update=for_update)
+    return contact
 
 
 def _visible(principal: Principal, contact: Contact | None) -> Contact | None:

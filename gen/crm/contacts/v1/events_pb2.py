@@ -26,7 +26,7 @@ from crm.contacts.v1 import contacts_pb2 as crm_dot_contacts_dot_v1_dot_contacts
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63rm/contacts/v1/events.proto\x12\x0f\x63rm.contacts.v1\x1a\x1e\x63rm/contacts/v1/contacts.proto\x1a google/protobuf/field_mask.proto\";\n\x0e\x43ontactCreated\x12)\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x18.crm.contacts.v1.Contact\"o\n\x0e\x43ontactUpdated\x12)\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x18.crm.contacts.v1.Contact\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"$\n\x0e\x43ontactDeleted\x12\x12\n\ncontact_id\x18\x01 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63rm/contacts/v1/events.proto\x12\x0f\x63rm.contacts.v1\x1a\x1e\x63rm/contacts/v1/contacts.proto\x1a google/protobuf/field_mask.proto\";\n\x0e\x43ontactCreated\x12)\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x18.crm.contacts.v1.Contact\"o\n\x0e\x43ontactUpdated\x12)\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x18.crm.contacts.v1.Contact\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"$\n\x0e\x43ontactDeleted\x12\x12\n\ncontact_id\x18\x01 \x01(\t\"a\n\x0e\x43ontactsMerged\x12\x11\n\twinner_id\x18\x01 \x01(\t\x12\x11\n\tloser_ids\x18\x02 \x03(\t\x12)\n\x07\x63ontact\x18\x03 \x01(\x0b\x32\x18.crm.contacts.v1.Contactb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,4 +39,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONTACTUPDATED']._serialized_end=287
   _globals['_CONTACTDELETED']._serialized_start=289
   _globals['_CONTACTDELETED']._serialized_end=325
+  _globals['_CONTACTSMERGED']._serialized_start=327
+  _globals['_CONTACTSMERGED']._serialized_end=424
 # @@protoc_insertion_point(module_scope)

@@ -1,8 +1,9 @@
 from crm.contacts.v1 import contacts_pb2 as _contacts_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -26,3 +27,13 @@ class ContactDeleted(_message.Message):
     CONTACT_ID_FIELD_NUMBER: _ClassVar[int]
     contact_id: str
     def __init__(self, contact_id: _Optional[str] = ...) -> None: ...
+
+class ContactsMerged(_message.Message):
+    __slots__ = ("winner_id", "loser_ids", "contact")
+    WINNER_ID_FIELD_NUMBER: _ClassVar[int]
+    LOSER_IDS_FIELD_NUMBER: _ClassVar[int]
+    CONTACT_FIELD_NUMBER: _ClassVar[int]
+    winner_id: str
+    loser_ids: _containers.RepeatedScalarFieldContainer[str]
+    contact: _contacts_pb2.Contact
+    def __init__(self, winner_id: _Optional[str] = ..., loser_ids: _Optional[_Iterable[str]] = ..., contact: _Optional[_Union[_contacts_pb2.Contact, _Mapping]] = ...) -> None: ...
