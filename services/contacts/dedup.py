@@ -135,12 +135,13 @@ def _name_similarity(a: Profile, b: Profile) -> FieldMatch | None:
     ta, tb = name_tokens(a), name_tokens(b)
     if not ta or not tb:
         return None
-    if ta == tb:
-        return FieldMatch("name", "exact", 1.0)
-    if sorted(ta) == sorted(tb):
-        return FieldMatch("name", "swapped", 0.97)
     ga, fa, gb, fb = fold(a.given_name), fold(a.family_name), fold(b.given_name), fold(b.family_name)
-    if ga and fa and gb and fb:
+    whole = bool(ga and fa and gb and fb)
+    if whole and ta == tb:
+        return FieldMatch("name", "exact", 1.0)
+    if whole and sorted(ta) == sorted(tb):
+        return FieldMatch("name", "swapped", 0.97)
+    if whole:
         # Given and family names compared pairwise, straight and crossed (Jaro-Winkler suits typos);
         # the weaker part counts as much as the mean, so one shared family name is not a match.
         straight = (_jw(ga, gb), _jw(fa, fb))
