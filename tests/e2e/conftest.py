@@ -69,7 +69,9 @@ def partner(tmp_path_factory, databases, amqp_url, redis_server, identity_provid
         yield suite
     finally:
         suite.stop_all()
-        delete_amqp_prefix(amqp_url, amqp_prefix, ["marketing.contact-projection"], retry_tiers=3)
+        delete_amqp_prefix(
+            amqp_url, amqp_prefix, ["marketing.contact-projection", "support.contact-merges"], retry_tiers=3
+        )
         delete_redis_prefix(redis_server, redis_prefix)
 
 

@@ -133,6 +133,7 @@ def metric(url: str, name: str, labels: Mapping[str, str]) -> float:
 
 
 CONSUMER = "marketing.contact-projection"
+CONSUMERS = [CONSUMER, "support.contact-merges"]
 
 
 def start_distributed(
@@ -186,7 +187,7 @@ def stop_distributed(suite: Suite) -> None:
     from tests.infra import delete_amqp_prefix, delete_redis_prefix
 
     suite.stop_all()
-    delete_amqp_prefix(suite.amqp_url, suite.prefix, [CONSUMER], retry_tiers=3)
+    delete_amqp_prefix(suite.amqp_url, suite.prefix, CONSUMERS, retry_tiers=3)
     delete_redis_prefix(suite.redis_url, suite.prefix)
 
 

@@ -91,7 +91,7 @@ def test_find_duplicates_ranks_best_first_above_the_threshold():
         Profile("D", "Grace", "Hopper", "grace@navy.mil"),
     ]
     found = dedup.find_duplicates(people)
-    assert [(s.a, s.b) for s in found][0] == ("A", "B")
+    assert (found[0].a, found[0].b) == ("A", "B")
     assert {(s.a, s.b) for s in found} == {("A", "B"), ("A", "C"), ("B", "C")}
     assert [s.score for s in found] == sorted((s.score for s in found), reverse=True)
 
