@@ -35,9 +35,10 @@ ROLE_LOCAL_PARTS = frozenset(
 DOTLESS_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 PHONE_SUFFIX = 9
 WEIGHTS = {"email": 0.40, "phone": 0.30, "name": 0.30, "company": 0.10}
-# Only the name was comparable: the score is at most this share of the name's similarity.
-NAME_ONLY_FACTOR = 0.9
-PARTIAL_NAME_ONLY_FACTOR = 0.75
+# Only the name was comparable: strangers share names, so the score is the similarity less this
+# (less more for half a name).
+NAME_ONLY_PENALTY = 0.12
+PARTIAL_NAME_ONLY_PENALTY = 0.3
 
 
 @dataclass(frozen=True)
@@ -170,11 +171,14 @@ def _email_similarity(a: Profile, b: Profile) -> FieldMatch | None:
         return FieldMatch("email", "equivalent", 1.0)
     la, lb = _local_part(ka), _local_part(kb)
     same_domain = ka.split("@", 1)[1] == kb.split("@", 1)[1]
+    if la == lb:  # the same mailbox name at another provider: often the same person, not always
+        return FieldMatch("email", "similar", 0.85)
+    # Another mailbox name is another address; only a near-identical one at the same domain (a typo)
+    # still counts. jsmith12 and jsmith7 are two people.
     local = fuzz.ratio(la, lb) / 100 if la and lb else 0.0
-    if re.sub(r"\d", "", la) == re.sub(r"\d", "", lb) and la != lb:  # jsmith12 and jsmith7: two people
-        local = min(local, 0.5)
-    similarity = local * (1.0 if same_domain else 0.85)
-    return FieldMatch("email", "similar" if similarity >= 0.8 else "different", round(similarity, 4))
+    if same_domain and local >= 0.9 and re.sub(r"\d", "", la) != re.sub(r"\d", "", lb):
+        return FieldMatch("email", "similar", round(local, 4))
+    return FieldMatch("email", "different", 0.0)
 
 
 def _phone_similarity(a: Profile, b: Profile) -> FieldMatch | None:
@@ -211,14 +215,17 @@ def score(a: Profile, b: Profile) -> Scored:
         name = next((m for m in matches if m.field == "name"), None)
         value = max(m.similarity for m in strong)
         if name is not None:  # names from 0.6 (unrelated) to 1 (equal) scale the score from 1/2 to 1
-            value *= 0.5 + 0.5 * min(max((name.similarity - 0.6) / 0.4, 0.0), 1.0)
+            fit = min(max((name.similarity - 0.6) / 0.4, 0.0), 1.0)
+            agreeing = sum(1 for m in strong if m.similarity >= 0.95)
+            value *= 0.5 + 0.5 * fit if agreeing < 2 else 0.75 + 0.25 * fit  # email and phone: name matters less
         if any(m.how == "different" for m in strong):  # e.g. same email, another phone
             value *= 0.9
     else:
         weight = sum(WEIGHTS[m.field] for m in matches)
-        value = sum(WEIGHTS[m.field] * m.similarity for m in matches) / weight
+        # A field that differs counts as nothing alike, not as "70 % alike".
+        value = sum(WEIGHTS[m.field] * m.similarity for m in matches if m.how != "different") / weight
         if not strong:  # a name alone: a common name is shared by strangers; half a name even more so
-            value *= NAME_ONLY_FACTOR if matches[0].how != "partial" else PARTIAL_NAME_ONLY_FACTOR
+            value -= NAME_ONLY_PENALTY if matches[0].how != "partial" else PARTIAL_NAME_ONLY_PENALTY
     return Scored(a.id, b.id, round(min(max(value, 0.0), 1.0), 4), tuple(matches))
 
 
