@@ -1,7 +1,7 @@
 """`make bench`: run the scenarios, print the figures, write bench/report.md and bench/report.json.
 
     python -m bench.run --size 2000            # for people: the default size
-    python -m bench.run --size 100 --out DIR   # a smoke run (make test runs one)
+    python -m bench.run --size 100 --dedup-size 2000 --out DIR   # a smoke run (make test runs one)
 
 PostgreSQL and RabbitMQ are found as the tests find them (CRM_TEST_* variables, testcontainers, or
 the local services). Every figure stands next to its raw baseline from the same run, with the
@@ -23,11 +23,10 @@ from typing import Any
 from crmkit.migrations import upgrade
 from tests.infra import Databases, migrations_of, postgres_admin_url, rabbitmq_url, redis_url
 
-SCENARIOS = ("gateway", "events")
+SCENARIOS = ("gateway", "events", "dedup")
 NOT_YET = {
     "import": "needs the CSV import job (issue 3)",
     "search": "needs filters and free-text search (issue 3)",
-    "dedup": "needs the duplicate finder (issue 3)",
     "forecast": "needs opportunities and the forecast (issue 4)",
 }
 
@@ -42,8 +41,8 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run(size: int, only: list[str]) -> dict[str, Any]:
-    from bench import events, gateway
+def run(size: int, only: list[str], dedup_size: int = 1_000_000) -> dict[str, Any]:
+    from bench import dedup, events, gateway
 
     results = []
     with postgres_admin_url() as admin_url, rabbitmq_url() as amqp_url, redis_url() as redis:
@@ -58,6 +57,8 @@ def run(size: int, only: list[str]) -> dict[str, Any]:
                     urls[service] = databases.create(f"bench_{service}")
                     upgrade(migrations_of(service), urls[service])
                 results.append(events.run(size, urls["contacts"], urls["marketing"], amqp_url))
+            if "dedup" in only:
+                results.append(dedup.run(dedup_size))
         finally:
             databases.drop_all()
     return {"size": size, "machine": machine(), "scenarios": results, "not_yet": NOT_YET}
@@ -91,13 +92,14 @@ def markdown(report: dict[str, Any]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description="Run the benchmarks and write the report.")
     parser.add_argument("--size", type=int, default=2000, help="requests or events per measurement")
+    parser.add_argument("--dedup-size", type=int, default=1_000_000, help="contacts in the duplicate-finding set")
     parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {SCENARIOS}")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent, help="where report.md and .json go")
     args = parser.parse_args()
     only = [s for s in args.only.split(",") if s]
     if unknown := set(only) - set(SCENARIOS):
         parser.error(f"unknown scenarios {sorted(unknown)}")
-    report = run(args.size, only)
+    report = run(args.size, only, args.dedup_size)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "report.md").write_text(markdown(report))

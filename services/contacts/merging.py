@@ -118,16 +118,15 @@ class Merges:
                         )
                     raise NotFound.resource("contact", contact_id)
             winner = locked[winner_id]
-            losers = [locked[i] for i in loser_ids]
-            assert winner is not None and all(loser is not None for loser in losers)
+            losers = [c for c in (locked[i] for i in loser_ids) if c is not None]
+            assert winner is not None and len(losers) == len(loser_ids)
             domain.check_etag(winner, etag)
             for loser in losers:
-                domain.check_etag(loser, loser_etags.get(loser.id, ""))  # type: ignore[union-attr]
-            data, sources = survivorship.survivors(winner, losers, choices)  # type: ignore[arg-type]
+                domain.check_etag(loser, loser_etags.get(loser.id, ""))
+            data, sources = survivorship.survivors(winner, losers, choices)
             data = domain.normalise(data)
             merged = replace(winner, data=data, update_time=now, etag=domain.compute_etag(winner.id, data, now))
             for loser in losers:
-                assert loser is not None
                 store.delete(session, tenant, loser.id)
                 dedup_store.record_merge(
                     session, new_id(), tenant, loser.id, winner.id, principal.subject, sources, now

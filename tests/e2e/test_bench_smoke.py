@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 
 def test_the_benchmark_report_has_every_scenario_with_baselines_and_ratios(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--size", "60", "--out", str(tmp_path)],
+        [sys.executable, "-m", "bench.run", "--size", "60", "--dedup-size", "3000", "--out", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -23,7 +23,7 @@ def test_the_benchmark_report_has_every_scenario_with_baselines_and_ratios(tmp_p
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())
-    assert [s["scenario"] for s in report["scenarios"]] == ["gateway", "events"]
+    assert [s["scenario"] for s in report["scenarios"]] == ["gateway", "events", "dedup"]
     for scenario in report["scenarios"]:
         assert scenario["ours"] and scenario["baselines"] and scenario["goals"]
         assert all(isinstance(v, int | float) and v > 0 for v in scenario["ratios"].values()), scenario["ratios"]

@@ -79,6 +79,8 @@ def test_a_merge_keeps_the_winner_fills_gaps_from_the_loser_and_the_losers_id_re
     assert updated.id == winner.id and world.contacts.get(ME, winner.id).data.title == "Countess"
     listed, _ = world.contacts.list(ME, 50, "")
     assert [c.id for c in listed] == [winner.id]
+    with pytest.raises(NotFound):  # an old id never deletes the survivor
+        world.contacts.delete(ME, loser.id, "")
     [event] = world.events("ContactsMerged")
     payload = events_pb2.ContactsMerged.FromString(event.data)
     assert (payload.winner_id, list(payload.loser_ids), payload.contact.phone) == (
