@@ -229,44 +229,39 @@ def contacts_after(session: Session, tenant_id: str, after: str, limit: int) -> 
 
 
 def blocks_after(session: Session, tenant_id: str, after: str, limit: int) -> list[Block]:
-    """The next selective blocks (2..MAX_BLOCK contacts) in key order after `after`, and the last key
-    looked at (also when it was not selective) as the final block's key, so progress never stalls."""
-    sizes = session.execute(
-        sa.select(ContactMatchKeyRow.key, sa.func.count())
+    """The next selective blocks (2..MAX_BLOCK contacts) in key order after the key `after`."""
+    size = sa.func.count()
+    keys = session.scalars(
+        sa.select(ContactMatchKeyRow.key)
         .where(ContactMatchKeyRow.tenant_id == tenant_id, ContactMatchKeyRow.key > after)
         .group_by(ContactMatchKeyRow.key)
+        .having(sa.and_(size >= 2, size <= dedup.MAX_BLOCK))
         .order_by(ContactMatchKeyRow.key)
         .limit(limit)
     ).all()
-    wanted = [key for key, size in sizes if 2 <= size <= dedup.MAX_BLOCK]
-    members: dict[str, list[str]] = {key: [] for key in wanted}
-    if wanted:
+    members: dict[str, list[str]] = {key: [] for key in keys}
+    if keys:
         rows = session.execute(
             sa.select(ContactMatchKeyRow.key, ContactMatchKeyRow.contact_id).where(
-                ContactMatchKeyRow.tenant_id == tenant_id, ContactMatchKeyRow.key.in_(wanted)
+                ContactMatchKeyRow.tenant_id == tenant_id, ContactMatchKeyRow.key.in_(keys)
             )
         )
         for key, contact_id in rows:
             members[key].append(contact_id)
-    blocks = [Block(key, members[key]) for key in wanted]
-    if sizes and (not blocks or blocks[-1].key != sizes[-1][0]):
-        blocks.append(Block(sizes[-1][0], []))
-    return blocks
+    return [Block(key, members[key]) for key in keys]
 
 
-def add_pairs(session: Session, scan_id: str, found: Sequence[dedup.Scored]) -> None:
+def add_pairs(session: Session, scan_id: str, found: Sequence[dedup.Scored]) -> int:
+    """Store the pairs not stored yet (a resumed batch may find some again); how many were new."""
     if not found:
-        return
+        return 0
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     rows = [
         {"scan_id": scan_id, "contact_a": s.a, "contact_b": s.b, "score": s.score, "matches": matches_json(s.matches)}
         for s in found
     ]
-    session.execute(insert(DuplicatePairRow).values(rows).on_conflict_do_nothing())
-
-
-def count_pairs(session: Session, scan_id: str) -> int:
-    return session.execute(sa.select(sa.func.count()).where(DuplicatePairRow.scan_id == scan_id)).scalar_one()
+    statement = insert(DuplicatePairRow).values(rows).on_conflict_do_nothing().returning(DuplicatePairRow.scan_id)
+    return len(session.execute(statement).all())
 
 
 def pairs_page(session: Session, scan_id: str, after: list[Any] | None, limit: int) -> list[DuplicatePairRow]:

@@ -283,7 +283,6 @@ class DuplicateScanner:
             for x, y in dedup.candidate_pairs(members, max_block=len(members)):
                 if (x.id, y.id) not in found and (scored := dedup.score(x, y)).score >= scan.threshold:
                     found[(x.id, y.id)] = scored
-        dedup_store.add_pairs(session, scan.id, list(found.values()))
+        scan.pairs_found += dedup_store.add_pairs(session, scan.id, list(found.values()))
         scan.processed += len(blocks)
         scan.position = blocks[-1].key
-        scan.pairs_found = dedup_store.count_pairs(session, scan.id)
