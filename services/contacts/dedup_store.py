@@ -96,15 +96,17 @@ def profile_of_row(row: ContactRow) -> dedup.Profile:
     return dedup.Profile(row.id, row.given_name, row.family_name, row.email, row.phone, tuple(row.account_ids))
 
 
-def file_keys(session: Session, contacts: Sequence[Contact]) -> None:
-    """File contacts under their current blocking keys (replacing whatever they were filed under)."""
+def file_keys(session: Session, contacts: Sequence[Contact], *, new: bool = False) -> None:
+    """File contacts under their current blocking keys (replacing whatever they were filed under,
+    unless they are `new`)."""
     if not contacts:
         return
     by_tenant: dict[str, list[str]] = {}
     for contact in contacts:
         by_tenant.setdefault(contact.tenant_id, []).append(contact.id)
     for tenant_id, ids in by_tenant.items():
-        unfile_keys(session, tenant_id, ids)
+        if not new:
+            unfile_keys(session, tenant_id, ids)
     rows = [
         {"tenant_id": c.tenant_id, "key": key[:400], "contact_id": c.id}
         for c in contacts

@@ -78,7 +78,7 @@ def add(session: Session, contact: Contact) -> None:
     row = ContactRow(id=contact.id, tenant_id=contact.tenant_id, create_time=contact.create_time)
     _write(row, contact)
     session.add(row)
-    dedup_store.file_keys(session, [contact])
+    dedup_store.file_keys(session, [contact], new=True)
 
 
 def get(session: Session, tenant_id: str, contact_id: str, *, for_update: bool = False) -> Contact | None:
