@@ -13,6 +13,7 @@ pair. Every score comes with its explanation, one FieldMatch per compared field.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
@@ -26,7 +27,7 @@ from rapidfuzz.distance import JaroWinkler
 
 DEFAULT_THRESHOLD = 0.8
 # A blocking key shared by more contacts than this is not selective; its pairs are not generated.
-MAX_BLOCK = 50
+MAX_BLOCK = 20
 # Email local parts that name a role, not a person: never a blocking key on their own.
 ROLE_LOCAL_PARTS = frozenset(
     {"info", "sales", "admin", "contact", "hello", "support", "office", "mail", "team", "billing", "noreply"}
@@ -70,6 +71,7 @@ class Scored:
     matches: tuple[FieldMatch, ...] = field(default_factory=tuple)
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def fold(text: str) -> str:
     """Lower case, accents removed, only letters, digits and single spaces."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
@@ -77,6 +79,7 @@ def fold(text: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", plain).replace("_", " ").split())
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def email_key(email: str) -> str:
     """The address as a mailbox: lower case, '+tag' dropped, dots dropped where the provider ignores them."""
     email = email.strip().lower()
@@ -90,10 +93,12 @@ def email_key(email: str) -> str:
     return f"{local}@{domain}"
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def _local_part(key: str) -> str:
     return re.sub(r"[^a-z0-9]", "", key.split("@", 1)[0])
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def phone_key(phone: str) -> str:
     digits = re.sub(r"\D", "", phone)
     return digits[-PHONE_SUFFIX:] if len(digits) >= 7 else ""
