@@ -1,8 +1,9 @@
 """Duplicate finding: precision, recall and F1 on a labelled set, and the time of a tenant-wide pass.
 
-The set is made from a seeded generator: Faker names (a fixed pool, combined at random), emails
-derived from them at a few providers, and phones; about a quarter of the people get a corrupted
-copy (typos, swapped given/family names, reformatted phones, email case, dots and '+tags',
+The set is made from a seeded generator: Faker names (a fixed pool, combined at random, so
+strangers share names as they do in a real tenant), emails derived from them at a few providers
+(each mailbox one person's, numbered on a clash as providers do), and phones; about a quarter
+of the people get a corrupted copy (typos, swapped given/family names, reformatted phones, email case, dots and '+tags',
 another provider, missing fields). The truth is the set of (original, copy) pairs.
 
 Ours is services.contacts.dedup (blocking keys + rapidfuzz scores), the code the scan worker runs,
@@ -61,12 +62,15 @@ def _ascii(text: str) -> str:
     return "".join(c for c in dedup.fold(text) if c.isalnum())
 
 
-def _person(rng: random.Random, n: int, given: list[str], family: list[str]) -> Profile:
+def _person(rng: random.Random, n: int, given: list[str], family: list[str], taken: set[str]) -> Profile:
     g, f = rng.choice(given), rng.choice(family)
     email = ""
     if rng.random() < 0.9:
         local = rng.choice((f"{_ascii(g)}.{_ascii(f)}", f"{_ascii(g)[0]}{_ascii(f)}", f"{_ascii(g)}{_ascii(f)}"))
         email = f"{local}{rng.randrange(100) if rng.random() < 0.3 else ''}@{rng.choice(PROVIDERS)}"
+        while dedup.email_key(email) in taken:  # a mailbox belongs to one person, as at a real provider
+            email = f"{local}{rng.randrange(10_000)}@{email.split('@')[1]}"
+        taken.add(dedup.email_key(email))
     phone = f"+{rng.choice(('1', '44', '49', '33'))}{rng.randrange(10**9, 10**10)}" if rng.random() < 0.7 else ""
     return Profile(f"P{n:08d}", g, f, email, phone)
 
@@ -110,9 +114,10 @@ def labelled_set(size: int, seed: int = SEED) -> tuple[list[Profile], set[tuple[
     given, family = _pools(seed)
     people: list[Profile] = []
     truth: set[tuple[str, str]] = set()
+    taken: set[str] = set()
     n = 0
     while len(people) < size:
-        person = _person(rng, n, given, family)
+        person = _person(rng, n, given, family, taken)
         people.append(person)
         if rng.random() < DUPLICATE_SHARE and len(people) < size:
             copy = _corrupt(rng, person, n)
