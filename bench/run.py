@@ -5,6 +5,7 @@
     python -m bench.run --only search --search-size 1000000
     python -m bench.run --only import --import-rows 1000000   # the CSV import at full size
     python -m bench.run --only forecast --forecast-size 1000000
+    python -m bench.run --only dedup --dedup-size 1000000
 
 PostgreSQL and RabbitMQ are found as the tests find them (CRM_TEST_* variables, testcontainers, or
 the local services). Every figure stands next to its raw baseline from the same run, with the
@@ -27,12 +28,10 @@ from typing import Any
 from crmkit.migrations import upgrade
 from tests.infra import Databases, migrations_of, postgres_admin_url, rabbitmq_url, redis_url
 
-SCENARIOS = ("gateway", "events", "search", "import", "webhooks", "forecast")
+SCENARIOS = ("gateway", "events", "search", "import", "webhooks", "forecast", "dedup")
 # bench/import.py's default: a million rows (minutes); smoke runs pass a small --import-rows.
 IMPORT_ROWS = 1_000_000
-NOT_YET = {
-    "dedup": "needs the duplicate finder (issue 3)",
-}
+NOT_YET: dict[str, str] = {}
 
 
 def machine() -> dict[str, Any]:
@@ -51,8 +50,9 @@ def run(
     search_size: int = 1_000_000,
     import_rows: int = IMPORT_ROWS,
     forecast_size: int = 1_000_000,
+    dedup_size: int = 1_000_000,
 ) -> dict[str, Any]:
-    from bench import events, forecast, gateway, search, webhooks
+    from bench import dedup, events, forecast, gateway, search, webhooks
 
     csv_import = importlib.import_module("bench.import")  # `import` is a keyword
 
@@ -83,6 +83,8 @@ def run(
                 url = databases.create("bench_sales")
                 upgrade(migrations_of("sales"), url)
                 results.append(forecast.run(forecast_size, url))
+            if "dedup" in only:
+                results.append(dedup.run(dedup_size))
         finally:
             databases.drop_all()
     return {"size": size, "machine": machine(), "scenarios": results, "not_yet": NOT_YET}
@@ -120,6 +122,7 @@ def main() -> int:
     parser.add_argument(
         "--forecast-size", type=int, default=1_000_000, help="opportunities the forecast scenario loads"
     )
+    parser.add_argument("--dedup-size", type=int, default=1_000_000, help="contacts in the duplicate-finding set")
     parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {SCENARIOS}")
     parser.add_argument("--import-rows", type=int, default=IMPORT_ROWS, help="rows of the CSV import scenario")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent, help="where report.md and .json go")
@@ -127,7 +130,7 @@ def main() -> int:
     only = [s for s in args.only.split(",") if s]
     if unknown := set(only) - set(SCENARIOS):
         parser.error(f"unknown scenarios {sorted(unknown)}")
-    report = run(args.size, only, args.search_size, args.import_rows, args.forecast_size)
+    report = run(args.size, only, args.search_size, args.import_rows, args.forecast_size, args.dedup_size)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "report.md").write_text(markdown(report))

@@ -31,7 +31,7 @@ from crmkit.events.outbox import Outbox
 from crmkit.ids import new_id
 from crmkit.pagination import decode_cursor, page_of, page_size
 from crmkit.tokens import Principal
-from services.contacts import custom_fields, domain, import_store, store, store_accounts
+from services.contacts import custom_fields, dedup_store, domain, import_store, store, store_accounts
 from services.contacts.custom_fields import Schema
 from services.contacts.domain import Contact, ContactFields
 from services.contacts.events import contacts_imported
@@ -631,6 +631,8 @@ class ImportWorker:
             import_store.update_contacts(session, updates)
             for contact in changed:  # after the contacts rows: associations reference them
                 store.write_associations(session, contact)
+            # Blocking keys of the duplicate finder, as every other write files them (ADR 36).
+            dedup_store.file_keys(session, changed)
             import_store.add_errors(session, job_id, errors)
             if written:
                 self.outbox.add(session, contacts_imported(job_id, written), tenant_id=job.tenant_id, subject=job_id)

@@ -13,6 +13,8 @@ from crm.contacts.v1 import (
     contacts_pb2_grpc,
     custom_fields_pb2,
     custom_fields_pb2_grpc,
+    duplicates_pb2,
+    duplicates_pb2_grpc,
     imports_pb2,
     imports_pb2_grpc,
     timeline_pb2,
@@ -23,14 +25,17 @@ from crmkit.config import Settings
 from crmkit.db import Database
 from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
+from services.contacts import merging
 from services.contacts.activities import Activities
 from services.contacts.activities_api import ActivitiesServicer, TimelineServicer
 from services.contacts.api import ContactsServicer
 from services.contacts.api_accounts import AccountsServicer, CustomFieldsServicer
+from services.contacts.duplicates_api import DuplicatesServicer
 from services.contacts.imports import ImportJobs, ImportWorker
 from services.contacts.imports_api import ImportJobsServicer
 from services.contacts.store import OUTBOX
 from services.contacts.timeline import Timeline, timeline_projection
+from services.contacts.timeline_store import repoint_contact
 from services.contacts.usecases import Contacts
 from services.contacts.usecases_accounts import Accounts, CustomFieldDefinitions
 
@@ -45,6 +50,9 @@ def build(settings: Settings) -> ServiceModule:
     imports = ImportJobsServicer(ImportJobs(database), database)
     activities = ActivitiesServicer(Activities(database, outbox))
     timeline = TimelineServicer(Timeline(database))
+    # Merging moves what other modules keep about a contact: the timeline's and activities' links.
+    merges = merging.Merges(database, outbox, repointers=[*merging.REPOINTERS, repoint_contact])
+    duplicates = DuplicatesServicer(merges, merging.DuplicateScans(database))
     return ServiceModule(
         name=NAME,
         database=database,
@@ -59,6 +67,7 @@ def build(settings: Settings) -> ServiceModule:
             (imports_pb2_grpc.add_ImportJobsServiceServicer_to_server, imports),
             (activities_pb2_grpc.add_ActivitiesServiceServicer_to_server, activities),
             (timeline_pb2_grpc.add_TimelineServiceServicer_to_server, timeline),
+            (duplicates_pb2_grpc.add_DuplicatesServiceServicer_to_server, duplicates),
         ],
         grpc_services=[
             contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_name,
@@ -67,9 +76,13 @@ def build(settings: Settings) -> ServiceModule:
             imports_pb2.DESCRIPTOR.services_by_name["ImportJobsService"].full_name,
             activities_pb2.DESCRIPTOR.services_by_name["ActivitiesService"].full_name,
             timeline_pb2.DESCRIPTOR.services_by_name["TimelineService"].full_name,
+            duplicates_pb2.DESCRIPTOR.services_by_name["DuplicatesService"].full_name,
         ],
         consumers=[timeline_projection(database)],
         outbox=outbox,
         # CSV imports run here, one job at a time per process; leases hand a crashed one on (ADR 38).
-        workers=[("contact-imports", ImportWorker(database, outbox).run)],
+        workers=[
+            ("contact-imports", ImportWorker(database, outbox).run),
+            ("duplicate-scans", merging.DuplicateScanner(database).run),
+        ],
     )

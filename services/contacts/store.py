@@ -195,6 +195,7 @@ def add(session: Session, contact: Contact) -> None:
     row.search_text = search_text(session, contact)
     session.add(row)
     write_associations(session, contact)
+    dedup_store.file_keys(session, [contact], new=True)
 
 
 def get(session: Session, tenant_id: str, contact_id: str, *, for_update: bool = False) -> Contact | None:
@@ -211,6 +212,7 @@ def save(session: Session, contact: Contact) -> None:
     _write(row, contact)
     row.search_text = search_text(session, contact)
     write_associations(session, contact)
+    dedup_store.file_keys(session, [contact])
 
 
 def with_email(session: Session, tenant_id: str, email: str) -> str | None:
@@ -229,6 +231,7 @@ def delete(session: Session, tenant_id: str, contact_id: str) -> None:
         )
     )
     session.execute(sa.delete(ContactRow).where(ContactRow.tenant_id == tenant_id, ContactRow.id == contact_id))
+    dedup_store.unfile_keys(session, tenant_id, [contact_id])
 
 
 # What partners may filter and order by (API.md field names), and the columns behind them.
@@ -318,4 +321,10 @@ def _row(session: Session, tenant_id: str, contact_id: str, for_update: bool) ->
 
 # The tables of accounts and custom-field definitions, import jobs, activities and the timeline
 # live in their own modules on this metadata: one database, one Alembic history.
-from services.contacts import import_store, store_accounts, timeline_store  # noqa: E402,F401
+# Last: its tables join Base.metadata, and add/save/delete keep the contacts' blocking keys in step.
+from services.contacts import (  # noqa: E402,F401
+    dedup_store,
+    import_store,
+    store_accounts,
+    timeline_store,
+)

@@ -14,7 +14,7 @@ from crmkit.events.outbox import Outbox
 from crmkit.ids import new_id
 from crmkit.pagination import keyset_after, listing_scope, page_of, page_size
 from crmkit.tokens import Principal
-from services.contacts import activities, domain, events, store
+from services.contacts import activities, dedup_store, domain, events, store
 from services.contacts.custom_fields import Schema
 from services.contacts.domain import Contact, ContactFields
 from services.contacts.usecases_accounts import check_accounts_exist, key_types, schema_of
@@ -41,7 +41,7 @@ class Contacts:
 
     def get(self, principal: Principal, contact_id: str) -> Contact:
         with self.database.transaction() as session:
-            contact = _visible(principal, store.get(session, principal.tenant_id, contact_id))
+            contact = _visible(principal, _resolved(session, principal.tenant_id, contact_id))
         if contact is None:
             raise NotFound.resource("contact", contact_id)
         return contact
@@ -85,7 +85,7 @@ class Contacts:
         allow_duplicate_email: bool = False,
     ) -> Contact:
         with self.database.transaction() as session:
-            current = _visible(principal, store.get(session, principal.tenant_id, contact_id, for_update=True))
+            current = _visible(principal, _resolved(session, principal.tenant_id, contact_id, for_update=True))
             if current is None:
                 raise NotFound.resource("contact", contact_id)
             domain.check_etag(current, etag)
@@ -123,6 +123,15 @@ def _refuse_duplicate_email(session: Session, contact: Contact, verb: str) -> No
             f"contact {existing} already has this email; set allowDuplicateEmail to {verb} anyway",
             [FieldViolation("email", f"already used by contact {existing}")],
         )
+
+
+def _resolved(session: Session, tenant_id: str, contact_id: str, *, for_update: bool = False) -> Contact | None:
+    """The contact, or for a contact merged into another, the one it was merged into (ADR 37):
+    the answer's id then differs from the id asked for."""
+    contact = store.get(session, tenant_id, contact_id, for_update=for_update)
+    if contact is None and (winner_id := dedup_store.redirect_of(session, tenant_id, contact_id)) is not None:
+        contact = store.get(session, tenant_id, winner_id, for_update=for_update)
+    return contact
 
 
 def _visible(principal: Principal, contact: Contact | None) -> Contact | None:

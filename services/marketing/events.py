@@ -51,15 +51,23 @@ def _project(session: Session, tenant_id: str, contact: contacts_pb2.Contact) ->
 
 
 def on_contact_deleted(session: Session, envelope: Envelope, event: events_pb2.ContactDeleted) -> None:
+    _tombstone(session, envelope, event.contact_id)
+
+
+def on_contacts_merged(session: Session, envelope: Envelope, event: events_pb2.ContactsMerged) -> None:
+    """The losers leave the audience (tombstones); the winner is projected as it is after the merge."""
+    for loser_id in event.loser_ids:
+        _tombstone(session, envelope, loser_id)
+    on_contact_changed(session, envelope, event)  # type: ignore[arg-type]
+
+
+def _tombstone(session: Session, envelope: Envelope, contact_id: str) -> None:
     deleted_at = envelope.time.ToDatetime(tzinfo=dt.UTC)
-    current = store.get(session, envelope.tenant, event.contact_id, for_update=True)
+    current = store.get(session, envelope.tenant, contact_id, for_update=True)
     if not domain.supersedes(deleted_at, current):
         return
     # A tombstone without personal data: a late update must not resurrect the contact.
-    store.put(
-        session,
-        domain.AudienceMember(envelope.tenant, event.contact_id, "", "", "", "", (), deleted_at, deleted=True),
-    )
+    store.put(session, domain.AudienceMember(envelope.tenant, contact_id, "", "", "", "", (), deleted_at, deleted=True))
 
 
 def contact_projection(database: Database) -> EventConsumer:
@@ -72,5 +80,6 @@ def contact_projection(database: Database) -> EventConsumer:
             Handles(events_pb2.ContactUpdated, on_contact_changed),  # type: ignore[arg-type]
             Handles(events_pb2.ContactDeleted, on_contact_deleted),  # type: ignore[arg-type]
             Handles(events_pb2.ContactsImported, on_contacts_imported),  # type: ignore[arg-type]
+            Handles(events_pb2.ContactsMerged, on_contacts_merged),  # type: ignore[arg-type]
         ],
     )

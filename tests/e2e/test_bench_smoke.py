@@ -27,6 +27,8 @@ def test_the_benchmark_report_has_every_scenario_with_baselines_and_ratios(tmp_p
             "300",
             "--forecast-size",
             "2000",
+            "--dedup-size",
+            "3000",
             "--out",
             str(tmp_path),
         ],
@@ -44,6 +46,7 @@ def test_the_benchmark_report_has_every_scenario_with_baselines_and_ratios(tmp_p
         "import",
         "webhooks",
         "forecast",
+        "dedup",
     ]
     for scenario in report["scenarios"]:
         assert scenario["ours"] and scenario["baselines"] and scenario["goals"]

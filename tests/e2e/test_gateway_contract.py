@@ -73,6 +73,10 @@ ID_OF = {
     "/v1/contacts/{id}": "contact",
     "/v1/accounts/{id}": "account",
     "/v1/customFieldDefinitions/{id}": "customFieldDefinition",
+    "/v1/contacts/{id}:findDuplicates": "contact",
+    "/v1/contacts/{id}:merge": "contact",
+    "/v1/duplicateScans/{id}": "duplicateScan",
+    "/v1/duplicateScans/{id}/pairs": "duplicateScan",
     "/v1/apiKeys/{id}:revoke": "apiKey",
     "/v1/oauthClients/{id}:revoke": "oauthClient",
     "/v1/audienceMembers/{contact_id}": "contact",
@@ -124,6 +128,8 @@ BODIES = {
     ("PATCH", "/v1/contacts/{id}"): {"title": "taken over"},
     ("PATCH", "/v1/accounts/{id}"): {"industry": "taken over"},
     ("PATCH", "/v1/customFieldDefinitions/{id}"): {"label": "taken over"},
+    # Tenant A's second contact into its first: the intruder must not merge either.
+    ("POST", "/v1/contacts/{id}:merge"): lambda ids: {"loserIds": [ids["contact2"]]},
     ("PATCH", "/v1/agents/{id}"): {"displayName": "taken over"},
     ("PATCH", "/v1/tickets/{id}"): {"subject": "taken over"},
     ("POST", "/v1/tickets/{ticket_id}/comments"): {"body": "taken over"},
@@ -166,6 +172,8 @@ def tenant_a(suite, receiver) -> dict[str, str]:
     ids["customFieldDefinition"] = made(
         "/v1/customFieldDefinitions", {"objectType": "ACCOUNT", "key": "segment", "type": "TEXT", "label": "original"}
     )
+    ids["contact2"] = made("/v1/contacts", {"givenName": "Victim", "familyName": "Twin"})
+    ids["duplicateScan"] = made("/v1/duplicateScans", {})
     ids["apiKey"] = made("/v1/apiKeys", {"displayName": "victim", "roles": ["sales_rep"]}, lambda j: j["apiKey"]["id"])
     ids["oauthClient"] = made(
         "/v1/oauthClients", {"displayName": "victim", "roles": ["partner"]}, lambda j: j["oauthClient"]["id"]
@@ -248,6 +256,7 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
         for _, field in route.path_fields:
             path = path.replace(f"{{{field}}}", resource)
         body = BODIES.get((route.http_method, route.template), {}) if route.body else None
+        body = body(tenant_a) if callable(body) else body
         response = getattr(intruder, route.http_method.lower())(path, json=body)
         answers[f"{route.http_method} {route.template}"] = response.status_code
         if response.status_code == 404:
@@ -259,6 +268,7 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
     assert contact.status_code == 200 and contact.json()["title"] == "original"
     assert owner.get(f"/v1/accounts/{tenant_a['account']}").json()["industry"] == "original"
     assert owner.get(f"/v1/customFieldDefinitions/{tenant_a['customFieldDefinition']}").json()["label"] == "original"
+    assert owner.get(f"/v1/contacts/{tenant_a['contact2']}").json()["id"] == tenant_a["contact2"], "not merged"
     keys = {k["id"]: k for k in owner.get("/v1/apiKeys", params={"pageSize": 1000}).json()["apiKeys"]}
     assert keys[tenant_a["apiKey"]].get("revokeTime") is None
     ticket = owner.get(f"/v1/tickets/{tenant_a['ticket']}").json()

@@ -202,3 +202,50 @@ def test_a_tickets_life_and_its_csat_answer_appear_on_the_requesters_timeline(su
     assert [e["kind"] for e in only["entries"]] == ["ticket.solved"] and only["nextPageToken"] == ""
     other = Api(suite.base, suite.create_tenant("Elsewhere")["apiKey"])
     assert other.get(path).status_code == 404
+
+
+def test_duplicates_are_found_and_merged_over_rest_and_support_follows_the_merge(suite, api):
+    def contact(**body):
+        made = api.post("/v1/contacts", json=body)
+        assert made.status_code == 200, made.text
+        return made.json()
+
+    winner = contact(givenName="Katherine", familyName="Johnson", email="k.johnson@nasa.example")
+    loser = contact(givenName="Katharine", familyName="Johnson", phone="+12025550143")
+    ticket = api.post("/v1/tickets", json={"subject": "Orbit maths", "requesterId": loser["id"]}).json()
+
+    found = api.get(f"/v1/contacts/{winner['id']}:findDuplicates")
+    assert found.status_code == 200, found.text
+    [candidate] = found.json()["candidates"]
+    assert candidate["contact"]["id"] == loser["id"] and candidate["score"] >= 0.8
+    assert {m["field"]: m["how"] for m in candidate["matches"]} == {"name": "similar"}
+
+    stale = api.post(f"/v1/contacts/{winner['id']}:merge", json={"loserIds": [loser["id"]], "etag": "stale"})
+    assert stale.status_code == 409, stale.text
+    itself = api.post(f"/v1/contacts/{winner['id']}:merge", json={"loserIds": [winner["id"]]})
+    assert itself.status_code == 400 and itself.json()["error"]["details"][0]["field"] == "loserIds", itself.text
+
+    merged = api.post(f"/v1/contacts/{winner['id']}:merge", json={"loserIds": [loser["id"]], "etag": winner["etag"]})
+    assert merged.status_code == 200, merged.text
+    assert merged.json()["phone"] == "+12025550143" and merged.json()["givenName"] == "Katherine"
+    via_loser = api.get(f"/v1/contacts/{loser['id']}")
+    assert via_loser.status_code == 200 and via_loser.json()["id"] == winner["id"]
+    again = api.post(f"/v1/contacts/{winner['id']}:merge", json={"loserIds": [loser["id"]]})
+    assert again.status_code == 400, again.text
+    wait_until(
+        lambda: api.get(f"/v1/tickets/{ticket['id']}").json()["requesterId"] == winner["id"],
+        30,
+        "the re-pointed ticket",
+    )
+
+    twins = [contact(givenName="Dorothy", familyName="Vaughan"), contact(givenName="Vaughan", familyName="Dorothy")]
+    scan = api.post("/v1/duplicateScans", json={})
+    assert scan.status_code == 200 and scan.json()["state"] == "RUNNING", scan.text
+    wait_until(
+        lambda: api.get(f"/v1/duplicateScans/{scan.json()['id']}").json()["state"] == "SUCCEEDED", 30, "the scan"
+    )
+    pairs = api.get(f"/v1/duplicateScans/{scan.json()['id']}/pairs")
+    assert pairs.status_code == 200, pairs.text
+    [pair] = pairs.json()["pairs"]
+    assert {pair["contactId"], pair["otherContactId"]} == {t["id"] for t in twins}
+    assert pair["matches"] == [{"field": "name", "how": "swapped", "similarity": 0.97}]

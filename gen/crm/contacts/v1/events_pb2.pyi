@@ -77,3 +77,13 @@ class ActivityDeleted(_message.Message):
     ACTIVITY_ID_FIELD_NUMBER: _ClassVar[int]
     activity_id: str
     def __init__(self, activity_id: _Optional[str] = ...) -> None: ...
+
+class ContactsMerged(_message.Message):
+    __slots__ = ("winner_id", "loser_ids", "contact")
+    WINNER_ID_FIELD_NUMBER: _ClassVar[int]
+    LOSER_IDS_FIELD_NUMBER: _ClassVar[int]
+    CONTACT_FIELD_NUMBER: _ClassVar[int]
+    winner_id: str
+    loser_ids: _containers.RepeatedScalarFieldContainer[str]
+    contact: _contacts_pb2.Contact
+    def __init__(self, winner_id: _Optional[str] = ..., loser_ids: _Optional[_Iterable[str]] = ..., contact: _Optional[_Union[_contacts_pb2.Contact, _Mapping]] = ...) -> None: ...
