@@ -138,6 +138,11 @@ class Settings:
     tenant_rate_factor: int = 5
     idempotency_ttl_seconds: int = 24 * 3600
     get_retries: int = 2
+    # Keys that encrypt secrets kept at rest (connection passwords): Fernet keys, comma-separated,
+    # newest first; the first seals, every one opens (rotation). Empty: a key the migration generated.
+    secret_keys: tuple[str, ...] = ()
+    # How often the IMAP capture worker polls each mailbox connection.
+    imap_poll_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -212,6 +217,8 @@ class Settings:
             tenant_rate_factor=_int(env, "CRM_TENANT_RATE_FACTOR", 5),
             idempotency_ttl_seconds=_int(env, "CRM_IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
             get_retries=_int(env, "CRM_GET_RETRIES", 2),
+            secret_keys=_list(env.get("CRM_SECRET_KEYS")),
+            imap_poll_seconds=_float(env, "CRM_IMAP_POLL_SECONDS", 60.0),
         ).validated()
 
     def validated(self) -> Settings:
