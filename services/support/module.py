@@ -31,6 +31,7 @@ from services.support.api import (
     SurveysServicer,
     TicketsServicer,
 )
+from services.support.intake import email_intake
 from services.support.store import OUTBOX
 from services.support.usecases import Agents, Articles, SlaMonitor, SlaPolicies, SupportMetrics, Surveys, Tickets
 
@@ -67,5 +68,6 @@ def build(settings: Settings) -> ServiceModule:
             surveys_pb2.DESCRIPTOR.services_by_name["SurveysService"].full_name,
         ],
         outbox=outbox,
+        consumers=[email_intake(database, tickets)],
         workers=[("sla-scheduler", SlaMonitor(database, outbox).run)],
     )
