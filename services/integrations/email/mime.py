@@ -74,7 +74,7 @@ def validate(outgoing: Outgoing) -> Outgoing:
     check = Validator()
     to = _addresses(check, "to_addresses", outgoing.to_addresses)
     cc = _addresses(check, "cc_addresses", outgoing.cc_addresses)
-    if not to:
+    if not outgoing.to_addresses:
         check.add("to_addresses", "at least one recipient is required")
     if len(to) + len(cc) > MAX_RECIPIENTS:
         check.add("to_addresses", f"at most {MAX_RECIPIENTS} recipients in all")

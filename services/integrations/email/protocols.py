@@ -58,7 +58,7 @@ def smtp_session(credentials: Credentials, steps: list[Step] | None = None) -> I
         except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
             done.append(Step(name, False, f"{type(exc).__name__}: {_text(exc)}"[:500]))
             raise StepFailed(done) from exc
-        done.append(Step(name, True, _text(result)[:500]))
+        done.append(Step(name, True, f"{data.host}:{data.port}" if name == "connect" else _text(result)[:500]))
         return result
 
     if data.security == "TLS":
@@ -95,7 +95,7 @@ def imap_session(credentials: Credentials, steps: list[Step] | None = None) -> I
         except (imaplib.IMAP4.error, OSError, ssl.SSLError) as exc:
             done.append(Step(name, False, f"{type(exc).__name__}: {_text(exc)}"[:500]))
             raise StepFailed(done) from exc
-        done.append(Step(name, True, _text(result)[:500]))
+        done.append(Step(name, True, f"{data.host}:{data.port}" if name == "connect" else _text(result)[:500]))
         return result
 
     if data.security == "TLS":
