@@ -343,7 +343,10 @@ def _run_mail_round_trip(integrations, smtp, certificate, support, dovecot) -> N
             "second@customer.example.com",
             "Re: Printer on fire",
             "Out now, thanks.",
-            extra=f"In-Reply-To: <{reply.external_message_id}>\r\nReferences: <first@customer.example.com> <{reply.external_message_id}>\r\n",
+            extra=(
+                f"In-Reply-To: <{reply.external_message_id}>\r\n"
+                f"References: <first@customer.example.com> <{reply.external_message_id}>\r\n"
+            ),
         ),
     )
     run = stub.SyncConnection(sync, metadata=as_(ADMIN_A))
