@@ -186,7 +186,8 @@ def stop_distributed(suite: Suite) -> None:
     from tests.infra import delete_amqp_prefix, delete_redis_prefix
 
     suite.stop_all()
-    delete_amqp_prefix(suite.amqp_url, suite.prefix, [CONSUMER], retry_tiers=3)
+    consumers = [CONSUMER, "support.email-intake", "integrations.support-replies"]
+    delete_amqp_prefix(suite.amqp_url, suite.prefix, consumers, retry_tiers=3)
     delete_redis_prefix(suite.redis_url, suite.prefix)
 
 
