@@ -224,7 +224,7 @@ def test_an_smtp_connection_made_over_rest_is_checked_for_real_and_never_shows_i
 
         bad = api.post("/v1/connections", json={**body, "fromAddress": "nobody", "port": 0})
         assert bad.status_code == 400
-        fields = {v["field"] for v in bad.json()["error"]["details"][0]["fieldViolations"]}
+        fields = {v["field"] for v in bad.json()["error"]["details"]}
         assert fields == {"fromAddress", "port"}
         assert len(api.get("/v1/connections").json()["connections"]) == 1
         for process in ("gateway", "integrations"):

@@ -388,3 +388,54 @@ def _fields(envelope: Envelope) -> dict[str, object]:
 
 def replies_emails(integrations: Integrations):  # type: ignore[no-untyped-def]
     return integrations.module.registrations[1][1].emails  # type: ignore[attr-defined]
+
+
+def test_sending_and_capture_work_on_sqlite_too(tmp_path: Path, smtp: SmtpServer, certificate: Certificate) -> None:
+    from crmkit.db import Database
+    from crmkit.migrations import upgrade
+    from services.integrations.module import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'integrations.db'}"
+    upgrade(MIGRATIONS, url)
+    embedded = Integrations(Database(url), "")  # no CRM_SECRET_KEYS: the key the migration generated
+    dovecot = PrivateDovecot(certificate, {"support": IMAP_PASSWORD}).start()
+    try:
+        stub = embedded.connections
+        sender = stub.CreateConnection(
+            connections_pb2.CreateConnectionRequest(connection=smtp_connection(smtp, certificate, smtp.password)),
+            metadata=as_(ADMIN_A),
+        )
+        request = email_pb2.SendEmailRequest(
+            idempotency_key="k", to_addresses=["ann@example.com"], subject="Hi", text_body="Hello"
+        )
+        first = embedded.email.SendEmail(request, metadata=as_(ADMIN_A))
+        assert first.status == email_pb2.EmailDelivery.SENT and first.connection_id == sender.id, first
+        assert embedded.email.SendEmail(request, metadata=as_(ADMIN_A)).id == first.id and len(smtp.received) == 1
+
+        imap = stub.CreateConnection(
+            connections_pb2.CreateConnectionRequest(
+                connection=Conn(
+                    type=Conn.IMAP,
+                    display_name="Inbox",
+                    host="localhost",
+                    port=dovecot.port,
+                    security=Conn.STARTTLS,
+                    username="support",
+                    password=IMAP_PASSWORD,
+                    ca_certificate=certificate.cert_pem,
+                )
+            ),
+            metadata=as_(ADMIN_A),
+        )
+        dovecot.append("support", mail("one@customer.example.com", "One", "1"))
+        dovecot.append("support", b"Subject: unreadable\r\n\r\n?\r\n")
+        sync = connections_pb2.SyncConnectionRequest(id=imap.id)
+        run = stub.SyncConnection(sync, metadata=as_(ADMIN_A))
+        assert (run.status, run.created_count, run.failed_count) == (connections_pb2.SyncRun.SUCCEEDED, 1, 1), run
+        dovecot.change_uidvalidity("support")
+        run = stub.SyncConnection(sync, metadata=as_(ADMIN_A))
+        assert (run.created_count, run.skipped_count) == (0, 1), run
+        assert len(embedded.events("InboundEmailReceived")) == 1
+    finally:
+        dovecot.stop()
+        embedded.stop()
