@@ -43,7 +43,15 @@ def amqp_prefix(amqp_url: str) -> Iterator[str]:
     delete_amqp_prefix(
         amqp_url,
         prefix,
-        ["marketing.contact-projection", "test.consumer", "test.flaky", "test.poison", "test.count"],
+        [
+            "marketing.contact-projection",
+            "test.consumer",
+            "test.flaky",
+            "test.poison",
+            "test.count",
+            "support.email-intake",
+            "integrations.support-replies",
+        ],
         retry_tiers=3,
     )
 

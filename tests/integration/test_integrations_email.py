@@ -439,3 +439,71 @@ def test_sending_and_capture_work_on_sqlite_too(tmp_path: Path, smtp: SmtpServer
     finally:
         dovecot.stop()
         embedded.stop()
+
+
+def test_captured_mail_and_the_agents_reply_travel_over_rabbitmq(  # type: ignore[no-untyped-def]
+    integrations: Integrations, smtp: SmtpServer, certificate: Certificate, support, amqp_url, amqp_prefix
+) -> None:
+    from crmkit.events.rabbitmq import RabbitBus
+    from crmkit.events.relay import OutboxRelay
+    from services.support.store import OUTBOX as SUPPORT_OUTBOX
+    from tests.integration.events_support import RunningConsumer, wait_until
+
+    bus = RabbitBus(amqp_url, amqp_prefix, retry_delays_ms=(50, 100, 200), prefetch=8)
+    intake = next(c for c in support.module.consumers if c.name == "support.email-intake")
+    replies = integrations.consumer("integrations.support-replies")
+    for consumer in (intake, replies):
+        bus.declare(consumer.subscription)
+    publisher = bus.publisher()
+    relays = [
+        OutboxRelay(integrations.database, OUTBOX, publisher, source="integrations"),
+        OutboxRelay(support.database, SUPPORT_OUTBOX, publisher, source="support"),
+    ]
+    running = [RunningConsumer(bus, c.subscription, c.handle) for c in (intake, replies)]
+    dovecot = PrivateDovecot(certificate, {"support": IMAP_PASSWORD}).start()
+    try:
+        stub = integrations.connections
+        imap = stub.CreateConnection(
+            connections_pb2.CreateConnectionRequest(
+                connection=Conn(
+                    type=Conn.IMAP,
+                    display_name="Support",
+                    host="localhost",
+                    port=dovecot.port,
+                    security=Conn.STARTTLS,
+                    username="support",
+                    password=IMAP_PASSWORD,
+                    purpose="support",
+                    ca_certificate=certificate.cert_pem,
+                )
+            ),
+            metadata=as_(ADMIN_A),
+        )
+        stub.CreateConnection(
+            connections_pb2.CreateConnectionRequest(connection=smtp_connection(smtp, certificate, smtp.password)),
+            metadata=as_(ADMIN_A),
+        )
+        dovecot.append("support", mail("bus@customer.example.com", "Over the broker", "Hello"))
+        assert (
+            stub.SyncConnection(connections_pb2.SyncConnectionRequest(id=imap.id), metadata=as_(ADMIN_A)).created_count
+            == 1
+        )
+        relays[0].publish_batch()
+        tickets = support.stub(tickets_pb2_grpc.TicketsServiceStub)
+        listed = lambda: tickets.ListTickets(tickets_pb2.ListTicketsRequest(), metadata=as_(AGENT_A)).tickets  # noqa: E731
+        wait_until(lambda: len(listed()) == 1, what="the ticket from the captured mail")
+        [ticket] = listed()
+        tickets.AddComment(
+            tickets_pb2.AddCommentRequest(ticket_id=ticket.id, comment=tickets_pb2.Comment(body="On it.")),
+            metadata=as_(AGENT_A),
+        )
+        relays[1].publish_batch()
+        emails = replies_emails(integrations)
+        wait_until(lambda: emails.deliver_queued() or smtp.received, what="the reply to be queued and sent")
+        [out] = smtp.received
+        assert out.rcpt_tos == ["carol@customer.example.com"] and b"In-Reply-To: <bus@customer.example.com>" in out.data
+    finally:
+        dovecot.stop()
+        for consumer in running:
+            consumer.close()
+        publisher.close()
