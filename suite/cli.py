@@ -84,14 +84,13 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         url = settings.database_url_for("integrations")
         targets.ensure_database(url)
         upgrade(INTEGRATIONS, url)
-        database = Database(url)
+        integrations_db = Database(url)
         try:
-            connections = Connections(database, LazySecretBox(database, settings.secret_keys))
-            print(
-                json.dumps({"resealed": connections.rotate_secrets(), "keyId": connections.secrets.box.current_key_id})
-            )
+            connections = Connections(integrations_db, LazySecretBox(integrations_db, settings.secret_keys))
+            resealed = connections.rotate_secrets()
+            print(json.dumps({"resealed": resealed, "keyId": connections.secrets.box.current_key_id}))
         finally:
-            database.dispose()
+            integrations_db.dispose()
     elif args.command == "admin":
         from crmkit.migrations import upgrade
         from gateway.module import MIGRATIONS, database

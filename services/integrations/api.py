@@ -117,7 +117,7 @@ class ConnectionsServicer(connections_pb2_grpc.ConnectionsServiceServicer):
     def ListConnections(
         self, request: connections_pb2.ListConnectionsRequest, context: grpc.ServicerContext
     ) -> connections_pb2.ListConnectionsResponse:
-        found, token = self.connections.list(current_principal(), request.page_size, request.page_token)
+        found, token = self.connections.listed(current_principal(), request.page_size, request.page_token)
         return connections_pb2.ListConnectionsResponse(
             connections=[connection_to_proto(c) for c in found], next_page_token=token
         )

@@ -228,7 +228,7 @@ class Connections:
         with self.database.transaction() as session:
             return _connection(self._row(session, principal.tenant_id, connection_id))
 
-    def list(self, principal: Principal, requested_size: int, page_token: str) -> tuple[list[Connection], str]:
+    def listed(self, principal: Principal, requested_size: int, page_token: str) -> tuple[list[Connection], str]:
         size = page_size(requested_size)
         after = decode_cursor(page_token, "connections")
         query = sa.select(ConnectionRow).where(ConnectionRow.tenant_id == principal.tenant_id)
@@ -357,9 +357,8 @@ def claim_external_id(
         "create_time": utcnow(),
     }
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    table = ExternalIdRow.__table__
     created = session.execute(
-        insert(table).values(**values).on_conflict_do_nothing().returning(table.c.internal_id)
+        insert(ExternalIdRow).values(**values).on_conflict_do_nothing().returning(ExternalIdRow.internal_id)
     ).first()
     if created is not None:
         return None

@@ -153,7 +153,7 @@ def select(client: imaplib.IMAP4, mailbox: str) -> int:
 
 def fetch_after(client: imaplib.IMAP4, last_uid: int, limit: int) -> list[tuple[int, bytes]]:
     """Up to `limit` messages of the selected mailbox with a UID above `last_uid`, oldest first."""
-    status, found = client.uid("SEARCH", None, f"UID {last_uid + 1}:*")
+    status, found = client.uid("SEARCH", None, f"UID {last_uid + 1}:*")  # type: ignore[arg-type]
     if status != "OK":
         raise imaplib.IMAP4.error(f"UID SEARCH failed: {_text(found)}")
     # `n:*` always matches the newest message, even below n: keep only the new ones.

@@ -171,8 +171,9 @@ class Emails:
             "sent_time": None,
         }
         insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        table = EmailDeliveryRow.__table__
-        created = session.execute(insert(table).values(**values).on_conflict_do_nothing().returning(table.c.id)).first()
+        created = session.execute(
+            insert(EmailDeliveryRow).values(**values).on_conflict_do_nothing().returning(EmailDeliveryRow.id)
+        ).first()
         if created is None:
             existing = self._by_key(session, tenant_id, key)
             assert existing is not None
