@@ -63,7 +63,7 @@ def run(size: int, integrations_url: str) -> dict[str, Any]:
     receiver = Receiver().start()
     try:
         box = SecretBox([new_key()])
-        principal = Principal(TENANT, "bench", frozenset({"integrations:write", "contacts:read"}))
+        principal = Principal(TENANT, "bench", frozenset({"webhooks:write", "contacts:read"}))
         webhooks = Webhooks(database, box, allow_loopback=True)
         webhooks.create(principal, WebhookFields(receiver.url, ("contact.created",)))
         # 1. Fan-out: events into delivery rows, one transaction per event as the consumer does.

@@ -170,8 +170,9 @@ class Settings:
     public_rate_limit: tuple[int, float] = DEFAULT_PUBLIC_RATE_LIMIT
     idempotency_ttl_seconds: int = 24 * 3600
     get_retries: int = 2
-    # Keys that encrypt secrets kept at rest (webhook signing secrets): Fernet keys, comma-separated,
-    # the first encrypts and every one decrypts (rotation). Empty: a key the migration generated.
+    # Keys that encrypt secrets kept at rest (webhook signing secrets, connection passwords): Fernet
+    # keys, comma-separated, newest first; the first seals, every one (and the key the migration
+    # generated) opens, so rotation is: put a new key first, `crm admin rotate-secrets`, drop the old.
     secret_keys: tuple[str, ...] = ()
     # Partner webhooks (docs/adr/0040). Allowing loopback is for tests with a local receiver only.
     webhooks_allow_loopback: bool = False
@@ -181,6 +182,8 @@ class Settings:
     webhooks_disable_after_failures: int = 20
     webhooks_disable_after_hours: float = 24.0
     webhooks_poll_seconds: float = 1.0
+    # How often the IMAP capture worker polls each mailbox connection.
+    imap_poll_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -266,6 +269,7 @@ class Settings:
             webhooks_disable_after_failures=_int(env, "CRM_WEBHOOKS_DISABLE_AFTER_FAILURES", 20),
             webhooks_disable_after_hours=_float(env, "CRM_WEBHOOKS_DISABLE_AFTER_HOURS", 24.0),
             webhooks_poll_seconds=_float(env, "CRM_WEBHOOKS_POLL_SECONDS", 1.0),
+            imap_poll_seconds=_float(env, "CRM_IMAP_POLL_SECONDS", 60.0),
         ).validated()
 
     def validated(self) -> Settings:

@@ -26,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     admin = commands.add_parser("admin", help="administration").add_subparsers(dest="action", required=True)
     create = admin.add_parser("create-tenant", help="create a tenant and print its first admin API key")
     create.add_argument("name")
+    admin.add_parser(
+        "rotate-secrets",
+        help="re-seal stored connection secrets under the first key of CRM_SECRET_KEYS (then drop the old key)",
+    )
 
     keys = commands.add_parser("keys", help="the keys that sign OAuth access tokens").add_subparsers(
         dest="action", required=True
@@ -71,6 +75,22 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     elif args.command == "migrate":
         targets.migrate(settings, [args.only] if args.only else ("gateway", *SERVICE_NAMES))
         print("migrated", file=sys.stderr)
+    elif args.command == "admin" and args.action == "rotate-secrets":
+        from crmkit.db import Database
+        from crmkit.migrations import upgrade
+        from services.integrations.connections import Connections, LazySecretBox
+        from services.integrations.module import MIGRATIONS as INTEGRATIONS
+
+        url = settings.database_url_for("integrations")
+        targets.ensure_database(url)
+        upgrade(INTEGRATIONS, url)
+        integrations_db = Database(url)
+        try:
+            connections = Connections(integrations_db, LazySecretBox(integrations_db, settings.secret_keys))
+            resealed = connections.rotate_secrets()
+            print(json.dumps({"resealed": resealed, "keyId": connections.secrets.box.current_key_id}))
+        finally:
+            integrations_db.dispose()
     elif args.command == "admin":
         from crmkit.migrations import upgrade
         from gateway.module import MIGRATIONS, database

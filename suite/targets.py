@@ -131,10 +131,12 @@ def check(target: str, settings: Settings) -> InternalTokens:
     return internal_tokens(settings, target)
 
 
-def start(target: str, settings: Settings, tokens: InternalTokens | None = None) -> Process:
+def start(
+    target: str, settings: Settings, tokens: InternalTokens | None = None, process: Process | None = None
+) -> Process:
     """Start a target's components in this process and return without blocking."""
     tokens = tokens or check(target, settings)
-    process = Process()
+    process = process or Process()
     bus = make_bus(settings)
     process.stoppers.append(bus.close)
     names = list(SERVICE_NAMES) if target in ("all", "relay") else [target] if target in SERVICE_NAMES else []
@@ -209,16 +211,12 @@ def run(target: str, settings: Settings) -> None:
         return
     setup_tracing(target)
     metrics.serve(settings.metrics_port_for(target))
-    # Handlers before start(): a SIGTERM while consumers declare their queues (after the gRPC
-    # server already answers health checks) must stop the process cleanly, not kill it.
-    stop_on_signal = [threading.Event()]
+    # Handlers first: a SIGTERM while the components start (the gRPC server already answers health
+    # checks, consumers still declare their queues) stops the target cleanly once they are up.
+    process = Process()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop_on_signal[0].set())
-    early = stop_on_signal[0]
-    process = start(target, settings, tokens)
-    stop_on_signal[0] = process.stop
-    if early.is_set():
-        process.stop.set()
+        signal.signal(signum, lambda *_: process.stop.set())
+    start(target, settings, tokens, process)
     if target == "all":
         log.info("CRM suite running: gateway on http://%s", settings.gateway_addr)
     else:

@@ -29,8 +29,8 @@ CONSUMERS_BY_SERVICE: dict[str, list[str]] = {
     "contacts": ["contacts.timeline"],
     "marketing": ["marketing.contact-projection"],
     "sales": ["sales.lead-scoring"],
-    "support": ["support.contact-merges"],
-    "integrations": ["integrations.webhooks"],
+    "support": ["support.contact-merges", "support.email-intake"],
+    "integrations": ["integrations.webhooks", "integrations.support-replies"],
 }
 ALL_CONSUMERS = [name for names in CONSUMERS_BY_SERVICE.values() for name in names]
 

@@ -1,10 +1,14 @@
-"""The integrations service's tables: so far only its outbox and inbox (its resources come with their issue)."""
+"""The integrations service's tables: outbox and inbox, connections, sync state and email deliveries."""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+import datetime as dt
+from typing import Any
 
-from crmkit.db import make_metadata
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from crmkit.db import JSONType, UTCDateTime, make_metadata
 from crmkit.events.tables import add_messaging_tables
 
 
@@ -13,6 +17,132 @@ class Base(DeclarativeBase):
 
 
 OUTBOX, INBOX = add_messaging_tables(Base.metadata)
+
+
+# --- connections, sync state and email (issue #7; docs/adr/0046, 0047) ---
+
+
+class SecretKeyRow(Base):
+    """The secret-box key the migration generated, used only while CRM_SECRET_KEYS is unset."""
+
+    __tablename__ = "secretbox_keys"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(200))
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class ConnectionRow(Base):
+    __tablename__ = "connections"
+    __table_args__ = (sa.Index("ix_connections_tenant_id_id", "tenant_id", "id"),)
+
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    type: Mapped[str] = mapped_column(sa.String(16), index=True)
+    display_name: Mapped[str] = mapped_column(sa.String(200))
+    # host, port, security, username, from_address, mailbox, purpose, support_addresses, ca_certificate
+    config: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # The password or token, sealed by crmkit.secretbox ("" when none); never leaves the service.
+    sealed_secret: Mapped[str] = mapped_column(sa.Text())
+    key_id: Mapped[str] = mapped_column(sa.String(32))
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    update_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class SyncCursorRow(Base):
+    """Where a connection's stream stopped; written in the transaction of the data it covers."""
+
+    __tablename__ = "sync_cursors"
+
+    connection_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    stream: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    value: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    update_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class SyncRunRow(Base):
+    __tablename__ = "sync_runs"
+    __table_args__ = (sa.Index("ix_sync_runs_connection_id_id", "connection_id", "id"),)
+
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    connection_id: Mapped[str] = mapped_column(sa.String(26))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    trigger: Mapped[str] = mapped_column(sa.String(16))
+    fetched_count: Mapped[int] = mapped_column(sa.Integer())
+    created_count: Mapped[int] = mapped_column(sa.Integer())
+    skipped_count: Mapped[int] = mapped_column(sa.Integer())
+    failed_count: Mapped[int] = mapped_column(sa.Integer())
+    error: Mapped[str] = mapped_column(sa.Text())
+    start_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    end_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ExternalIdRow(Base):
+    """(connection, object type, external id) <-> internal id: upserts from a connector are idempotent."""
+
+    __tablename__ = "external_ids"
+    __table_args__ = (
+        sa.Index(
+            "ix_external_ids_connection_id_object_type_internal_id", "connection_id", "object_type", "internal_id"
+        ),
+    )
+
+    connection_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    object_type: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    external_id: Mapped[str] = mapped_column(sa.String(998), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    internal_id: Mapped[str] = mapped_column(sa.String(64))
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class DeadLetterRow(Base):
+    __tablename__ = "sync_dead_letters"
+    __table_args__ = (sa.Index("ix_sync_dead_letters_connection_id_id", "connection_id", "id"),)
+
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    connection_id: Mapped[str] = mapped_column(sa.String(26))
+    stream: Mapped[str] = mapped_column(sa.String(200))
+    external_id: Mapped[str] = mapped_column(sa.String(998))
+    payload: Mapped[bytes] = mapped_column(sa.LargeBinary())
+    error: Mapped[str] = mapped_column(sa.Text())
+    attempts: Mapped[int] = mapped_column(sa.Integer())
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    update_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    resolve_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class EmailDeliveryRow(Base):
+    """One message to send: QUEUED -> SENDING (claimed by one sender) -> SENT | FAILED."""
+
+    __tablename__ = "email_deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "idempotency_key", name="uq_email_deliveries_tenant_id_idempotency_key"),
+        sa.Index("ix_email_deliveries_status_id", "status", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    idempotency_key: Mapped[str] = mapped_column(sa.String(200))
+    connection_id: Mapped[str] = mapped_column(sa.String(26))
+    message_id: Mapped[str] = mapped_column(sa.String(998))
+    from_address: Mapped[str] = mapped_column(sa.String(320))
+    # Envelope recipients (to + cc), and the finished MIME message.
+    recipients: Mapped[list[str]] = mapped_column(JSONType)
+    to_addresses: Mapped[list[str]] = mapped_column(JSONType)
+    cc_addresses: Mapped[list[str]] = mapped_column(JSONType)
+    subject: Mapped[str] = mapped_column(sa.Text())
+    in_reply_to: Mapped[str] = mapped_column(sa.String(998))
+    raw: Mapped[bytes] = mapped_column(sa.LargeBinary())
+    origin: Mapped[str] = mapped_column(sa.String(64))
+    origin_ref: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    error: Mapped[str] = mapped_column(sa.Text())
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    sent_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
 
 # The webhook tables share this metadata (one Alembic history per service).
 from services.integrations.webhooks import store as _webhooks_store  # noqa: E402, F401

@@ -1,4 +1,4 @@
-"""Events the support service publishes. It consumes none yet."""
+"""Events the support service publishes."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from services.support.domain.sla import Alert
 from services.support.domain.surveys import Survey
 from services.support.domain.tickets import Comment, Ticket
 from services.support.messages import (
+    Channel,
     Priority,
     Status,
     SurveyKind,
@@ -20,6 +21,7 @@ from services.support.messages import (
     ticket_to_proto,
     timestamp,
 )
+from services.support.store import EmailThread
 
 
 def ticket_created(ticket: Ticket) -> events_pb2.TicketCreated:
@@ -51,8 +53,17 @@ def ticket_assigned(before: Ticket, after: Ticket, reason: str) -> events_pb2.Ti
     )
 
 
-def comment_added(comment: Comment, ticket: Ticket) -> events_pb2.CommentAdded:
-    return events_pb2.CommentAdded(comment=comment_to_proto(comment), external_thread_id=ticket.data.external_thread_id)
+def comment_added(comment: Comment, ticket: Ticket, thread: EmailThread | None = None) -> events_pb2.CommentAdded:
+    event = events_pb2.CommentAdded(
+        comment=comment_to_proto(comment),
+        external_thread_id=ticket.data.external_thread_id,
+        subject=ticket.data.subject,
+        channel=enum_value(Channel, ticket.data.channel),
+    )
+    if thread is not None:
+        event.reply_to_address = thread.requester_address
+        event.references.extend(m for m in thread.message_ids if m != comment.external_message_id)
+    return event
 
 
 def agent_availability_changed(agent: Agent, released: Sequence[str]) -> events_pb2.AgentAvailabilityChanged:

@@ -32,6 +32,7 @@ from services.support.api import (
     TicketsServicer,
 )
 from services.support.contact_merges import contact_merges
+from services.support.intake import email_intake
 from services.support.store import OUTBOX
 from services.support.usecases import Agents, Articles, SlaMonitor, SlaPolicies, SupportMetrics, Surveys, Tickets
 
@@ -68,6 +69,6 @@ def build(settings: Settings) -> ServiceModule:
             surveys_pb2.DESCRIPTOR.services_by_name["SurveysService"].full_name,
         ],
         outbox=outbox,
-        consumers=[contact_merges(database, outbox)],
+        consumers=[contact_merges(database, outbox), email_intake(database, tickets)],
         workers=[("sla-scheduler", SlaMonitor(database, outbox).run)],
     )

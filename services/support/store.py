@@ -6,6 +6,7 @@ Every query filters by tenant_id: another tenant's ids simply are not found.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -75,7 +76,10 @@ class TicketRow(Base):
 
 class CommentRow(Base):
     __tablename__ = "ticket_comments"
-    __table_args__ = (sa.Index("ix_ticket_comments_tenant_id_ticket_id_id", "tenant_id", "ticket_id", "id"),)
+    __table_args__ = (
+        sa.Index("ix_ticket_comments_tenant_id_ticket_id_id", "tenant_id", "ticket_id", "id"),
+        sa.Index("ix_ticket_comments_tenant_id_external_message_id", "tenant_id", "external_message_id"),
+    )
 
     id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(sa.String(26))
@@ -221,6 +225,20 @@ class SecretRow(Base):
     name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     value: Mapped[str] = mapped_column(sa.String(200))
     create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class EmailThreadRow(Base):
+    """A ticket that came in by email: who to answer, from which address, and the thread's
+    Message-IDs (oldest first), for threading replies both ways (docs/adr/0047)."""
+
+    __tablename__ = "ticket_email_threads"
+
+    ticket_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    requester_address: Mapped[str] = mapped_column(sa.String(320))
+    support_address: Mapped[str] = mapped_column(sa.String(320))
+    message_ids: Mapped[list[str]] = mapped_column(JSONType)
+    update_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 # --- tickets ---
@@ -893,3 +911,54 @@ def survey_answers(
         metrics.SurveyAnswer(r.kind, r.agent_id, r.group_id, r.score or 0, r.response_time or end)
         for r in session.scalars(query.order_by(SurveyRow.id))
     ]
+
+
+# --- email threads ---
+
+
+@dataclass(frozen=True)
+class EmailThread:
+    ticket_id: str
+    requester_address: str
+    support_address: str
+    message_ids: tuple[str, ...]
+
+
+def email_thread(session: Session, tenant_id: str, ticket_id: str) -> EmailThread | None:
+    row = session.get(EmailThreadRow, ticket_id)
+    if row is None or row.tenant_id != tenant_id:
+        return None
+    return EmailThread(row.ticket_id, row.requester_address, row.support_address, tuple(row.message_ids))
+
+
+def save_email_thread(session: Session, tenant_id: str, thread: EmailThread, now: dt.datetime) -> None:
+    row = session.get(EmailThreadRow, thread.ticket_id)
+    if row is None:
+        row = EmailThreadRow(ticket_id=thread.ticket_id, tenant_id=tenant_id)
+        session.add(row)
+    row.requester_address, row.support_address = thread.requester_address, thread.support_address
+    row.message_ids, row.update_time = list(thread.message_ids), now
+    session.flush()
+
+
+def ticket_of_message(session: Session, tenant_id: str, message_ids: list[str]) -> tuple[str, bool] | None:
+    """The ticket a Message-ID belongs to (opened it, or is one of its comments), and whether the
+    first id given is itself known (a duplicate)."""
+    if not message_ids:
+        return None
+    for position, message_id in enumerate(message_ids):
+        found = (
+            session.scalars(
+                sa.select(TicketRow.id).where(
+                    TicketRow.tenant_id == tenant_id, TicketRow.external_thread_id == message_id
+                )
+            ).first()
+            or session.scalars(
+                sa.select(CommentRow.ticket_id).where(
+                    CommentRow.tenant_id == tenant_id, CommentRow.external_message_id == message_id
+                )
+            ).first()
+        )
+        if found:
+            return found, position == 0
+    return None

@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from google.protobuf.message import Message
 from sqlalchemy.orm import Session
@@ -31,6 +31,19 @@ from services.support.domain.tickets import Comment, HistoryEntry, Ticket, Ticke
 
 Clock = Callable[[], dt.datetime]
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InboundEmail:
+    """What support needs of a captured email (from integrations' InboundEmailReceived)."""
+
+    message_id: str
+    in_reply_to: str
+    references: tuple[str, ...]
+    from_address: str
+    support_address: str
+    subject: str
+    text_body: str
 
 
 @dataclass(frozen=True)
@@ -281,19 +294,76 @@ class Tickets:
         now = self.clock()
         ticket = rules.new_ticket(new_id(), principal.tenant_id, data, now)
         with self.database.transaction() as session:
-            changes = TicketChanges(session, self.outbox)
-            router = Router(changes, principal.tenant_id, now)
-            router.check_references(ticket)
-            if ticket.data.assignee_id:  # assigned by hand: routing stays out of it
-                ticket = rules.assign(ticket, ticket.data.assignee_id, "", now)
-            changes.added(ticket)
-            changes.note(ticket, "created", principal.subject, f"created via {ticket.data.channel}", now)
-            changes.emit(ticket, events.ticket_created(ticket))
-            if ticket.data.assignee_id:
-                changes.note(ticket, "assigned", principal.subject, f"assigned to agent {ticket.data.assignee_id}", now)
-            else:
-                ticket = router.route(ticket)
-            return self._view(session, ticket)
+            return self._view(session, self._create(session, ticket, principal.subject, now))
+
+    def _create(self, session: Session, ticket: Ticket, actor: str, now: dt.datetime) -> Ticket:
+        changes = TicketChanges(session, self.outbox)
+        router = Router(changes, ticket.tenant_id, now)
+        router.check_references(ticket)
+        if ticket.data.assignee_id:  # assigned by hand: routing stays out of it
+            ticket = rules.assign(ticket, ticket.data.assignee_id, "", now)
+        changes.added(ticket)
+        changes.note(ticket, "created", actor, f"created via {ticket.data.channel}", now)
+        changes.emit(ticket, events.ticket_created(ticket))
+        if ticket.data.assignee_id:
+            changes.note(ticket, "assigned", actor, f"assigned to agent {ticket.data.assignee_id}", now)
+            return ticket
+        return router.route(ticket)
+
+    def receive_email(self, session: Session, tenant_id: str, mail: InboundEmail) -> str:
+        """Open a ticket from an email, or thread it onto the ticket it answers (by In-Reply-To or
+        References matching a ticket's external_thread_id or a comment's external_message_id).
+        Idempotent by Message-ID: a message already on a ticket changes nothing. Answers the ticket id."""
+        now = self.clock()
+        known = store.ticket_of_message(session, tenant_id, [mail.message_id])
+        if known is not None:
+            return known[0]
+        answered = store.ticket_of_message(
+            session, tenant_id, [m for m in (mail.in_reply_to, *reversed(mail.references)) if m]
+        )
+        ticket = store.get_ticket(session, tenant_id, answered[0], for_update=True) if answered else None
+        if ticket is None or ticket.status == "CLOSED":
+            data = TicketFields(
+                subject=(mail.subject.strip() or "(no subject)")[: rules.MAX_SUBJECT],
+                description=mail.text_body[: rules.MAX_DESCRIPTION],
+                channel="EMAIL",
+                external_thread_id=mail.message_id,
+            )
+            ticket = self._create(session, rules.new_ticket(new_id(), tenant_id, data, now), "email", now)
+            store.save_email_thread(
+                session,
+                tenant_id,
+                store.EmailThread(ticket.id, mail.from_address, mail.support_address, (mail.message_id,)),
+                now,
+            )
+            return ticket.id
+        comment = rules.new_comment(
+            new_id(),
+            ticket,
+            mail.text_body or "(empty message)",
+            "PUBLIC",
+            "REQUESTER",
+            ticket.data.requester_id or mail.from_address,
+            mail.message_id,
+            mail.in_reply_to,
+            now,
+        )
+        store.add_comment(session, comment)
+        thread = store.email_thread(session, tenant_id, ticket.id)
+        if thread is not None:
+            thread = store.EmailThread(
+                thread.ticket_id,
+                thread.requester_address,
+                thread.support_address,
+                (*thread.message_ids, mail.message_id),
+            )
+            store.save_email_thread(session, tenant_id, thread, now)
+        changes = TicketChanges(session, self.outbox)
+        changes.emit(ticket, events.comment_added(comment, ticket, thread))
+        if ticket.status in ("PENDING", "SOLVED"):  # the customer answered: back to work
+            reopened = rules.transition(ticket, "OPEN", now)
+            changes.saved(ticket, reopened, ["status"], "email")
+        return ticket.id
 
     def get(self, principal: Principal, ticket_id: str) -> TicketView:
         with self.database.transaction() as session:
@@ -374,9 +444,21 @@ class Tickets:
                 in_reply_to,
                 now,
             )
+            thread = store.email_thread(session, ticket.tenant_id, ticket.id)
+            if thread is not None and comment.visibility == "PUBLIC" and comment.author_type == "AGENT":
+                # Goes out as email (integrations sends it): its Message-ID is fixed here so the
+                # customer's answer threads back onto this ticket.
+                if not comment.external_message_id:
+                    domain = thread.support_address.rpartition("@")[2] or "support.invalid"
+                    comment = replace(comment, external_message_id=f"comment-{comment.id}@{domain}")
+                if not comment.in_reply_to and thread.message_ids:
+                    comment = replace(comment, in_reply_to=thread.message_ids[-1])
             store.add_comment(session, comment)
+            if thread is not None and comment.external_message_id:
+                grown = (*thread.message_ids, comment.external_message_id)
+                store.save_email_thread(session, ticket.tenant_id, replace(thread, message_ids=grown), now)
             changes = TicketChanges(session, self.outbox)
-            changes.emit(ticket, events.comment_added(comment, ticket))
+            changes.emit(ticket, events.comment_added(comment, ticket, thread))
             responded = rules.record_first_response(ticket, comment)
             if responded is not ticket:
                 store.save_ticket(session, responded)

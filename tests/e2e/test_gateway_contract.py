@@ -122,6 +122,12 @@ ID_OF = {
     "/v1/quotes/{id}:send": "quote",
     "/v1/quotes/{id}:accept": "quote",
     "/v1/quotes/{id}:reject": "quote",
+    "/v1/connections/{id}": "connection",
+    "/v1/connections/{id}:check": "connection",
+    "/v1/connections/{id}:sync": "connection",
+    "/v1/connections/{connection_id}/syncRuns": "connection",
+    "/v1/connections/{connection_id}/deadLetters": "connection",
+    "/v1/connections/{connection_id}/deadLetters/{id}:replay": "connection",
 }
 # Minimal valid bodies for writes (anything else with a body gets {}).
 BODIES = {
@@ -226,6 +232,10 @@ def tenant_a(suite, receiver) -> dict[str, str]:
     ids["quote"] = made(
         "/v1/quotes", {"opportunityId": ids["opportunity"], "lines": [{"productId": ids["product"], "quantity": "2"}]}
     )
+    ids["connection"] = made(
+        "/v1/connections",
+        {"type": "SMTP", "displayName": "Mail", "host": "127.0.0.1", "port": 2525, "fromAddress": "a@example.com"},
+    )
     # The marketing projection of the contact arrives by event: wait until tenant A sees it, so that
     # tenant B's 404 on it means "not yours", not "not there yet".
     wait_until(lambda: api.get(f"/v1/audienceMembers/{ids['contact']}").status_code == 200, 30, "the projection")
@@ -296,3 +306,49 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
     assert owner.get(f"/v1/products/{tenant_a['product']}").json()["name"] == "Widget"
     quote = owner.get(f"/v1/quotes/{tenant_a['quote']}").json()
     assert quote["status"] == "DRAFT" and quote["currencyCode"] == "USD"
+    assert owner.get(f"/v1/connections/{tenant_a['connection']}").status_code == 200
+    assert owner.get(f"/v1/connections/{tenant_a['connection']}/syncRuns").json().get("syncRuns", []) == []
+
+
+def test_an_smtp_connection_made_over_rest_is_checked_for_real_and_never_shows_its_password(suite, tmp_path):
+    from tests.mailservers import SmtpServer, self_signed
+
+    certificate = self_signed()
+    smtp = SmtpServer(certificate).start(tmp_path)
+    try:
+        api = Api(suite.base, suite.create_tenant("Mailer")["apiKey"])
+        body = {
+            "type": "SMTP",
+            "displayName": "Outbound",
+            "host": "localhost",
+            "port": smtp.port,
+            "security": "STARTTLS",
+            "username": smtp.username,
+            "password": smtp.password,
+            "fromAddress": "help@acme.example.com",
+            "caCertificate": certificate.cert_pem,
+        }
+        created = api.post("/v1/connections", json=body)
+        assert created.status_code == 200, created.text
+        connection = created.json()
+        assert connection.get("password", "") == "" and connection["hasPassword"] is True
+        assert smtp.password not in created.text
+        listed = api.get("/v1/connections")
+        assert smtp.password not in listed.text and [c["id"] for c in listed.json()["connections"]] == [
+            connection["id"]
+        ]
+
+        check = api.post(f"/v1/connections/{connection['id']}:check", json={})
+        assert check.status_code == 200, check.text
+        assert check.json()["ok"] is True
+        assert [s["name"] for s in check.json()["steps"]] == ["connect", "ehlo", "starttls", "ehlo", "auth", "noop"]
+
+        bad = api.post("/v1/connections", json={**body, "fromAddress": "nobody", "port": 0})
+        assert bad.status_code == 400
+        fields = {v["field"] for v in bad.json()["error"]["details"]}
+        assert fields == {"fromAddress", "port"}
+        assert len(api.get("/v1/connections").json()["connections"]) == 1
+        for process in ("gateway", "integrations"):
+            assert smtp.password not in suite.log(process, whole=True)
+    finally:
+        smtp.stop()

@@ -87,8 +87,8 @@ def test_client_credentials_grant_issues_a_signed_token_that_the_jwks_verifies(p
     body = response.json()
     assert body["token_type"] == "Bearer" and body["expires_in"] > 0
     assert set(body["scope"].split()) == {"contacts:read", "contacts:write", "sales:read"} | {
-        "integrations:read",
-        "integrations:write",
+        "webhooks:read",
+        "webhooks:write",
     }
     assert response.headers["Cache-Control"] == "no-store"
 

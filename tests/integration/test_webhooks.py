@@ -22,15 +22,16 @@ from services.contacts.store import OUTBOX as CONTACTS_OUTBOX
 from services.integrations.module import build
 from services.integrations.store import INBOX
 from services.integrations.webhooks import signing
+from services.integrations.webhooks.events import CONSUMER
 from services.integrations.webhooks.store import WebhookRow
 from tests.integration.events_support import RunningConsumer, contact_created, wait_until
 from tests.integration.support_helpers import TOKENS, as_, code_of, violations
 from tests.webhook_receiver import Receiver
 
-SCOPES = frozenset({"integrations:read", "integrations:write", "contacts:read", "contacts:write", "support:read"})
+SCOPES = frozenset({"webhooks:read", "webhooks:write", "contacts:read", "contacts:write", "support:read"})
 ADMIN_A = Principal("TENANT_A", "apikey:a", SCOPES)
 ADMIN_B = Principal("TENANT_B", "apikey:b", SCOPES)
-CONTACTS_ONLY_A = Principal("TENANT_A", "apikey:c", frozenset({"integrations:write", "contacts:read"}))
+CONTACTS_ONLY_A = Principal("TENANT_A", "apikey:c", frozenset({"webhooks:write", "contacts:read"}))
 ENV = {
     "CRM_WEBHOOKS_ALLOW_LOOPBACK": "true",
     "CRM_WEBHOOKS_RETRY_BASE_SECONDS": "0.05",
@@ -49,7 +50,7 @@ class Running:
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.server.port}")
         self.stub = webhooks_pb2_grpc.WebhooksServiceStub(self.channel)
         self.bus = RabbitBus(amqp_url, amqp_prefix, retry_delays_ms=(50, 100, 200), prefetch=8)
-        [self.consumer] = self.module.consumers
+        [self.consumer] = [c for c in self.module.consumers if c.name == CONSUMER]
         self.bus.declare(self.consumer.subscription)
         self.consuming = RunningConsumer(self.bus, self.consumer.subscription, self.consumer.handle_batch)
         self.publisher = self.bus.publisher()
@@ -288,12 +289,11 @@ def test_subscriptions_fan_out_and_deliveries_work_on_sqlite_too(tmp_path, recei
         request = pb.CreateWebhookRequest(webhook=pb.Webhook(url=receiver.url, event_types=["contact.created"]))
         webhook = stub.CreateWebhook(request, metadata=as_(ADMIN_A), timeout=5)
         outgoing = contact_created("TENANT_A", "C1", "Ada")
-        consumer = module.consumers[0]
-        assert consumer.name == CONSUMER
+        [consumer] = [c for c in module.consumers if c.name == CONSUMER]
         assert consumer.handle(outgoing.body, 0).verdict.value == "ack"
         assert consumer.handle(outgoing.body, 0).verdict.value == "ack"  # a redelivery adds nothing
         receiver.answer(500)
-        [(_, work)] = module.workers
+        [work] = [w for name, w in module.workers if name == "webhook-deliveries"]
         stop = threading.Event()
         thread = threading.Thread(target=work, args=(stop,), daemon=True)
         thread.start()

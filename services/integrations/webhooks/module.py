@@ -7,10 +7,8 @@ import datetime as dt
 from crm.integrations.v1 import webhooks_pb2, webhooks_pb2_grpc
 
 from crmkit.config import Settings
-from crmkit.db import Database
 from crmkit.module import ServiceModule
-from crmkit.secretbox import SecretBox
-from services.integrations.webhooks import store
+from services.integrations.secrets import LazySecretBox
 from services.integrations.webhooks.api import WebhooksServicer
 from services.integrations.webhooks.domain import FailurePolicy
 from services.integrations.webhooks.events import webhook_fan_out
@@ -18,40 +16,8 @@ from services.integrations.webhooks.sender import Sender
 from services.integrations.webhooks.usecases import DeliveryWorker, Webhooks
 
 
-class LazySecretBox(SecretBox):
-    """CRM_SECRET_KEYS first; then the key the migration generated (read on first use, since the
-    module is built before migrations may have run)."""
-
-    def __init__(self, database: Database, configured: tuple[str, ...]) -> None:
-        self.database = database
-        self.configured = configured
-        self._ready = False
-
-    def _load(self) -> None:
-        if self._ready:
-            return
-        with self.database.transaction() as session:
-            generated = store.generated_key(session)
-        SecretBox.__init__(self, [*self.configured, *([generated] if generated else [])])
-        self._ready = True
-
-    def seal(self, plaintext: str) -> str:
-        self._load()
-        return super().seal(plaintext)
-
-    def open(self, sealed: str) -> str:
-        self._load()
-        return super().open(sealed)
-
-    def rotate(self, sealed: str) -> str:
-        self._load()
-        return super().rotate(sealed)
-
-
 def add_webhooks(module: ServiceModule, settings: Settings) -> None:
     database = module.database
-    if settings.secret_keys:
-        SecretBox(settings.secret_keys)  # fail fast on a malformed key
     box = LazySecretBox(database, settings.secret_keys)
     sender = Sender(settings.webhooks_timeout_seconds, settings.webhooks_allow_loopback)
     policy = FailurePolicy(

@@ -12,8 +12,6 @@ from crmkit.db import JSONType, UTCDateTime
 from services.integrations.store import Base
 from services.integrations.webhooks.domain import ACTIVE, PENDING, Webhook, WebhookFields
 
-GENERATED_KEY = "generated"
-
 
 class WebhookRow(Base):
     __tablename__ = "webhooks"
@@ -72,16 +70,6 @@ class AttemptRow(Base):
     error: Mapped[str] = mapped_column(sa.Text())
 
 
-class SecretKeyRow(Base):
-    """The encryption key the migration generated, used when CRM_SECRET_KEYS is not set."""
-
-    __tablename__ = "secretbox_keys"
-
-    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(sa.String(200))
-    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-
-
 @dataclass(frozen=True)
 class Sealed:
     secret: str
@@ -112,10 +100,6 @@ class Delivery:
     create_time: dt.datetime
     update_time: dt.datetime
     attempts: tuple[Attempt, ...] = ()
-
-
-def generated_key(session: Session) -> str | None:
-    return session.scalars(sa.select(SecretKeyRow.value).where(SecretKeyRow.name == GENERATED_KEY)).first()
 
 
 # --- webhooks ---

@@ -141,7 +141,10 @@ def normalise(data: TicketFields) -> TicketFields:
     if len(description) > MAX_DESCRIPTION or MULTI_LINE_CONTROL.search(description):
         check.add("description", f"must be text of at most {MAX_DESCRIPTION} characters")
     requester_id = check.identifier("requester_id", data.requester_id, MAX_ID)
-    if not requester_id:
+    channel = data.channel or "API"
+    # A ticket opened by an email from an unknown sender has no contact yet: its address is kept on
+    # the ticket's email thread instead (docs/adr/0047).
+    if not requester_id and channel != "EMAIL":
         check.add("requester_id", "is required (the contact who asked)")
     priority = data.priority or "NORMAL"
     if priority not in PRIORITIES:
@@ -149,7 +152,6 @@ def normalise(data: TicketFields) -> TicketFields:
     status = data.status or "NEW"
     if status not in STATUSES:
         check.add("status", f"must be one of {', '.join(STATUSES)}")
-    channel = data.channel or "API"
     if channel not in CHANNELS:
         check.add("channel", f"must be one of {', '.join(CHANNELS)}")
     tags = check.labels("tags", data.tags, limit=MAX_TAGS, max_length=MAX_TAG)

@@ -60,7 +60,7 @@ class PaymentReceived(_message.Message):
     def __init__(self, payment_id: _Optional[str] = ..., invoice_id: _Optional[str] = ..., external_system: _Optional[str] = ..., external_id: _Optional[str] = ..., contact_id: _Optional[str] = ..., account_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., paid_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class InboundEmailReceived(_message.Message):
-    __slots__ = ("connection_id", "message_id", "in_reply_to", "references", "from_address", "from_name", "to_addresses", "cc_addresses", "subject", "text_body", "received_time")
+    __slots__ = ("connection_id", "message_id", "in_reply_to", "references", "from_address", "from_name", "to_addresses", "cc_addresses", "subject", "text_body", "received_time", "mailbox_purpose", "support_addresses")
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     IN_REPLY_TO_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +72,8 @@ class InboundEmailReceived(_message.Message):
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     TEXT_BODY_FIELD_NUMBER: _ClassVar[int]
     RECEIVED_TIME_FIELD_NUMBER: _ClassVar[int]
+    MAILBOX_PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    SUPPORT_ADDRESSES_FIELD_NUMBER: _ClassVar[int]
     connection_id: str
     message_id: str
     in_reply_to: str
@@ -83,10 +85,12 @@ class InboundEmailReceived(_message.Message):
     subject: str
     text_body: str
     received_time: _timestamp_pb2.Timestamp
-    def __init__(self, connection_id: _Optional[str] = ..., message_id: _Optional[str] = ..., in_reply_to: _Optional[str] = ..., references: _Optional[_Iterable[str]] = ..., from_address: _Optional[str] = ..., from_name: _Optional[str] = ..., to_addresses: _Optional[_Iterable[str]] = ..., cc_addresses: _Optional[_Iterable[str]] = ..., subject: _Optional[str] = ..., text_body: _Optional[str] = ..., received_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    mailbox_purpose: str
+    support_addresses: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, connection_id: _Optional[str] = ..., message_id: _Optional[str] = ..., in_reply_to: _Optional[str] = ..., references: _Optional[_Iterable[str]] = ..., from_address: _Optional[str] = ..., from_name: _Optional[str] = ..., to_addresses: _Optional[_Iterable[str]] = ..., cc_addresses: _Optional[_Iterable[str]] = ..., subject: _Optional[str] = ..., text_body: _Optional[str] = ..., received_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., mailbox_purpose: _Optional[str] = ..., support_addresses: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class OutboundEmailSent(_message.Message):
-    __slots__ = ("delivery_id", "message_id", "to_addresses", "subject", "origin", "origin_ref", "sent_time")
+    __slots__ = ("delivery_id", "message_id", "to_addresses", "subject", "origin", "origin_ref", "sent_time", "connection_id", "cc_addresses", "in_reply_to")
     DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     TO_ADDRESSES_FIELD_NUMBER: _ClassVar[int]
@@ -94,6 +98,9 @@ class OutboundEmailSent(_message.Message):
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_REF_FIELD_NUMBER: _ClassVar[int]
     SENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    CC_ADDRESSES_FIELD_NUMBER: _ClassVar[int]
+    IN_REPLY_TO_FIELD_NUMBER: _ClassVar[int]
     delivery_id: str
     message_id: str
     to_addresses: _containers.RepeatedScalarFieldContainer[str]
@@ -101,4 +108,7 @@ class OutboundEmailSent(_message.Message):
     origin: str
     origin_ref: str
     sent_time: _timestamp_pb2.Timestamp
-    def __init__(self, delivery_id: _Optional[str] = ..., message_id: _Optional[str] = ..., to_addresses: _Optional[_Iterable[str]] = ..., subject: _Optional[str] = ..., origin: _Optional[str] = ..., origin_ref: _Optional[str] = ..., sent_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    connection_id: str
+    cc_addresses: _containers.RepeatedScalarFieldContainer[str]
+    in_reply_to: str
+    def __init__(self, delivery_id: _Optional[str] = ..., message_id: _Optional[str] = ..., to_addresses: _Optional[_Iterable[str]] = ..., subject: _Optional[str] = ..., origin: _Optional[str] = ..., origin_ref: _Optional[str] = ..., sent_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., connection_id: _Optional[str] = ..., cc_addresses: _Optional[_Iterable[str]] = ..., in_reply_to: _Optional[str] = ...) -> None: ...

@@ -28,15 +28,15 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63rm/support/v1/events.proto\x12\x0e\x63rm.support.v1\x1a\x1c\x63rm/support/v1/surveys.proto\x1a\x1c\x63rm/support/v1/tickets.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"7\n\rTicketCreated\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\"k\n\rTicketUpdated\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\xb6\x01\n\x13TicketStatusChanged\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x32\n\x0b\x66rom_status\x18\x02 \x01(\x0e\x32\x1d.crm.support.v1.Ticket.Status\x12\x30\n\tto_status\x18\x03 \x01(\x0e\x32\x1d.crm.support.v1.Ticket.Status\x12&\n\x06ticket\x18\x04 \x01(\x0b\x32\x16.crm.support.v1.Ticket\"x\n\x0eTicketAssigned\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61ssignee_id\x18\x02 \x01(\t\x12\x1c\n\x14previous_assignee_id\x18\x03 \x01(\t\x12\x10\n\x08group_id\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"T\n\x0c\x43ommentAdded\x12(\n\x07\x63omment\x18\x01 \x01(\x0b\x32\x17.crm.support.v1.Comment\x12\x1a\n\x12\x65xternal_thread_id\x18\x02 \x01(\t\"\\\n\x18\x41gentAvailabilityChanged\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x11\n\tavailable\x18\x02 \x01(\x08\x12\x1b\n\x13released_ticket_ids\x18\x03 \x03(\t\"\x95\x01\n\x10TicketSlaWarning\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12-\n\x06target\x18\x02 \x01(\x0e\x32\x1d.crm.support.v1.SlaTargetKind\x12,\n\x08\x64ue_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpolicy_id\x18\x04 \x01(\t\"\xc9\x01\n\x11TicketSlaBreached\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12-\n\x06target\x18\x02 \x01(\x0e\x32\x1d.crm.support.v1.SlaTargetKind\x12,\n\x08\x64ue_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpolicy_id\x18\x04 \x01(\t\x12\x31\n\x08priority\x18\x05 \x01(\x0e\x32\x1f.crm.support.v1.Ticket.Priority\"\xb6\x01\n\rSurveyCreated\x12\x11\n\tsurvey_id\x18\x01 \x01(\t\x12)\n\x04kind\x18\x02 \x01(\x0e\x32\x1b.crm.support.v1.Survey.Kind\x12\x11\n\tticket_id\x18\x03 \x01(\t\x12\x14\n\x0crequester_id\x18\x04 \x01(\t\x12\r\n\x05token\x18\x05 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xdc\x01\n\x0eSurveyAnswered\x12\x11\n\tsurvey_id\x18\x01 \x01(\t\x12)\n\x04kind\x18\x02 \x01(\x0e\x32\x1b.crm.support.v1.Survey.Kind\x12\x11\n\tticket_id\x18\x03 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x05\x12\x0f\n\x07\x63omment\x18\x06 \x01(\t\x12\x14\n\x0crequester_id\x18\x07 \x01(\t\x12\x31\n\rresponse_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*T\n\rSlaTargetKind\x12\x1f\n\x1bSLA_TARGET_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x46IRST_RESPONSE\x10\x01\x12\x0e\n\nRESOLUTION\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63rm/support/v1/events.proto\x12\x0e\x63rm.support.v1\x1a\x1c\x63rm/support/v1/surveys.proto\x1a\x1c\x63rm/support/v1/tickets.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"7\n\rTicketCreated\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\"k\n\rTicketUpdated\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\xb6\x01\n\x13TicketStatusChanged\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x32\n\x0b\x66rom_status\x18\x02 \x01(\x0e\x32\x1d.crm.support.v1.Ticket.Status\x12\x30\n\tto_status\x18\x03 \x01(\x0e\x32\x1d.crm.support.v1.Ticket.Status\x12&\n\x06ticket\x18\x04 \x01(\x0b\x32\x16.crm.support.v1.Ticket\"x\n\x0eTicketAssigned\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61ssignee_id\x18\x02 \x01(\t\x12\x1c\n\x14previous_assignee_id\x18\x03 \x01(\t\x12\x10\n\x08group_id\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"\xc4\x01\n\x0c\x43ommentAdded\x12(\n\x07\x63omment\x18\x01 \x01(\x0b\x32\x17.crm.support.v1.Comment\x12\x1a\n\x12\x65xternal_thread_id\x18\x02 \x01(\t\x12\x18\n\x10reply_to_address\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12/\n\x07\x63hannel\x18\x05 \x01(\x0e\x32\x1e.crm.support.v1.Ticket.Channel\x12\x12\n\nreferences\x18\x06 \x03(\t\"\\\n\x18\x41gentAvailabilityChanged\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x11\n\tavailable\x18\x02 \x01(\x08\x12\x1b\n\x13released_ticket_ids\x18\x03 \x03(\t\"\x95\x01\n\x10TicketSlaWarning\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12-\n\x06target\x18\x02 \x01(\x0e\x32\x1d.crm.support.v1.SlaTargetKind\x12,\n\x08\x64ue_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpolicy_id\x18\x04 \x01(\t\"\xc9\x01\n\x11TicketSlaBreached\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12-\n\x06target\x18\x02 \x01(\x0e\x32\x1d.crm.support.v1.SlaTargetKind\x12,\n\x08\x64ue_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpolicy_id\x18\x04 \x01(\t\x12\x31\n\x08priority\x18\x05 \x01(\x0e\x32\x1f.crm.support.v1.Ticket.Priority\"\xb6\x01\n\rSurveyCreated\x12\x11\n\tsurvey_id\x18\x01 \x01(\t\x12)\n\x04kind\x18\x02 \x01(\x0e\x32\x1b.crm.support.v1.Survey.Kind\x12\x11\n\tticket_id\x18\x03 \x01(\t\x12\x14\n\x0crequester_id\x18\x04 \x01(\t\x12\r\n\x05token\x18\x05 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xdc\x01\n\x0eSurveyAnswered\x12\x11\n\tsurvey_id\x18\x01 \x01(\t\x12)\n\x04kind\x18\x02 \x01(\x0e\x32\x1b.crm.support.v1.Survey.Kind\x12\x11\n\tticket_id\x18\x03 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x05\x12\x0f\n\x07\x63omment\x18\x06 \x01(\t\x12\x14\n\x0crequester_id\x18\x07 \x01(\t\x12\x31\n\rresponse_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*T\n\rSlaTargetKind\x12\x1f\n\x1bSLA_TARGET_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x46IRST_RESPONSE\x10\x01\x12\x0e\n\nRESOLUTION\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.support.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SLATARGETKIND']._serialized_start=1591
-  _globals['_SLATARGETKIND']._serialized_end=1675
+  _globals['_SLATARGETKIND']._serialized_start=1704
+  _globals['_SLATARGETKIND']._serialized_end=1788
   _globals['_TICKETCREATED']._serialized_start=174
   _globals['_TICKETCREATED']._serialized_end=229
   _globals['_TICKETUPDATED']._serialized_start=231
@@ -45,16 +45,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TICKETSTATUSCHANGED']._serialized_end=523
   _globals['_TICKETASSIGNED']._serialized_start=525
   _globals['_TICKETASSIGNED']._serialized_end=645
-  _globals['_COMMENTADDED']._serialized_start=647
-  _globals['_COMMENTADDED']._serialized_end=731
-  _globals['_AGENTAVAILABILITYCHANGED']._serialized_start=733
-  _globals['_AGENTAVAILABILITYCHANGED']._serialized_end=825
-  _globals['_TICKETSLAWARNING']._serialized_start=828
-  _globals['_TICKETSLAWARNING']._serialized_end=977
-  _globals['_TICKETSLABREACHED']._serialized_start=980
-  _globals['_TICKETSLABREACHED']._serialized_end=1181
-  _globals['_SURVEYCREATED']._serialized_start=1184
-  _globals['_SURVEYCREATED']._serialized_end=1366
-  _globals['_SURVEYANSWERED']._serialized_start=1369
-  _globals['_SURVEYANSWERED']._serialized_end=1589
+  _globals['_COMMENTADDED']._serialized_start=648
+  _globals['_COMMENTADDED']._serialized_end=844
+  _globals['_AGENTAVAILABILITYCHANGED']._serialized_start=846
+  _globals['_AGENTAVAILABILITYCHANGED']._serialized_end=938
+  _globals['_TICKETSLAWARNING']._serialized_start=941
+  _globals['_TICKETSLAWARNING']._serialized_end=1090
+  _globals['_TICKETSLABREACHED']._serialized_start=1093
+  _globals['_TICKETSLABREACHED']._serialized_end=1294
+  _globals['_SURVEYCREATED']._serialized_start=1297
+  _globals['_SURVEYCREATED']._serialized_end=1479
+  _globals['_SURVEYANSWERED']._serialized_start=1482
+  _globals['_SURVEYANSWERED']._serialized_end=1702
 # @@protoc_insertion_point(module_scope)

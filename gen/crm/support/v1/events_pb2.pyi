@@ -63,12 +63,20 @@ class TicketAssigned(_message.Message):
     def __init__(self, ticket_id: _Optional[str] = ..., assignee_id: _Optional[str] = ..., previous_assignee_id: _Optional[str] = ..., group_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class CommentAdded(_message.Message):
-    __slots__ = ("comment", "external_thread_id")
+    __slots__ = ("comment", "external_thread_id", "reply_to_address", "subject", "channel", "references")
     COMMENT_FIELD_NUMBER: _ClassVar[int]
     EXTERNAL_THREAD_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLY_TO_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
     comment: _tickets_pb2.Comment
     external_thread_id: str
-    def __init__(self, comment: _Optional[_Union[_tickets_pb2.Comment, _Mapping]] = ..., external_thread_id: _Optional[str] = ...) -> None: ...
+    reply_to_address: str
+    subject: str
+    channel: _tickets_pb2.Ticket.Channel
+    references: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, comment: _Optional[_Union[_tickets_pb2.Comment, _Mapping]] = ..., external_thread_id: _Optional[str] = ..., reply_to_address: _Optional[str] = ..., subject: _Optional[str] = ..., channel: _Optional[_Union[_tickets_pb2.Ticket.Channel, str]] = ..., references: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AgentAvailabilityChanged(_message.Message):
     __slots__ = ("agent_id", "available", "released_ticket_ids")
