@@ -4,7 +4,7 @@ import pytest
 
 from crmkit.errors import InvalidArgument
 from services.marketing.domain import AudienceMember
-from services.marketing.domain.templating import RenderError, Rendered, TemplateParts, contact_context, render, validate
+from services.marketing.domain.templating import Rendered, RenderError, TemplateParts, contact_context, render, validate
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 

@@ -91,12 +91,16 @@ def change(
     An unsubscribe is final: only an explicit opt-in (status SUBSCRIBED, basis CONSENT,
     explicitOptIn) lifts it; anything else trying to subscribe the contact again is refused.
     """
-    if current is not None and current.status == UNSUBSCRIBED and request.status == SUBSCRIBED:
-        if not request.explicit_opt_in:
-            raise FailedPrecondition(
-                f"the contact unsubscribed from {request.channel}; only an explicit new opt-in "
-                "(explicitOptIn with legal basis CONSENT) can subscribe it again"
-            )
+    if (
+        current is not None
+        and current.status == UNSUBSCRIBED
+        and request.status == SUBSCRIBED
+        and not request.explicit_opt_in
+    ):
+        raise FailedPrecondition(
+            f"the contact unsubscribed from {request.channel}; only an explicit new opt-in "
+            "(explicitOptIn with legal basis CONSENT) can subscribe it again"
+        )
     updated = Subscription(
         tenant_id,
         contact_id,

@@ -22,7 +22,7 @@ ATTRIBUTES = ("email", "givenName", "familyName", "lifecycleStage", "tags", "pho
 CUSTOM_PREFIX = "customFields."
 OPERATORS = ("equals", "notEquals", "contains", "startsWith", "in", "exists", "notExists", "gt", "lt")
 # Engagement kinds as the engagement log stores them (one per marketing event).
-ENGAGEMENTS = ("sent", "opened", "clicked", "bounced", "unsubscribed", "formSubmitted")
+ENGAGEMENTS = ("sent", "opened", "clicked", "bounced", "complained", "unsubscribed", "formSubmitted")
 MAX_DEPTH = 6
 MAX_NODES = 100
 MAX_WITHIN_DAYS = 3650
@@ -268,3 +268,18 @@ def _compare(actual: Any, expected: Any, op: str) -> bool:
     if isinstance(actual, str) and isinstance(expected, str):  # ISO dates compare as text
         return actual > expected if op == "gt" else actual < expected
     return False
+
+
+def engagement_window(rules: Sequence[Rule]) -> int:
+    """The most days back any of these rules looks at the engagement log (0: none does)."""
+    days = 0
+    stack = list(rules)
+    while stack:
+        rule = stack.pop()
+        if isinstance(rule, EngagementCondition):
+            days = max(days, rule.within_days)
+        elif isinstance(rule, All | AnyOf):
+            stack.extend(rule.rules)
+        elif isinstance(rule, Not):
+            stack.append(rule.rule)
+    return days
