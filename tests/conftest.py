@@ -45,6 +45,7 @@ def amqp_prefix(amqp_url: str) -> Iterator[str]:
         prefix,
         [
             "marketing.contact-projection",
+            "marketing.engagement-log",
             "sales.lead-scoring",
             "test.consumer",
             "test.flaky",
