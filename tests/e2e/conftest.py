@@ -71,7 +71,12 @@ def partner(tmp_path_factory, databases, amqp_url, redis_server, identity_provid
         yield suite
     finally:
         suite.stop_all()
-        delete_amqp_prefix(amqp_url, amqp_prefix, ["marketing.contact-projection", "sales.lead-scoring"], retry_tiers=3)
+        delete_amqp_prefix(
+            amqp_url,
+            amqp_prefix,
+            ["marketing.contact-projection", "marketing.engagement-log", "sales.lead-scoring"],
+            retry_tiers=3,
+        )
         delete_redis_prefix(redis_server, redis_prefix)
 
 

@@ -134,7 +134,7 @@ def metric(url: str, name: str, labels: Mapping[str, str]) -> float:
 
 CONSUMER = "marketing.contact-projection"
 # Every consumer a distributed suite declares queues for (removed when it stops).
-CONSUMERS = [CONSUMER, "sales.lead-scoring"]
+CONSUMERS = [CONSUMER, "marketing.engagement-log", "sales.lead-scoring"]
 
 
 def start_distributed(
