@@ -68,7 +68,9 @@ def test_a_service_target_serves_health_and_reflection(service, api, tmp_path, d
         suite.assert_running()
     finally:
         exit_code = suite.stop(service)
-        consumers = {"marketing": [CONSUMER], "sales": ["sales.lead-scoring"]}.get(service, [])
+        consumers = {"marketing": [CONSUMER, "marketing.engagement-log"], "sales": ["sales.lead-scoring"]}.get(
+            service, []
+        )
         delete_amqp_prefix(amqp_url, prefix, consumers, retry_tiers=3)
     assert exit_code == 0, suite.log(service)
 
