@@ -13,7 +13,7 @@ from crmkit.module import ServiceModule
 from services.marketing.api import AudienceServicer, ConsentServicer, SegmentServicer, TemplateServicer
 from services.marketing.events import contact_projection, engagement_log
 from services.marketing.store import OUTBOX
-from services.marketing.usecases import Consent, Segments, Templates
+from services.marketing.usecases import Consent, EngagementExpiry, Segments, Templates
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 NAME = "marketing"
@@ -37,4 +37,5 @@ def build(settings: Settings) -> ServiceModule:
         ],
         consumers=[contact_projection(database), engagement_log(database)],
         outbox=Outbox(NAME, OUTBOX),
+        workers=[("segment-engagement-expiry", EngagementExpiry(database).run)],
     )

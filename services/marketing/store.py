@@ -466,3 +466,45 @@ def engagements_for(
     for r in rows:
         found[r.contact_id].append(Engagement(r.kind, r.campaign_id, r.occur_time))
     return found
+
+
+# --- background work --------------------------------------------------------------------------
+
+
+class WatermarkRow(Base):
+    """How far a background job got (one row per job, created by the migration)."""
+
+    __tablename__ = "watermarks"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+def lock_watermark(session: Session, name: str) -> WatermarkRow | None:
+    """The job's row, locked; None while another replica holds it (it is doing the work)."""
+    query = sa.select(WatermarkRow).where(WatermarkRow.name == name).with_for_update(skip_locked=True)
+    return session.scalars(query).first()
+
+
+def dynamic_rules_by_tenant(session: Session) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for tenant_id, rules in session.execute(
+        sa.select(SegmentRow.tenant_id, SegmentRow.rules).where(SegmentRow.kind == "DYNAMIC")
+    ):
+        found.setdefault(tenant_id, []).append(rules)
+    return found
+
+
+def contacts_engaged_between(session: Session, tenant_id: str, start: dt.datetime, end: dt.datetime) -> list[str]:
+    """Contacts with an engagement in (start, end]."""
+    return list(
+        session.scalars(
+            sa.select(EngagementRow.contact_id)
+            .where(
+                EngagementRow.tenant_id == tenant_id,
+                EngagementRow.occur_time > start,
+                EngagementRow.occur_time <= end,
+            )
+            .distinct()
+        )
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,7 @@ from services.marketing.domain.consent import ConsentRequest, Subscription
 from services.marketing.store import SegmentRow, Suppressed, TemplateRow
 
 Clock = Callable[[], dt.datetime]
+log = logging.getLogger(__name__)
 DYNAMIC, STATIC = "DYNAMIC", "STATIC"
 REBUILD_CHUNK = 500
 MAX_MEMBER_CHANGE = 1000
@@ -73,6 +76,49 @@ def rebuild(session: Session, tenant_id: str, segment_id: str, rule: segment_rul
         if matching:
             store.add_members(session, tenant_id, segment_id, matching)
         after = ids[-1]
+
+
+class EngagementExpiry:
+    """Keeps time-window segments right as time passes: a contact whose engagement just aged out
+    of a dynamic segment's window ("clicked in the last 30 days") is re-evaluated, without an event
+    about it. Each tick looks at engagements that crossed a window edge since the last tick (a
+    watermark row, locked so one replica does the work; nothing is missed after a downtime)."""
+
+    NAME = "segment-engagement-expiry"
+
+    def __init__(self, database: Database, clock: Clock = utcnow, poll_seconds: float = 300.0) -> None:
+        self.database = database
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # a database outage must not kill the thread; the next tick retries
+                log.exception("segment engagement expiry tick failed")
+            stop.wait(self.poll_seconds)
+
+    def tick(self, now: dt.datetime | None = None) -> int:
+        """Re-evaluate the contacts whose engagement aged out of a window since the last tick; how many."""
+        now = now or self.clock()
+        with self.database.transaction() as session:
+            mark = store.lock_watermark(session, self.NAME)
+            if mark is None:
+                return 0
+            since = mark.time or now  # the first tick starts the clock (rebuilds covered the past)
+            refreshed = 0
+            for tenant_id, trees in store.dynamic_rules_by_tenant(session).items():
+                windows = {segment_rules.engagement_window([segment_rules.parse(t)]) for t in trees} - {0}
+                contacts: set[str] = set()
+                for days in windows:
+                    edge = dt.timedelta(days=days)
+                    contacts.update(store.contacts_engaged_between(session, tenant_id, since - edge, now - edge))
+                for contact_id in sorted(contacts):
+                    refresh_contact(session, tenant_id, contact_id, now)
+                refreshed += len(contacts)
+            mark.time = now
+            return refreshed
 
 
 # --- consent ----------------------------------------------------------------------------------

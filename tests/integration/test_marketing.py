@@ -129,6 +129,15 @@ def test_events_keep_segments_current_and_bounces_suppress(marketing):
         recipient = Recipient(_member(database, "C2"), store.subscriptions(session, T, "C2"))  # type: ignore[arg-type]
         suppression = store.suppressed_among(session, T, [normalise_email(recipient.member.email)])
     assert may_send(recipient, "email", suppression).reason == "suppressed"
+    complaint = marketing_events.EmailComplained(engagement=engagement("C9", " Spam.Reporter@Example.com"))
+    publisher.publish([outgoing(T, "C9", complaint)])
+    wait_until(
+        lambda: (
+            [(s.email, s.reason) for s in consent.suppressions(T, "", 10)[0]]
+            == [("ada@example.com", "HARD_BOUNCE"), ("spam.reporter@example.com", "COMPLAINT")]
+        ),
+        what="the complaint's suppression",
+    )
     assert consent.suppressions(OTHER, "", 10)[0] == []
 
     # An unsubscribe link is final: the contact's next subscription needs an explicit opt-in.
@@ -219,3 +228,26 @@ def test_template_preview_renders_everything_or_reports_the_recipients_error(mig
     with pytest.raises(InvalidArgument) as caught:
         templates.create(T, "", TemplateParts("{{", "", ""))
     assert {v.field for v in caught.value.violations} == {"name", "subject", "htmlBody"}
+
+
+def test_a_contact_leaves_a_time_window_segment_when_its_engagement_ages_out(migrated):
+    from services.marketing.domain.segments import Engagement
+    from services.marketing.usecases import EngagementExpiry
+
+    database = migrated("marketing")
+    _seed(database, ("A1", "LEAD", ()), ("A2", "LEAD", ()))
+    start = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    with database.transaction() as session:
+        store.log_engagement(session, new_id(), T, "A1", "M1", Engagement("clicked", "C", start))
+        store.log_engagement(session, new_id(), T, "A2", "M2", Engagement("clicked", "C", start + dt.timedelta(days=5)))
+    segments = Segments(database, clock=lambda: start + dt.timedelta(days=6))
+    recent = segments.create(T, SegmentFields("Clicked lately", "DYNAMIC", {"engagement": "clicked", "withinDays": 7}))
+    assert members(segments, recent.row.id) == ["A1", "A2"]
+
+    expiry = EngagementExpiry(database)
+    assert expiry.tick(start + dt.timedelta(days=6)) == 0  # the first tick starts the clock
+    assert expiry.tick(start + dt.timedelta(days=8)) == 1  # A1's click is now 8 days old
+    assert members(segments, recent.row.id) == ["A2"]
+    # A long pause misses nothing: both edges crossed while it was not running are handled at once.
+    assert expiry.tick(start + dt.timedelta(days=30)) == 1
+    assert members(segments, recent.row.id) == []

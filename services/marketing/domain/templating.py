@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from crmkit.errors import Validator
@@ -46,6 +47,12 @@ def _number(value: Any) -> float:
 
 _TEXT = _Sandbox(undefined=StrictUndefined, autoescape=False)
 _HTML = _Sandbox(undefined=StrictUndefined, autoescape=True)
+
+
+@lru_cache(maxsize=256)
+def _compiled(html: bool, source: str) -> Template:
+    """A campaign renders one template for many recipients: compile each source once."""
+    return (_HTML if html else _TEXT).from_string(source)
 
 
 @dataclass(frozen=True)
@@ -106,16 +113,16 @@ def contact_context(member: AudienceMember) -> dict[str, Any]:
 def render(parts: TemplateParts, context: dict[str, Any]) -> Rendered | RenderError:
     """Every part rendered, or the first error: never a half-rendered message."""
     output: dict[str, str] = {}
-    for name, source, env in (
-        ("subject", parts.subject, _TEXT),
-        ("htmlBody", parts.html_body, _HTML),
-        ("textBody", parts.text_body, _TEXT),
+    for name, source, html in (
+        ("subject", parts.subject, False),
+        ("htmlBody", parts.html_body, True),
+        ("textBody", parts.text_body, False),
     ):
         if not source:
             output[name] = ""
             continue
         try:
-            text = env.from_string(source).render(context)
+            text = _compiled(html, source).render(context)
         except TemplateError as exc:
             return RenderError(name, str(exc) or type(exc).__name__)
         except (ArithmeticError, TypeError, ValueError, RecursionError) as exc:

@@ -1,4 +1,4 @@
-"""consent (subscriptions, history, suppressions), engagement log, segments, templates
+"""consent (subscriptions, history, suppressions), engagement log, segments, templates, watermarks
 
 Revision ID: 0002
 Revises: 0001
@@ -99,9 +99,17 @@ def upgrade() -> None:
         sa.Column("create_time", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_templates"),
     )
+    watermarks = op.create_table(
+        "watermarks",
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("time", UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("name", name="pk_watermarks"),
+    )
+    op.bulk_insert(watermarks, [{"name": "segment-engagement-expiry", "time": None}])
 
 
 def downgrade() -> None:
+    op.drop_table("watermarks")
     for table in ("templates", "segment_members", "segments", "engagements", "suppressions"):
         op.drop_table(table)
     op.drop_table("subscription_history")
