@@ -26,7 +26,7 @@ from typing import Any
 from crmkit.migrations import upgrade
 from tests.infra import Databases, migrations_of, postgres_admin_url, rabbitmq_url, redis_url
 
-SCENARIOS = ("gateway", "events", "search", "import")
+SCENARIOS = ("gateway", "events", "search", "import", "webhooks")
 # bench/import.py's default: a million rows (minutes); smoke runs pass a small --import-rows.
 IMPORT_ROWS = 1_000_000
 NOT_YET = {
@@ -46,7 +46,7 @@ def machine() -> dict[str, Any]:
 
 
 def run(size: int, only: list[str], search_size: int = 1_000_000, import_rows: int = IMPORT_ROWS) -> dict[str, Any]:
-    from bench import events, gateway, search
+    from bench import events, gateway, search, webhooks
 
     csv_import = importlib.import_module("bench.import")  # `import` is a keyword
 
@@ -69,6 +69,10 @@ def run(size: int, only: list[str], search_size: int = 1_000_000, import_rows: i
                 results.append(search.run(search_size, url, requests=max(20, min(size, 200))))
             if "import" in only:
                 results.append(csv_import.run(import_rows, *csv_import.prepared(databases)))
+            if "webhooks" in only:
+                url = databases.create("bench_integrations")
+                upgrade(migrations_of("integrations"), url)
+                results.append(webhooks.run(size, url))
         finally:
             databases.drop_all()
     return {"size": size, "machine": machine(), "scenarios": results, "not_yet": NOT_YET}

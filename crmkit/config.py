@@ -54,6 +54,15 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
 def _list(raw: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (raw or "").split(",") if item.strip())
 
@@ -156,6 +165,17 @@ class Settings:
     public_rate_limit: tuple[int, float] = DEFAULT_PUBLIC_RATE_LIMIT
     idempotency_ttl_seconds: int = 24 * 3600
     get_retries: int = 2
+    # Keys that encrypt secrets kept at rest (webhook signing secrets): Fernet keys, comma-separated,
+    # the first encrypts and every one decrypts (rotation). Empty: a key the migration generated.
+    secret_keys: tuple[str, ...] = ()
+    # Partner webhooks (docs/adr/0040). Allowing loopback is for tests with a local receiver only.
+    webhooks_allow_loopback: bool = False
+    webhooks_timeout_seconds: float = 10.0
+    webhooks_retry_base_seconds: float = 5.0
+    webhooks_max_attempts: int = 12
+    webhooks_disable_after_failures: int = 20
+    webhooks_disable_after_hours: float = 24.0
+    webhooks_poll_seconds: float = 1.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -231,6 +251,14 @@ class Settings:
             public_rate_limit=_public_rate_limit(env.get("CRM_PUBLIC_RATE_LIMIT")),
             idempotency_ttl_seconds=_int(env, "CRM_IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
             get_retries=_int(env, "CRM_GET_RETRIES", 2),
+            secret_keys=_list(env.get("CRM_SECRET_KEYS")),
+            webhooks_allow_loopback=_bool(env, "CRM_WEBHOOKS_ALLOW_LOOPBACK"),
+            webhooks_timeout_seconds=_float(env, "CRM_WEBHOOKS_TIMEOUT_SECONDS", 10.0),
+            webhooks_retry_base_seconds=_float(env, "CRM_WEBHOOKS_RETRY_BASE_SECONDS", 5.0),
+            webhooks_max_attempts=_int(env, "CRM_WEBHOOKS_MAX_ATTEMPTS", 12),
+            webhooks_disable_after_failures=_int(env, "CRM_WEBHOOKS_DISABLE_AFTER_FAILURES", 20),
+            webhooks_disable_after_hours=_float(env, "CRM_WEBHOOKS_DISABLE_AFTER_HOURS", 24.0),
+            webhooks_poll_seconds=_float(env, "CRM_WEBHOOKS_POLL_SECONDS", 1.0),
         ).validated()
 
     def validated(self) -> Settings:
@@ -240,6 +268,8 @@ class Settings:
             raise ConfigError("CRM_SURVEY_SECRET must be at least 32 characters")
         if self.tenant_rate_factor < 1:
             raise ConfigError("CRM_TENANT_RATE_FACTOR must be at least 1")
+        if self.webhooks_max_attempts < 1 or self.webhooks_timeout_seconds <= 0:
+            raise ConfigError("CRM_WEBHOOKS_MAX_ATTEMPTS and CRM_WEBHOOKS_TIMEOUT_SECONDS must be positive")
         return self
 
     def database_url_for(self, service: str) -> str:

@@ -13,5 +13,12 @@ def etag_of(resource_id: str, state: Any, version_time: dt.datetime, *extra: Any
     """Changes whenever the state, its version time or an `extra` value (a status, a counter) does;
     `state` is a dataclass instance."""
     values = {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}
-    canonical = json.dumps([resource_id, version_time.isoformat(), values, *extra], sort_keys=True, default=list)
+    canonical = json.dumps([resource_id, version_time.isoformat(), values, *extra], sort_keys=True, default=_plain)
     return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """Times as RFC 3339 text, anything else iterable (tuples, sets of labels) as a list."""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return list(value)

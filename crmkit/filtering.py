@@ -69,6 +69,7 @@ class Kind(enum.Enum):
     TEXT = "text"  # `:` is a case-insensitive substring match
     ENUM = "enum"  # equality only; bare words allowed (lifecycleStage = CUSTOMER)
     NUMBER = "number"
+    BOOLEAN = "boolean"  # `done = true`; equality only
     TIMESTAMP = "timestamp"  # RFC 3339 strings
     TEXT_LIST = "text_list"  # a JSON array of strings: `tags:vip` is membership
     JSON_OBJECT = "json_object"  # `customFields.<key>`: typed by the value compared with
@@ -178,7 +179,10 @@ class _Compiler:
             raise _invalid("filter", f"':' applies to text and lists; use = on {path}")
         if field.kind is Kind.ENUM and op not in ("=", "!="):
             raise _invalid("filter", f"{path} can only be compared with = or !=")
-        if field.kind is Kind.NUMBER:
+        if field.kind is Kind.BOOLEAN:
+            if op not in ("=", "!=") or not isinstance(literal, bool):
+                raise _invalid("filter", f"{path} is true or false; compare it with = or !=")
+        elif field.kind is Kind.NUMBER:
             if not isinstance(literal, int | float):
                 raise _invalid("filter", f"{path} is a number; compare it with a number")
         elif field.kind is Kind.TIMESTAMP:
@@ -245,10 +249,15 @@ class _Compiler:
         return sa.exists(sa.select(1).select_from(values).where(values.c.value == item))
 
     def list_has(self, column: Any, item: str) -> ColumnElement[bool]:
-        if self.dialect == "postgresql":
-            return sa.type_coerce(column, JSONB).contains([item])  # JSONB @>, which a GIN index serves
-        values = sa.func.json_each(column).table_valued("value")
-        return sa.exists(sa.select(1).select_from(values).where(values.c.value == item))
+        return list_contains(column, item, self.dialect)
+
+
+def list_contains(column: Any, item: str, dialect: str) -> ColumnElement[bool]:
+    """Whether a JSON array column holds `item` (for stores that look up list members themselves)."""
+    if dialect == "postgresql":
+        return sa.type_coerce(column, JSONB).contains([item])  # JSONB @>, which a GIN index serves
+    values = sa.func.json_each(column).table_valued("value")
+    return sa.exists(sa.select(1).select_from(values).where(values.c.value == item))
 
 
 def key_expression(column: Any, key: str, key_type: KeyType, dialect: str) -> Any:

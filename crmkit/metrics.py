@@ -37,6 +37,14 @@ EVENTS_CONSUMED = Counter(
     ["consumer", "outcome"],
 )
 
+WEBHOOK_ATTEMPTS = Counter(
+    "crm_webhook_attempts",
+    "Webhook delivery attempts by outcome: succeeded, failed (non-2xx), error, refused",
+    ["outcome"],
+)
+WEBHOOK_LATENCY = Histogram("crm_webhook_attempt_seconds", "Time until a webhook endpoint answered")
+WEBHOOKS_DISABLED = Counter("crm_webhooks_disabled", "Subscriptions disabled (410 Gone, or failing too long)")
+
 CONSUMER_QUEUE_DEPTH = Gauge("crm_consumer_queue_depth", "Deliveries waiting for a consumer (its lag)", ["consumer"])
 CONSUMER_DEAD_LETTERS = Gauge("crm_consumer_dead_letters", "Dead letters parked for a consumer", ["consumer"])
 RETENTION_DELETED = Counter("crm_retention_deleted", "Old outbox and inbox rows deleted", ["service", "table"])

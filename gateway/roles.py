@@ -21,7 +21,8 @@ ROLES: dict[str, frozenset[str]] = {
     "sales_rep": frozenset({"contacts:read", "contacts:write", "sales:read", "sales:write", "marketing:read"}),
     "support_agent": frozenset({"contacts:read", "support:read", "support:write"}),
     "marketer": frozenset({"contacts:read", "marketing:read", "marketing:write"}),
-    "partner": frozenset({"contacts:read", "contacts:write", "sales:read"}),
+    # Partners manage their own webhook subscriptions (each event type still needs its read scope).
+    "partner": frozenset({"contacts:read", "contacts:write", "sales:read", "integrations:read", "integrations:write"}),
 }
 # Roles that see and change only the records they own: the internal token says so (`own` claim)
 # and services filter by owner (docs/adr/0013). A holder of any other role as well is not limited.

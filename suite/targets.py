@@ -209,14 +209,14 @@ def run(target: str, settings: Settings) -> None:
         return
     setup_tracing(target)
     metrics.serve(settings.metrics_port_for(target))
-    # A stop asked for while the target is still starting (declaring queues, say) is kept and
-    # honoured once it has started, instead of killing it half-way by the default action.
-    early = threading.Event()
+    # Handlers before start(): a SIGTERM while consumers declare their queues (after the gRPC
+    # server already answers health checks) must stop the process cleanly, not kill it.
+    stop_on_signal = [threading.Event()]
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: early.set())
+        signal.signal(signum, lambda *_: stop_on_signal[0].set())
+    early = stop_on_signal[0]
     process = start(target, settings, tokens)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: process.stop.set())
+    stop_on_signal[0] = process.stop
     if early.is_set():
         process.stop.set()
     if target == "all":

@@ -7,7 +7,15 @@ import pytest
 
 from crmkit.db import Database
 from crmkit.migrations import upgrade
-from tests.infra import Databases, delete_amqp_prefix, migrations_of, postgres_admin_url, rabbitmq_url, redis_url
+from tests.infra import (
+    ALL_CONSUMERS,
+    Databases,
+    delete_amqp_prefix,
+    migrations_of,
+    postgres_admin_url,
+    rabbitmq_url,
+    redis_url,
+)
 
 
 @pytest.fixture(scope="session")
@@ -44,9 +52,7 @@ def amqp_prefix(amqp_url: str) -> Iterator[str]:
         amqp_url,
         prefix,
         [
-            "marketing.contact-projection",
-            "marketing.engagement-log",
-            "sales.lead-scoring",
+            *ALL_CONSUMERS,
             "test.consumer",
             "test.flaky",
             "test.poison",

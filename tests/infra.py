@@ -23,6 +23,15 @@ import sqlalchemy as sa
 LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 LOCAL_AMQP = "amqp://guest:guest@127.0.0.1:5672/%2F"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+# Every event consumer of the suite, by the service that runs it: tests delete their queues under
+# a test's broker prefix. tests/unit/test_consumer_registry.py keeps it equal to the modules' own.
+CONSUMERS_BY_SERVICE: dict[str, list[str]] = {
+    "contacts": ["contacts.timeline"],
+    "marketing": ["marketing.contact-projection", "marketing.engagement-log"],
+    "sales": ["sales.lead-scoring"],
+    "integrations": ["integrations.webhooks"],
+}
+ALL_CONSUMERS = [name for names in CONSUMERS_BY_SERVICE.values() for name in names]
 
 
 def _docker_engine() -> bool:

@@ -1,4 +1,5 @@
-"""Events the contacts service publishes. It consumes none yet."""
+"""Events the contacts service publishes about contacts (activity events: activities.py; what it
+consumes: timeline.py, the contacts.timeline projection)."""
 
 from __future__ import annotations
 

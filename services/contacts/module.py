@@ -7,23 +7,30 @@ from pathlib import Path
 from crm.contacts.v1 import (
     accounts_pb2,
     accounts_pb2_grpc,
+    activities_pb2,
+    activities_pb2_grpc,
     contacts_pb2,
     contacts_pb2_grpc,
     custom_fields_pb2,
     custom_fields_pb2_grpc,
     imports_pb2,
     imports_pb2_grpc,
+    timeline_pb2,
+    timeline_pb2_grpc,
 )
 
 from crmkit.config import Settings
 from crmkit.db import Database
 from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
+from services.contacts.activities import Activities
+from services.contacts.activities_api import ActivitiesServicer, TimelineServicer
 from services.contacts.api import ContactsServicer
 from services.contacts.api_accounts import AccountsServicer, CustomFieldsServicer
 from services.contacts.imports import ImportJobs, ImportWorker
 from services.contacts.imports_api import ImportJobsServicer
 from services.contacts.store import OUTBOX
+from services.contacts.timeline import Timeline, timeline_projection
 from services.contacts.usecases import Contacts
 from services.contacts.usecases_accounts import Accounts, CustomFieldDefinitions
 
@@ -36,6 +43,8 @@ def build(settings: Settings) -> ServiceModule:
     outbox = Outbox(NAME, OUTBOX)
     servicer = ContactsServicer(Contacts(database, outbox))
     imports = ImportJobsServicer(ImportJobs(database), database)
+    activities = ActivitiesServicer(Activities(database, outbox))
+    timeline = TimelineServicer(Timeline(database))
     return ServiceModule(
         name=NAME,
         database=database,
@@ -48,13 +57,18 @@ def build(settings: Settings) -> ServiceModule:
                 CustomFieldsServicer(CustomFieldDefinitions(database)),
             ),
             (imports_pb2_grpc.add_ImportJobsServiceServicer_to_server, imports),
+            (activities_pb2_grpc.add_ActivitiesServiceServicer_to_server, activities),
+            (timeline_pb2_grpc.add_TimelineServiceServicer_to_server, timeline),
         ],
         grpc_services=[
             contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_name,
             accounts_pb2.DESCRIPTOR.services_by_name["AccountsService"].full_name,
             custom_fields_pb2.DESCRIPTOR.services_by_name["CustomFieldsService"].full_name,
             imports_pb2.DESCRIPTOR.services_by_name["ImportJobsService"].full_name,
+            activities_pb2.DESCRIPTOR.services_by_name["ActivitiesService"].full_name,
+            timeline_pb2.DESCRIPTOR.services_by_name["TimelineService"].full_name,
         ],
+        consumers=[timeline_projection(database)],
         outbox=outbox,
         # CSV imports run here, one job at a time per process; leases hand a crashed one on (ADR 38).
         workers=[("contact-imports", ImportWorker(database, outbox).run)],

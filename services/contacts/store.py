@@ -316,7 +316,6 @@ def _row(session: Session, tenant_id: str, contact_id: str, for_update: bool) ->
     return session.scalars(query).first()
 
 
-# The accounts and custom-field definition tables share this metadata (and database).
-# Import jobs' tables live in their own module on this metadata (one Alembic history for both).
-from services.contacts import import_store as _import_store  # noqa: E402,F401
-from services.contacts import store_accounts  # noqa: E402,F401
+# The tables of accounts and custom-field definitions, import jobs, activities and the timeline
+# live in their own modules on this metadata: one database, one Alembic history.
+from services.contacts import import_store, store_accounts, timeline_store  # noqa: E402,F401

@@ -14,7 +14,7 @@ from crmkit.events.outbox import Outbox
 from crmkit.ids import new_id
 from crmkit.pagination import keyset_after, listing_scope, page_of, page_size
 from crmkit.tokens import Principal
-from services.contacts import domain, events, store
+from services.contacts import activities, domain, events, store
 from services.contacts.custom_fields import Schema
 from services.contacts.domain import Contact, ContactFields
 from services.contacts.usecases_accounts import check_accounts_exist, key_types, schema_of
@@ -109,6 +109,8 @@ class Contacts:
                 raise NotFound.resource("contact", contact_id)
             domain.check_etag(current, etag)
             store.delete(session, principal.tenant_id, contact_id)
+            # Its timeline and activity links go in the same transaction (docs/adr/0035).
+            activities.forget_contact(session, self.outbox, principal.tenant_id, contact_id, self.clock())
             self.outbox.add(
                 session, events.contact_deleted(contact_id), tenant_id=current.tenant_id, subject=contact_id
             )

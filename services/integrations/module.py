@@ -1,4 +1,4 @@
-"""Composition root of the integrations service: its database and outbox so far; its API lands with issue #7."""
+"""Composition root of the integrations service: its database and outbox, and partner webhooks (issue #7)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from crmkit.db import Database
 from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
 from services.integrations.store import OUTBOX
+from services.integrations.webhooks.module import add_webhooks
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 NAME = "integrations"
@@ -16,4 +17,6 @@ NAME = "integrations"
 
 def build(settings: Settings) -> ServiceModule:
     database = Database(settings.database_url_for(NAME))
-    return ServiceModule(NAME, database, MIGRATIONS, outbox=Outbox(NAME, OUTBOX))
+    module = ServiceModule(NAME, database, MIGRATIONS, outbox=Outbox(NAME, OUTBOX))
+    add_webhooks(module, settings)
+    return module

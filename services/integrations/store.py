@@ -13,3 +13,6 @@ class Base(DeclarativeBase):
 
 
 OUTBOX, INBOX = add_messaging_tables(Base.metadata)
+
+# The webhook tables share this metadata (one Alembic history per service).
+from services.integrations.webhooks import store as _webhooks_store  # noqa: E402, F401

@@ -101,4 +101,6 @@ def survey_answered(survey: Survey) -> events_pb2.SurveyAnswered:
         agent_id=survey.agent_id,
         score=survey.answer.score,
         comment=survey.answer.comment,
+        requester_id=survey.requester_id,
+        response_time=timestamp(survey.answer.response_time),
     )

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import requests
 
+from tests.infra import ALL_CONSUMERS
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -133,8 +135,9 @@ def metric(url: str, name: str, labels: Mapping[str, str]) -> float:
 
 
 CONSUMER = "marketing.contact-projection"
-# Every consumer a distributed suite declares queues for (removed when it stops).
-CONSUMERS = [CONSUMER, "marketing.engagement-log", "sales.lead-scoring"]
+WEBHOOKS_CONSUMER = "integrations.webhooks"
+# Every consumer whose queues `crm migrate` declares: a test removes all of them afterwards.
+CONSUMERS = ALL_CONSUMERS
 
 
 def start_distributed(
@@ -164,6 +167,10 @@ def start_distributed(
         **{f"CRM_{name.upper()}_ADDR": f"127.0.0.1:{ports[name]}" for name in services},
         "CRM_RELAY_POLL_SECONDS": "0.05",
         "CRM_RETRY_DELAYS_MS": "100,200,400",
+        # Webhooks may go to a receiver the test runs on 127.0.0.1, and retry quickly.
+        "CRM_WEBHOOKS_ALLOW_LOOPBACK": "true",
+        "CRM_WEBHOOKS_POLL_SECONDS": "0.1",
+        "CRM_WEBHOOKS_RETRY_BASE_SECONDS": "0.2",
         **extra_env,
     }
     suite = Suite(workdir, env)

@@ -35,7 +35,7 @@ def test_the_benchmark_report_has_every_scenario_with_baselines_and_ratios(tmp_p
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())
-    assert [s["scenario"] for s in report["scenarios"]] == ["gateway", "events", "search", "import"]
+    assert [s["scenario"] for s in report["scenarios"]] == ["gateway", "events", "search", "import", "webhooks"]
     for scenario in report["scenarios"]:
         assert scenario["ours"] and scenario["baselines"] and scenario["goals"]
         assert all(isinstance(v, int | float) and v > 0 for v in scenario["ratios"].values()), scenario["ratios"]

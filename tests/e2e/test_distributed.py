@@ -222,3 +222,41 @@ def test_a_duplicate_email_is_409_naming_the_existing_contact(suite):
     ]
     allowed = api.post("/v1/contacts?allowDuplicateEmail=true", json={"givenName": "Ada", "email": "ada@example.com"})
     assert allowed.status_code == 200
+
+
+def test_a_partner_subscribes_over_rest_and_receives_signed_contact_events(suite, api):
+    from services.integrations.webhooks.signing import verify
+    from tests.webhook_receiver import Receiver
+
+    refused = api.post("/v1/webhooks", json={"url": "https://169.254.169.254/latest", "eventTypes": ["contact.*"]})
+    assert refused.status_code == 400
+    assert [d["field"] for d in refused.json()["error"]["details"]] == ["url"]
+    receiver = Receiver().start()
+    try:
+        created = api.post("/v1/webhooks", json={"url": receiver.url, "eventTypes": ["contact.created"]})
+        assert created.status_code == 200, created.text
+        webhook = created.json()
+        assert webhook["secret"].startswith("whsec_") and webhook["state"] == "ACTIVE"
+        contact = api.post("/v1/contacts", json={"givenName": "Webhooked"}).json()
+        [received] = receiver.wait_for(1, timeout=30)
+    finally:
+        receiver.stop()
+    headers = received.headers
+    assert verify(
+        webhook["secret"],
+        headers["webhook-id"],
+        int(headers["webhook-timestamp"]),
+        received.body,
+        headers["webhook-signature"],
+    )
+    assert received.json["type"] == "contact.created" and received.json["data"]["id"] == contact["id"]
+    assert api.get(f"/v1/webhooks/{webhook['id']}").json().get("secret", "") == ""
+
+    def delivered():
+        listed = api.get(f"/v1/webhooks/{webhook['id']}/deliveries").json()
+        return listed["deliveries"] if listed["deliveries"][0]["state"] == "SUCCEEDED" else None
+
+    [delivery] = wait_until(delivered, 20, "the delivery recorded")
+    assert delivery["messageId"] == headers["webhook-id"] and delivery["attempts"][0]["statusCode"] == 200
+    types = api.get("/v1/webhookEventTypes").json()["eventTypes"]
+    assert {"contact.created", "ticket.solved"} <= {t["name"] for t in types}

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory):
     env = {"CRM_GATEWAY_ADDR": f"127.0.0.1:{free_port()}", "CRM_METRICS_PORT": str(free_port())}
+    env["CRM_WEBHOOKS_ALLOW_LOOPBACK"] = "true"  # only so the test's receiver on 127.0.0.1 may get webhooks
     for service in ("contacts", "sales", "support", "marketing", "integrations"):
         env[f"CRM_{service.upper()}_ADDR"] = f"127.0.0.1:{free_port()}"
     suite = Suite(tmp_path_factory.mktemp("embedded"), env)
@@ -40,6 +41,33 @@ def test_the_quick_start_from_tenant_to_contacts_to_marketing(embedded):
         what="the in-process event to reach marketing",
     )
     assert member["email"] == "ada@example.com"
+
+
+def test_a_ticket_reaches_its_requesters_timeline_over_the_in_process_bus(embedded):
+    api = Api(embedded.base, embedded.create_tenant("Timeline")["apiKey"])
+    contact = api.post("/v1/contacts", json={"givenName": "Grace"}).json()
+    ticket = api.post("/v1/tickets", json={"subject": "Broken", "requesterId": contact["id"]})
+    assert ticket.status_code == 200, ticket.text
+    entries = wait_until(
+        lambda: (r := api.get(f"/v1/contacts/{contact['id']}/timeline")).status_code == 200 and r.json()["entries"],
+        what="the ticket on the timeline",
+    )
+    assert [(e["kind"], e["sourceId"]) for e in entries] == [("ticket.opened", ticket.json()["id"])]
+
+
+def test_webhooks_are_delivered_in_the_embedded_mode(embedded):
+    from tests.webhook_receiver import Receiver
+
+    api = Api(embedded.base, embedded.create_tenant("Hooked")["apiKey"])
+    receiver = Receiver().start()
+    try:
+        created = api.post("/v1/webhooks", json={"url": receiver.url, "eventTypes": ["contact.*"]})
+        assert created.status_code == 200, created.text
+        contact = api.post("/v1/contacts", json={"givenName": "Ada"}).json()
+        [received] = receiver.wait_for(1)
+    finally:
+        receiver.stop()
+    assert received.json["type"] == "contact.created" and received.json["data"]["id"] == contact["id"]
 
 
 def test_the_process_exposes_prometheus_metrics(embedded):

@@ -15,6 +15,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 from gateway import openapi
 from gateway.routes import Route, discover
 from tests.e2e.support import Api, start_distributed, stop_distributed, wait_until
+from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 
@@ -106,6 +107,15 @@ ID_OF = {
     "/v1/webForms/{key}:submit": "webForm",
     "/v1/assignmentRules/{id}": "assignmentRule",
     "/v1/scoringRules/{id}": "scoringRule",
+    "/v1/activities/{id}": "activity",
+    "/v1/contacts/{contact_id}/timeline": "contact",
+    "/v1/accounts/{account_id}/timeline": "account",
+    "/v1/webhooks/{id}": "webhook",
+    "/v1/webhooks/{id}:rotateSecret": "webhook",
+    "/v1/webhooks/{id}:enable": "webhook",
+    "/v1/webhooks/{webhook_id}/deliveries": "webhook",
+    "/v1/webhookDeliveries/{id}": "webhookDelivery",
+    "/v1/webhookDeliveries/{id}:replay": "webhookDelivery",
 }
 # Minimal valid bodies for writes (anything else with a body gets {}).
 BODIES = {
@@ -130,11 +140,20 @@ BODIES = {
     ("POST", "/v1/segments/{id}:addMembers"): {"contactIds": ["INTRUDER"]},
     ("POST", "/v1/segments/{id}:removeMembers"): {"contactIds": ["INTRUDER"]},
     ("POST", "/v1/templates/{id}:preview"): {"contactId": "INTRUDER"},
+    ("PATCH", "/v1/activities/{id}"): {"subject": "taken over"},
+    ("PATCH", "/v1/webhooks/{id}"): {"description": "taken over"},
 }
 
 
 @pytest.fixture(scope="module")
-def tenant_a(suite) -> dict[str, str]:
+def receiver():
+    running = Receiver().start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def tenant_a(suite, receiver) -> dict[str, str]:
     """Tenant A's admin key, and one resource of each kind the routes name."""
     api = Api(suite.base, suite.create_tenant("Victim")["apiKey"])
 
@@ -144,6 +163,8 @@ def tenant_a(suite) -> dict[str, str]:
         return str(pick(response.json()))
 
     ids = {"key": api.session.headers["Authorization"].split(" ", 1)[1]}
+    # Subscribed before the contact is made, so that the contact's event gives it a delivery.
+    ids["webhook"] = made("/v1/webhooks", {"url": receiver.url, "eventTypes": ["contact.created"]})
     ids["contact"] = made("/v1/contacts", {"givenName": "Victim", "title": "original"})
     ids["account"] = made("/v1/accounts", {"name": "Victim Inc", "industry": "original"})
     ids["customFieldDefinition"] = made(
@@ -181,9 +202,17 @@ def tenant_a(suite) -> dict[str, str]:
     ids["scoringRule"] = made("/v1/scoringRules", {"attribute": "industry", "value": "saas", "points": 10})
     ids["segment"] = made("/v1/segments", {"name": "original", "kind": "STATIC"})
     ids["template"] = made("/v1/templates", {"name": "original", "subject": "Hi", "textBody": "Hello"})
+    ids["activity"] = made(
+        "/v1/activities",
+        {"kind": "NOTE", "subject": "original", "contactIds": [ids["contact"]], "accountIds": [ids["account"]]},
+    )
     # The marketing projection of the contact arrives by event: wait until tenant A sees it, so that
     # tenant B's 404 on it means "not yours", not "not there yet".
     wait_until(lambda: api.get(f"/v1/audienceMembers/{ids['contact']}").status_code == 200, 30, "the projection")
+    deliveries = wait_until(
+        lambda: api.get(f"/v1/webhooks/{ids['webhook']}/deliveries").json()["deliveries"], 30, "the webhook delivery"
+    )
+    ids["webhookDelivery"] = deliveries[0]["id"]
     return ids
 
 
@@ -227,6 +256,9 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
     assert owner.get(f"/v1/tickets/{tenant_a['ticket']}/comments").json()["comments"] == []
     assert owner.get(f"/v1/slaPolicies/{tenant_a['slaPolicy']}").status_code == 200
     assert owner.get(f"/v1/agents/{tenant_a['agent']}").json()["displayName"] == "Ann"
+    activity = owner.get(f"/v1/activities/{tenant_a['activity']}")
+    assert activity.status_code == 200 and activity.json()["subject"] == "original"
+    assert owner.get(f"/v1/accounts/{tenant_a['account']}/timeline").status_code == 200
     article = owner.get(f"/v1/articles/{tenant_a['article']}").json()
     assert article["title"] == "Paying twice" and article["status"] == "DRAFT"
     job = owner.get(f"/v1/importJobs/{tenant_a['importJob']}").json()
@@ -236,3 +268,5 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
     assert [x["givenName"] for x in owner.get("/v1/leads").json()["leads"]] == ["Victim"]
     for kind, path in (("assignmentRule", "assignmentRules"), ("scoringRule", "scoringRules"), ("webForm", "webForms")):
         assert owner.get(f"/v1/{path}/{tenant_a[kind]}").status_code == 200
+    webhook = owner.get(f"/v1/webhooks/{tenant_a['webhook']}").json()
+    assert webhook["description"] == "" and webhook.get("previousSecretExpireTime") is None

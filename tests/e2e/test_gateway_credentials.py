@@ -86,7 +86,10 @@ def test_client_credentials_grant_issues_a_signed_token_that_the_jwks_verifies(p
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["token_type"] == "Bearer" and body["expires_in"] > 0
-    assert set(body["scope"].split()) == {"contacts:read", "contacts:write", "sales:read"}
+    assert set(body["scope"].split()) == {"contacts:read", "contacts:write", "sales:read"} | {
+        "integrations:read",
+        "integrations:write",
+    }
     assert response.headers["Cache-Control"] == "no-store"
 
     header = jwt.get_unverified_header(body["access_token"])

@@ -11,7 +11,7 @@ import uuid
 import pytest
 import requests
 
-from tests.e2e.support import CONSUMER, ROOT, Api, Suite, metric, wait_until
+from tests.e2e.support import CONSUMER, CONSUMERS, ROOT, Api, Suite, metric, wait_until
 from tests.infra import delete_amqp_prefix
 
 pytestmark = pytest.mark.e2e
@@ -62,7 +62,7 @@ def cluster(tmp_path_factory, databases, amqp_url, redis_server):
             process.send_signal(signal.SIGINT)
             process.wait(30)
         log.close()
-        delete_amqp_prefix(amqp_url, prefix, [CONSUMER], retry_tiers=3)
+        delete_amqp_prefix(amqp_url, prefix, CONSUMERS, retry_tiers=3)
 
 
 def test_every_target_runs_as_its_own_process_with_replicas(cluster):

@@ -10,8 +10,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from tests.e2e.support import CONSUMER, Suite, free_port, wait_until
-from tests.infra import delete_amqp_prefix
+from tests.e2e.support import Suite, free_port, wait_until
+from tests.infra import CONSUMERS_BY_SERVICE, delete_amqp_prefix
 
 pytestmark = pytest.mark.e2e
 
@@ -39,7 +39,7 @@ def reflected_services(address: str) -> set[str]:
         ("marketing", "crm.marketing.v1.AudienceService"),
         ("sales", "crm.sales.v1.LeadsService"),
         ("support", "crm.support.v1.TicketsService"),
-        ("integrations", None),
+        ("integrations", "crm.integrations.v1.WebhooksService"),
     ],
 )
 def test_a_service_target_serves_health_and_reflection(service, api, tmp_path, databases, amqp_url):
@@ -68,9 +68,7 @@ def test_a_service_target_serves_health_and_reflection(service, api, tmp_path, d
         suite.assert_running()
     finally:
         exit_code = suite.stop(service)
-        consumers = {"marketing": [CONSUMER, "marketing.engagement-log"], "sales": ["sales.lead-scoring"]}.get(
-            service, []
-        )
+        consumers = CONSUMERS_BY_SERVICE.get(service, [])
         delete_amqp_prefix(amqp_url, prefix, consumers, retry_tiers=3)
     assert exit_code == 0, suite.log(service)
 

@@ -154,3 +154,51 @@ def test_knowledge_base_metrics_and_a_survey_answered_without_credentials(suite,
     missing = api.get("/v1/supportMetrics")
     assert missing.status_code == 400
     assert {d["field"] for d in missing.json()["error"]["details"]} == {"startTime", "endTime"}
+
+
+def test_a_tickets_life_and_its_csat_answer_appear_on_the_requesters_timeline(suite, api):
+    from crm.events.v1.envelope_pb2 import Envelope
+    from crm.support.v1 import events_pb2
+
+    contact = api.post("/v1/contacts", json={"givenName": "Rita", "email": "rita@example.com"}).json()
+    note = api.post(
+        "/v1/activities",
+        json={
+            "kind": "NOTE",
+            "subject": "Prefers email",
+            "contactIds": [contact["id"]],
+            "occurTime": "2026-01-01T00:00:00Z",
+        },
+    )
+    assert note.status_code == 200, note.text
+    unknown = api.post("/v1/activities", json={"kind": "CALL", "subject": "x", "contactIds": ["nobody"]})
+    assert unknown.status_code == 400 and unknown.json()["error"]["details"][0]["field"] == "contactIds[0]"
+    ticket = api.post("/v1/tickets", json={"subject": "Cannot log in", "requesterId": contact["id"]}).json()
+    assert api.patch(f"/v1/tickets/{ticket['id']}", json={"status": "SOLVED"}).status_code == 200
+    with sa.create_engine(suite.support_db).connect() as connection:
+        token = wait_until(
+            lambda: [
+                s.token
+                for p in connection.execute(
+                    sa.text("SELECT payload FROM outbox WHERE event_type = 'crm.support.v1.SurveyCreated'")
+                ).scalars()
+                if (s := events_pb2.SurveyCreated.FromString(Envelope.FromString(p).data)).ticket_id == ticket["id"]
+            ],
+            what="the CSAT survey",
+        )[0]
+    answered = Api(suite.base, None).post("/v1/surveys:submit", json={"token": token, "score": 4, "comment": "Fine"})
+    assert answered.status_code == 200, answered.text
+
+    path = f"/v1/contacts/{contact['id']}/timeline"
+    entries = wait_until(
+        lambda: (r := api.get(path).json().get("entries", [])) and len(r) == 4 and r,
+        what="the ticket, its solve and the answer on the timeline",
+    )
+    assert [e["kind"] for e in entries] == ["survey.answered", "ticket.solved", "ticket.opened", "activity.note"]
+    assert entries[2]["title"] == "Ticket opened: Cannot log in" and entries[2]["sourceId"] == ticket["id"]
+    assert entries[0]["attributes"] == {"surveyKind": "CSAT", "score": 4, "ticketId": ticket["id"]}
+    assert token not in str(entries)
+    only = api.get(path, params={"filter": 'kind = "ticket.solved"', "pageSize": 1}).json()
+    assert [e["kind"] for e in only["entries"]] == ["ticket.solved"] and only["nextPageToken"] == ""
+    other = Api(suite.base, suite.create_tenant("Elsewhere")["apiKey"])
+    assert other.get(path).status_code == 404

@@ -84,6 +84,8 @@ def test_solving_a_ticket_creates_a_csat_survey_that_an_anonymous_customer_answe
     assert support.event_types(created.survey_id) == ["SurveyCreated", "SurveyAnswered"]
     answered = events_pb2.SurveyAnswered.FromString(support.events(created.survey_id)[-1].data)
     assert (answered.ticket_id, answered.score) == (ticket.id, 4)
+    assert answered.requester_id == ticket.requester_id, "the timeline files the answer under the requester"
+    assert answered.response_time.ToDatetime(tzinfo=dt.UTC) == answer.response_time.ToDatetime(tzinfo=dt.UTC)
     stored = surveys.GetSurvey(surveys_pb2.GetSurveyRequest(id=created.survey_id), metadata=as_(AGENT_A))
     assert stored.response.score == 4 and stored.ticket_id == ticket.id
     other = surveys_pb2.GetSurveyRequest(id=created.survey_id)

@@ -65,3 +65,13 @@ def test_order_by_takes_sortable_fields_with_optional_direction():
         with pytest.raises(InvalidArgument) as caught:
             parse_order_by(bad, FIELDS, default=[])
         assert says in caught.value.violations[0].description and caught.value.violations[0].field == "order_by"
+
+
+def test_a_boolean_field_takes_true_or_false_with_equality_only():
+    flags = [Field("done", sa.column("done"), Kind.BOOLEAN)]
+    compiled = compile_filter("done = true", flags, "sqlite")
+    assert compiled is not None and str(compiled.compile(compile_kwargs={"literal_binds": True})) == "done = true"
+    for text in ("done = maybe", "done > false", 'done = "true"'):
+        with pytest.raises(InvalidArgument) as caught:
+            compile_filter(text, flags, "sqlite")
+        assert "true or false" in caught.value.violations[0].description

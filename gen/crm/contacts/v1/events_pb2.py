@@ -23,29 +23,36 @@ _sym_db = _symbol_database.Default()
 
 
 from crm.contacts.v1 import accounts_pb2 as crm_dot_contacts_dot_v1_dot_accounts__pb2
+from crm.contacts.v1 import activities_pb2 as crm_dot_contacts_dot_v1_dot_activities__pb2
 from crm.contacts.v1 import contacts_pb2 as crm_dot_contacts_dot_v1_dot_contacts__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63rm/contacts/v1/events.proto\x12\x0f\x63rm.contacts.v1\x1a\x1e\x63rm/contacts/v1/accounts.proto\x1a\x1e\x63rm/contacts/v1/contacts.proto\x1a google/protobuf/field_mask.proto\";\n\x0e\x43ontactCreated\x12)\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x18.crm.contacts.v1.Contact\"o\n\x0e\x43ontactUpdated\x12)\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x18.crm.contacts.v1.Contact\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"$\n\x0e\x43ontactDeleted\x12\x12\n\ncontact_id\x18\x01 \x01(\t\";\n\x0e\x41\x63\x63ountCreated\x12)\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x18.crm.contacts.v1.Account\"o\n\x0e\x41\x63\x63ountUpdated\x12)\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x18.crm.contacts.v1.Account\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"$\n\x0e\x41\x63\x63ountDeleted\x12\x12\n\naccount_id\x18\x01 \x01(\t\"U\n\x10\x43ontactsImported\x12\x15\n\rimport_job_id\x18\x01 \x01(\t\x12*\n\x08\x63ontacts\x18\x02 \x03(\x0b\x32\x18.crm.contacts.v1.Contactb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63rm/contacts/v1/events.proto\x12\x0f\x63rm.contacts.v1\x1a\x1e\x63rm/contacts/v1/accounts.proto\x1a crm/contacts/v1/activities.proto\x1a\x1e\x63rm/contacts/v1/contacts.proto\x1a google/protobuf/field_mask.proto\";\n\x0e\x43ontactCreated\x12)\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x18.crm.contacts.v1.Contact\"o\n\x0e\x43ontactUpdated\x12)\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x18.crm.contacts.v1.Contact\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"$\n\x0e\x43ontactDeleted\x12\x12\n\ncontact_id\x18\x01 \x01(\t\";\n\x0e\x41\x63\x63ountCreated\x12)\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x18.crm.contacts.v1.Account\"o\n\x0e\x41\x63\x63ountUpdated\x12)\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x18.crm.contacts.v1.Account\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"$\n\x0e\x41\x63\x63ountDeleted\x12\x12\n\naccount_id\x18\x01 \x01(\t\"U\n\x10\x43ontactsImported\x12\x15\n\rimport_job_id\x18\x01 \x01(\t\x12*\n\x08\x63ontacts\x18\x02 \x03(\x0b\x32\x18.crm.contacts.v1.Contact\">\n\x0f\x41\x63tivityCreated\x12+\n\x08\x61\x63tivity\x18\x01 \x01(\x0b\x32\x19.crm.contacts.v1.Activity\"r\n\x0f\x41\x63tivityUpdated\x12+\n\x08\x61\x63tivity\x18\x01 \x01(\x0b\x32\x19.crm.contacts.v1.Activity\x12\x32\n\x0e\x63hanged_fields\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"&\n\x0f\x41\x63tivityDeleted\x12\x13\n\x0b\x61\x63tivity_id\x18\x01 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.contacts.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CONTACTCREATED']._serialized_start=147
-  _globals['_CONTACTCREATED']._serialized_end=206
-  _globals['_CONTACTUPDATED']._serialized_start=208
-  _globals['_CONTACTUPDATED']._serialized_end=319
-  _globals['_CONTACTDELETED']._serialized_start=321
-  _globals['_CONTACTDELETED']._serialized_end=357
-  _globals['_ACCOUNTCREATED']._serialized_start=359
-  _globals['_ACCOUNTCREATED']._serialized_end=418
-  _globals['_ACCOUNTUPDATED']._serialized_start=420
-  _globals['_ACCOUNTUPDATED']._serialized_end=531
-  _globals['_ACCOUNTDELETED']._serialized_start=533
-  _globals['_ACCOUNTDELETED']._serialized_end=569
-  _globals['_CONTACTSIMPORTED']._serialized_start=571
-  _globals['_CONTACTSIMPORTED']._serialized_end=656
+  _globals['_CONTACTCREATED']._serialized_start=181
+  _globals['_CONTACTCREATED']._serialized_end=240
+  _globals['_CONTACTUPDATED']._serialized_start=242
+  _globals['_CONTACTUPDATED']._serialized_end=353
+  _globals['_CONTACTDELETED']._serialized_start=355
+  _globals['_CONTACTDELETED']._serialized_end=391
+  _globals['_ACCOUNTCREATED']._serialized_start=393
+  _globals['_ACCOUNTCREATED']._serialized_end=452
+  _globals['_ACCOUNTUPDATED']._serialized_start=454
+  _globals['_ACCOUNTUPDATED']._serialized_end=565
+  _globals['_ACCOUNTDELETED']._serialized_start=567
+  _globals['_ACCOUNTDELETED']._serialized_end=603
+  _globals['_CONTACTSIMPORTED']._serialized_start=605
+  _globals['_CONTACTSIMPORTED']._serialized_end=690
+  _globals['_ACTIVITYCREATED']._serialized_start=692
+  _globals['_ACTIVITYCREATED']._serialized_end=754
+  _globals['_ACTIVITYUPDATED']._serialized_start=756
+  _globals['_ACTIVITYUPDATED']._serialized_end=870
+  _globals['_ACTIVITYDELETED']._serialized_start=872
+  _globals['_ACTIVITYDELETED']._serialized_end=910
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,5 @@
 from crm.contacts.v1 import accounts_pb2 as _accounts_pb2
+from crm.contacts.v1 import activities_pb2 as _activities_pb2
 from crm.contacts.v1 import contacts_pb2 as _contacts_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf.internal import containers as _containers
@@ -56,3 +57,23 @@ class ContactsImported(_message.Message):
     import_job_id: str
     contacts: _containers.RepeatedCompositeFieldContainer[_contacts_pb2.Contact]
     def __init__(self, import_job_id: _Optional[str] = ..., contacts: _Optional[_Iterable[_Union[_contacts_pb2.Contact, _Mapping]]] = ...) -> None: ...
+
+class ActivityCreated(_message.Message):
+    __slots__ = ("activity",)
+    ACTIVITY_FIELD_NUMBER: _ClassVar[int]
+    activity: _activities_pb2.Activity
+    def __init__(self, activity: _Optional[_Union[_activities_pb2.Activity, _Mapping]] = ...) -> None: ...
+
+class ActivityUpdated(_message.Message):
+    __slots__ = ("activity", "changed_fields")
+    ACTIVITY_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    activity: _activities_pb2.Activity
+    changed_fields: _field_mask_pb2.FieldMask
+    def __init__(self, activity: _Optional[_Union[_activities_pb2.Activity, _Mapping]] = ..., changed_fields: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class ActivityDeleted(_message.Message):
+    __slots__ = ("activity_id",)
+    ACTIVITY_ID_FIELD_NUMBER: _ClassVar[int]
+    activity_id: str
+    def __init__(self, activity_id: _Optional[str] = ...) -> None: ...

@@ -123,17 +123,21 @@ class SurveyCreated(_message.Message):
     def __init__(self, survey_id: _Optional[str] = ..., kind: _Optional[_Union[_surveys_pb2.Survey.Kind, str]] = ..., ticket_id: _Optional[str] = ..., requester_id: _Optional[str] = ..., token: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SurveyAnswered(_message.Message):
-    __slots__ = ("survey_id", "kind", "ticket_id", "agent_id", "score", "comment")
+    __slots__ = ("survey_id", "kind", "ticket_id", "agent_id", "score", "comment", "requester_id", "response_time")
     SURVEY_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     TICKET_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     COMMENT_FIELD_NUMBER: _ClassVar[int]
+    REQUESTER_ID_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_TIME_FIELD_NUMBER: _ClassVar[int]
     survey_id: str
     kind: _surveys_pb2.Survey.Kind
     ticket_id: str
     agent_id: str
     score: int
     comment: str
-    def __init__(self, survey_id: _Optional[str] = ..., kind: _Optional[_Union[_surveys_pb2.Survey.Kind, str]] = ..., ticket_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., score: _Optional[int] = ..., comment: _Optional[str] = ...) -> None: ...
+    requester_id: str
+    response_time: _timestamp_pb2.Timestamp
+    def __init__(self, survey_id: _Optional[str] = ..., kind: _Optional[_Union[_surveys_pb2.Survey.Kind, str]] = ..., ticket_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., score: _Optional[int] = ..., comment: _Optional[str] = ..., requester_id: _Optional[str] = ..., response_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

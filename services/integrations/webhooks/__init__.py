@@ -1,0 +1,1 @@
+"""Partner webhooks: subscriptions, signed deliveries with retries, replay (docs/adr/0040, 0041)."""
