@@ -4,6 +4,7 @@
     python -m bench.run --size 100 --out DIR   # a smoke run (make test runs one)
     python -m bench.run --only search --search-size 1000000
     python -m bench.run --only import --import-rows 1000000   # the CSV import at full size
+    python -m bench.run --only segments --segment-size 1000000
 
 PostgreSQL and RabbitMQ are found as the tests find them (CRM_TEST_* variables, testcontainers, or
 the local services). Every figure stands next to its raw baseline from the same run, with the
@@ -26,7 +27,8 @@ from typing import Any
 from crmkit.migrations import upgrade
 from tests.infra import Databases, migrations_of, postgres_admin_url, rabbitmq_url, redis_url
 
-SCENARIOS = ("gateway", "events", "search", "import", "webhooks")
+SCENARIOS = ("gateway", "events", "search", "import", "webhooks", "segments")
+SEGMENT_SIZE = 100_000
 # bench/import.py's default: a million rows (minutes); smoke runs pass a small --import-rows.
 IMPORT_ROWS = 1_000_000
 NOT_YET = {
@@ -45,8 +47,14 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run(size: int, only: list[str], search_size: int = 1_000_000, import_rows: int = IMPORT_ROWS) -> dict[str, Any]:
-    from bench import events, gateway, search, webhooks
+def run(
+    size: int,
+    only: list[str],
+    search_size: int = 1_000_000,
+    import_rows: int = IMPORT_ROWS,
+    segment_size: int = SEGMENT_SIZE,
+) -> dict[str, Any]:
+    from bench import events, gateway, search, segments, webhooks
 
     csv_import = importlib.import_module("bench.import")  # `import` is a keyword
 
@@ -73,6 +81,10 @@ def run(size: int, only: list[str], search_size: int = 1_000_000, import_rows: i
                 url = databases.create("bench_integrations")
                 upgrade(migrations_of("integrations"), url)
                 results.append(webhooks.run(size, url))
+            if "segments" in only:
+                url = databases.create("bench_segments")
+                upgrade(migrations_of("marketing"), url)
+                results.append(segments.run(segment_size, url, samples=max(20, min(size, 200))))
         finally:
             databases.drop_all()
     return {"size": size, "machine": machine(), "scenarios": results, "not_yet": NOT_YET}
@@ -107,6 +119,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="Run the benchmarks and write the report.")
     parser.add_argument("--size", type=int, default=2000, help="requests or events per measurement")
     parser.add_argument("--search-size", type=int, default=1_000_000, help="contacts loaded for the search scenario")
+    parser.add_argument("--segment-size", type=int, default=SEGMENT_SIZE, help="audience of the segments scenario")
     parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {SCENARIOS}")
     parser.add_argument("--import-rows", type=int, default=IMPORT_ROWS, help="rows of the CSV import scenario")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent, help="where report.md and .json go")
@@ -114,7 +127,7 @@ def main() -> int:
     only = [s for s in args.only.split(",") if s]
     if unknown := set(only) - set(SCENARIOS):
         parser.error(f"unknown scenarios {sorted(unknown)}")
-    report = run(args.size, only, args.search_size, args.import_rows)
+    report = run(args.size, only, args.search_size, args.import_rows, args.segment_size)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "report.md").write_text(markdown(report))

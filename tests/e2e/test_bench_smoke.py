@@ -25,6 +25,8 @@ def test_the_benchmark_report_has_every_scenario_with_baselines_and_ratios(tmp_p
             "3000",
             "--import-rows",
             "300",
+            "--segment-size",
+            "2000",
             "--out",
             str(tmp_path),
         ],
@@ -35,7 +37,14 @@ def test_the_benchmark_report_has_every_scenario_with_baselines_and_ratios(tmp_p
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())
-    assert [s["scenario"] for s in report["scenarios"]] == ["gateway", "events", "search", "import", "webhooks"]
+    assert [s["scenario"] for s in report["scenarios"]] == [
+        "gateway",
+        "events",
+        "search",
+        "import",
+        "webhooks",
+        "segments",
+    ]
     for scenario in report["scenarios"]:
         assert scenario["ours"] and scenario["baselines"] and scenario["goals"]
         assert all(isinstance(v, int | float) and v > 0 for v in scenario["ratios"].values()), scenario["ratios"]
