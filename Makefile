@@ -63,7 +63,7 @@ fmt: install ## format and auto-fix
 	$(BIN)/ruff check --fix .
 
 typecheck: install ## mypy on the shared library, the domain modules and the gateway
-	$(BIN)/mypy crmkit gateway suite services/*/domain.py services/support/domain services/sales/domain services/contacts/dedup.py services/contacts/survivorship.py
+	$(BIN)/mypy crmkit gateway suite services/*/domain.py services/support/domain services/sales/domain services/contacts/dedup.py services/contacts/survivorship.py services/marketing/domain
 
 bench: install ## benchmarks next to raw baselines; writes bench/report.md (SIZE=2000 by default)
 	$(BIN)/python -m bench.run --size $(or $(SIZE),2000)

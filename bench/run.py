@@ -6,6 +6,7 @@
     python -m bench.run --only import --import-rows 1000000   # the CSV import at full size
     python -m bench.run --only forecast --forecast-size 1000000
     python -m bench.run --only dedup --dedup-size 1000000
+    python -m bench.run --only segments --segment-size 1000000
 
 PostgreSQL and RabbitMQ are found as the tests find them (CRM_TEST_* variables, testcontainers, or
 the local services). Every figure stands next to its raw baseline from the same run, with the
@@ -28,7 +29,8 @@ from typing import Any
 from crmkit.migrations import upgrade
 from tests.infra import Databases, migrations_of, postgres_admin_url, rabbitmq_url, redis_url
 
-SCENARIOS = ("gateway", "events", "search", "import", "webhooks", "forecast", "dedup")
+SCENARIOS = ("gateway", "events", "search", "import", "webhooks", "forecast", "dedup", "segments")
+SEGMENT_SIZE = 100_000
 # bench/import.py's default: a million rows (minutes); smoke runs pass a small --import-rows.
 IMPORT_ROWS = 1_000_000
 NOT_YET: dict[str, str] = {}
@@ -51,8 +53,9 @@ def run(
     import_rows: int = IMPORT_ROWS,
     forecast_size: int = 1_000_000,
     dedup_size: int = 1_000_000,
+    segment_size: int = SEGMENT_SIZE,
 ) -> dict[str, Any]:
-    from bench import dedup, events, forecast, gateway, search, webhooks
+    from bench import dedup, events, forecast, gateway, search, segments, webhooks
 
     csv_import = importlib.import_module("bench.import")  # `import` is a keyword
 
@@ -85,6 +88,10 @@ def run(
                 results.append(forecast.run(forecast_size, url))
             if "dedup" in only:
                 results.append(dedup.run(dedup_size))
+            if "segments" in only:
+                url = databases.create("bench_segments")
+                upgrade(migrations_of("marketing"), url)
+                results.append(segments.run(segment_size, url, samples=max(20, min(size, 200))))
         finally:
             databases.drop_all()
     return {"size": size, "machine": machine(), "scenarios": results, "not_yet": NOT_YET}
@@ -123,6 +130,7 @@ def main() -> int:
         "--forecast-size", type=int, default=1_000_000, help="opportunities the forecast scenario loads"
     )
     parser.add_argument("--dedup-size", type=int, default=1_000_000, help="contacts in the duplicate-finding set")
+    parser.add_argument("--segment-size", type=int, default=SEGMENT_SIZE, help="audience of the segments scenario")
     parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {SCENARIOS}")
     parser.add_argument("--import-rows", type=int, default=IMPORT_ROWS, help="rows of the CSV import scenario")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent, help="where report.md and .json go")
@@ -130,7 +138,15 @@ def main() -> int:
     only = [s for s in args.only.split(",") if s]
     if unknown := set(only) - set(SCENARIOS):
         parser.error(f"unknown scenarios {sorted(unknown)}")
-    report = run(args.size, only, args.search_size, args.import_rows, args.forecast_size, args.dedup_size)
+    report = run(
+        args.size,
+        only,
+        args.search_size,
+        args.import_rows,
+        args.forecast_size,
+        args.dedup_size,
+        args.segment_size,
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "report.md").write_text(markdown(report))

@@ -27,7 +27,7 @@ LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 # a test's broker prefix. tests/unit/test_consumer_registry.py keeps it equal to the modules' own.
 CONSUMERS_BY_SERVICE: dict[str, list[str]] = {
     "contacts": ["contacts.timeline"],
-    "marketing": ["marketing.contact-projection"],
+    "marketing": ["marketing.contact-projection", "marketing.engagement-log"],
     "sales": ["sales.lead-scoring"],
     "support": ["support.contact-merges", "support.email-intake"],
     "integrations": ["integrations.webhooks", "integrations.support-replies"],

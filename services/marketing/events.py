@@ -6,14 +6,20 @@ import datetime as dt
 
 from crm.contacts.v1 import contacts_pb2, events_pb2
 from crm.events.v1.envelope_pb2 import Envelope
+from crm.marketing.v1 import events_pb2 as marketing_events
+from google.protobuf import json_format
 from sqlalchemy.orm import Session
 
-from crmkit.db import Database
+from crmkit.db import Database, utcnow
 from crmkit.events.consumer import EventConsumer, Handles
-from services.marketing import domain, store
+from crmkit.ids import new_id
+from services.marketing import domain, store, usecases
+from services.marketing.domain import consent
+from services.marketing.domain.segments import Engagement
 from services.marketing.store import INBOX
 
 CONSUMER = "marketing.contact-projection"
+ENGAGEMENT_CONSUMER = "marketing.engagement-log"
 Stage = contacts_pb2.Contact.LifecycleStage
 
 
@@ -46,8 +52,11 @@ def _project(session: Session, tenant_id: str, contact: contacts_pb2.Contact) ->
             lifecycle_stage=Stage.Name(contact.lifecycle_stage) if contact.lifecycle_stage else "",
             tags=tuple(contact.tags),
             source_update_time=version,
+            phone=contact.phone,
+            custom_fields=json_format.MessageToDict(contact.custom_fields),
         ),
     )
+    usecases.refresh_contact(session, tenant_id, contact.id, utcnow())
 
 
 def on_contact_deleted(session: Session, envelope: Envelope, event: events_pb2.ContactDeleted) -> None:
@@ -68,6 +77,7 @@ def _tombstone(session: Session, envelope: Envelope, contact_id: str) -> None:
         return
     # A tombstone without personal data: a late update must not resurrect the contact.
     store.put(session, domain.AudienceMember(envelope.tenant, contact_id, "", "", "", "", (), deleted_at, deleted=True))
+    usecases.refresh_contact(session, envelope.tenant, contact_id, utcnow())
 
 
 def contact_projection(database: Database) -> EventConsumer:
@@ -81,5 +91,89 @@ def contact_projection(database: Database) -> EventConsumer:
             Handles(events_pb2.ContactDeleted, on_contact_deleted),  # type: ignore[arg-type]
             Handles(events_pb2.ContactsImported, on_contacts_imported),  # type: ignore[arg-type]
             Handles(events_pb2.ContactsMerged, on_contacts_merged),  # type: ignore[arg-type]
+        ],
+    )
+
+
+# --- marketing's own engagement events -> engagement log, consent, suppression, segments -------
+
+
+def _log(session: Session, envelope: Envelope, engagement: marketing_events.Engagement, kind: str) -> None:
+    if not engagement.contact_id:
+        return
+    occurred = (engagement.occur_time if engagement.HasField("occur_time") else envelope.time).ToDatetime(tzinfo=dt.UTC)
+    store.log_engagement(
+        session,
+        new_id(),
+        envelope.tenant,
+        engagement.contact_id,
+        engagement.message_id,
+        Engagement(kind, engagement.campaign_id, occurred),
+    )
+    usecases.refresh_contact(session, envelope.tenant, engagement.contact_id, utcnow())
+
+
+def _suppress(session: Session, envelope: Envelope, engagement: marketing_events.Engagement, reason: str) -> None:
+    """The address the message went to is suppressed for the tenant, whatever contact holds it later."""
+    address = engagement.email
+    if not address and engagement.contact_id:
+        member = store.get(session, envelope.tenant, engagement.contact_id)
+        address = member.email if member else ""
+    if address:
+        entry = store.Suppressed(
+            consent.normalise_email(address), reason, engagement.contact_id, envelope.time.ToDatetime(tzinfo=dt.UTC)
+        )
+        store.suppress(session, envelope.tenant, entry)
+
+
+def on_sent(session: Session, envelope: Envelope, event: marketing_events.EmailSent) -> None:
+    _log(session, envelope, event.engagement, "sent")
+
+
+def on_opened(session: Session, envelope: Envelope, event: marketing_events.EmailOpened) -> None:
+    _log(session, envelope, event.engagement, "opened")
+
+
+def on_clicked(session: Session, envelope: Envelope, event: marketing_events.EmailClicked) -> None:
+    _log(session, envelope, event.engagement, "clicked")
+
+
+def on_bounced(session: Session, envelope: Envelope, event: marketing_events.EmailBounced) -> None:
+    if event.hard:
+        _suppress(session, envelope, event.engagement, consent.HARD_BOUNCE)
+    _log(session, envelope, event.engagement, "bounced")
+
+
+def on_complained(session: Session, envelope: Envelope, event: marketing_events.EmailComplained) -> None:
+    _suppress(session, envelope, event.engagement, consent.COMPLAINT)
+    _log(session, envelope, event.engagement, "complained")
+
+
+def on_unsubscribed(session: Session, envelope: Envelope, event: marketing_events.Unsubscribed) -> None:
+    channel = event.channel or "email"
+    if event.engagement.contact_id and channel in consent.CHANNELS:
+        usecases.record_unsubscribe(
+            session, envelope.tenant, event.engagement.contact_id, channel, envelope.time.ToDatetime(tzinfo=dt.UTC)
+        )
+    _log(session, envelope, event.engagement, "unsubscribed")
+
+
+def on_form_submitted(session: Session, envelope: Envelope, event: marketing_events.FormSubmitted) -> None:
+    _log(session, envelope, event.engagement, "formSubmitted")
+
+
+def engagement_log(database: Database) -> EventConsumer:
+    return EventConsumer(
+        ENGAGEMENT_CONSUMER,
+        database,
+        INBOX,
+        [
+            Handles(marketing_events.EmailSent, on_sent),  # type: ignore[arg-type]
+            Handles(marketing_events.EmailOpened, on_opened),  # type: ignore[arg-type]
+            Handles(marketing_events.EmailClicked, on_clicked),  # type: ignore[arg-type]
+            Handles(marketing_events.EmailBounced, on_bounced),  # type: ignore[arg-type]
+            Handles(marketing_events.EmailComplained, on_complained),  # type: ignore[arg-type]
+            Handles(marketing_events.Unsubscribed, on_unsubscribed),  # type: ignore[arg-type]
+            Handles(marketing_events.FormSubmitted, on_form_submitted),  # type: ignore[arg-type]
         ],
     )

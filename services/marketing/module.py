@@ -10,9 +10,10 @@ from crmkit.config import Settings
 from crmkit.db import Database
 from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
-from services.marketing.api import AudienceServicer
-from services.marketing.events import contact_projection
+from services.marketing.api import AudienceServicer, ConsentServicer, SegmentServicer, TemplateServicer
+from services.marketing.events import contact_projection, engagement_log
 from services.marketing.store import OUTBOX
+from services.marketing.usecases import Consent, EngagementExpiry, Segments, Templates
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 NAME = "marketing"
@@ -24,8 +25,17 @@ def build(settings: Settings) -> ServiceModule:
         name=NAME,
         database=database,
         migrations=MIGRATIONS,
-        registrations=[(marketing_pb2_grpc.add_AudienceServiceServicer_to_server, AudienceServicer(database))],
-        grpc_services=[marketing_pb2.DESCRIPTOR.services_by_name["AudienceService"].full_name],
-        consumers=[contact_projection(database)],
+        registrations=[
+            (marketing_pb2_grpc.add_AudienceServiceServicer_to_server, AudienceServicer(database)),
+            (marketing_pb2_grpc.add_ConsentServiceServicer_to_server, ConsentServicer(Consent(database))),
+            (marketing_pb2_grpc.add_SegmentServiceServicer_to_server, SegmentServicer(Segments(database))),
+            (marketing_pb2_grpc.add_TemplateServiceServicer_to_server, TemplateServicer(Templates(database))),
+        ],
+        grpc_services=[
+            marketing_pb2.DESCRIPTOR.services_by_name[name].full_name
+            for name in ("AudienceService", "ConsentService", "SegmentService", "TemplateService")
+        ],
+        consumers=[contact_projection(database), engagement_log(database)],
         outbox=Outbox(NAME, OUTBOX),
+        workers=[("segment-engagement-expiry", EngagementExpiry(database).run)],
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -10,6 +12,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from crmkit.db import JSONType, UTCDateTime, make_metadata
 from crmkit.events.tables import add_messaging_tables
 from services.marketing.domain import AudienceMember
+from services.marketing.domain.consent import Subscription
+from services.marketing.domain.segments import Engagement
 
 
 class Base(DeclarativeBase):
@@ -31,6 +35,8 @@ class AudienceMemberRow(Base):
     tags: Mapped[list[str]] = mapped_column(JSONType)
     source_update_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     deleted: Mapped[bool] = mapped_column(sa.Boolean())
+    phone: Mapped[str] = mapped_column(sa.String(40), server_default="")
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONType, server_default="{}")
 
 
 def _to_domain(row: AudienceMemberRow) -> AudienceMember:
@@ -44,6 +50,8 @@ def _to_domain(row: AudienceMemberRow) -> AudienceMember:
         tuple(row.tags),
         row.source_update_time,
         row.deleted,
+        row.phone,
+        dict(row.custom_fields or {}),
     )
 
 
@@ -60,6 +68,7 @@ def put(session: Session, member: AudienceMember) -> None:
     row.email, row.given_name, row.family_name = member.email, member.given_name, member.family_name
     row.lifecycle_stage, row.tags = member.lifecycle_stage, list(member.tags)
     row.source_update_time, row.deleted = member.source_update_time, member.deleted
+    row.phone, row.custom_fields = member.phone, dict(member.custom_fields)
 
 
 def page(session: Session, tenant_id: str, after: str | None, limit: int) -> list[AudienceMember]:
@@ -79,3 +88,423 @@ def _row(session: Session, tenant_id: str, contact_id: str, for_update: bool) ->
     if for_update:
         query = query.with_for_update()
     return session.scalars(query).first()
+
+
+def members_of(session: Session, tenant_id: str, contact_ids: list[str]) -> list[AudienceMember]:
+    rows = session.scalars(
+        sa.select(AudienceMemberRow).where(
+            AudienceMemberRow.tenant_id == tenant_id, AudienceMemberRow.contact_id.in_(contact_ids)
+        )
+    ).all()
+    return [_to_domain(r) for r in rows]
+
+
+def all_members(session: Session, tenant_id: str, after: str | None, limit: int) -> list[AudienceMember]:
+    """Live members in contact id order, a chunk at a time (segment rebuilds)."""
+    return page(session, tenant_id, after, limit)
+
+
+# --- consent ---------------------------------------------------------------------------------
+
+
+class SubscriptionRow(Base):
+    __tablename__ = "subscriptions"
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    channel: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    legal_basis: Mapped[str] = mapped_column(sa.String(32))
+    source: Mapped[str] = mapped_column(sa.String(200))
+    explicit_opt_in: Mapped[bool] = mapped_column(sa.Boolean())
+    update_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class SubscriptionHistoryRow(Base):
+    __tablename__ = "subscription_history"
+    __table_args__ = (sa.Index("ix_subscription_history_contact", "tenant_id", "contact_id", "id"),)
+
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    contact_id: Mapped[str] = mapped_column(sa.String(26))
+    channel: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    legal_basis: Mapped[str] = mapped_column(sa.String(32))
+    source: Mapped[str] = mapped_column(sa.String(200))
+    explicit_opt_in: Mapped[bool] = mapped_column(sa.Boolean())
+    update_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class SuppressionRow(Base):
+    __tablename__ = "suppressions"
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(320), primary_key=True)
+    reason: Mapped[str] = mapped_column(sa.String(32))
+    contact_id: Mapped[str] = mapped_column(sa.String(26))
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+def _subscription(row: SubscriptionRow | SubscriptionHistoryRow) -> Subscription:
+    return Subscription(
+        row.tenant_id,
+        row.contact_id,
+        row.channel,
+        row.status,
+        row.legal_basis,
+        row.source,
+        row.update_time,
+        row.explicit_opt_in,
+    )
+
+
+def subscriptions(
+    session: Session, tenant_id: str, contact_id: str, *, for_update: bool = False
+) -> dict[str, Subscription]:
+    query = sa.select(SubscriptionRow).where(
+        SubscriptionRow.tenant_id == tenant_id, SubscriptionRow.contact_id == contact_id
+    )
+    if for_update:
+        query = query.with_for_update()
+    return {row.channel: _subscription(row) for row in session.scalars(query.order_by(SubscriptionRow.channel))}
+
+
+def put_subscription(session: Session, subscription: Subscription, history_id: str) -> None:
+    """The current decision replaced, and appended to the history (never rewritten)."""
+    values = {
+        "status": subscription.status,
+        "legal_basis": subscription.legal_basis,
+        "source": subscription.source,
+        "explicit_opt_in": subscription.explicit_opt_in,
+        "update_time": subscription.update_time,
+    }
+    key = (subscription.tenant_id, subscription.contact_id, subscription.channel)
+    row = session.get(SubscriptionRow, key)
+    if row is None:
+        session.add(
+            SubscriptionRow(
+                tenant_id=key[0],
+                contact_id=key[1],
+                channel=key[2],
+                **values,  # type: ignore[arg-type]
+            )
+        )
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
+    session.add(
+        SubscriptionHistoryRow(
+            id=history_id,
+            tenant_id=key[0],
+            contact_id=key[1],
+            channel=key[2],
+            **values,  # type: ignore[arg-type]
+        )
+    )
+
+
+def subscription_history(session: Session, tenant_id: str, contact_id: str, limit: int = 500) -> list[Subscription]:
+    rows = session.scalars(
+        sa.select(SubscriptionHistoryRow)
+        .where(SubscriptionHistoryRow.tenant_id == tenant_id, SubscriptionHistoryRow.contact_id == contact_id)
+        .order_by(SubscriptionHistoryRow.id)
+        .limit(limit)
+    )
+    return [_subscription(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    email: str
+    reason: str
+    contact_id: str
+    create_time: dt.datetime
+
+
+def suppress(session: Session, tenant_id: str, entry: Suppressed) -> bool:
+    """Adds the address to the tenant's suppression list; False when it was there already."""
+    if session.get(SuppressionRow, (tenant_id, entry.email)) is not None:
+        return False
+    session.add(
+        SuppressionRow(
+            tenant_id=tenant_id,
+            email=entry.email,
+            reason=entry.reason,
+            contact_id=entry.contact_id,
+            create_time=entry.create_time,
+        )
+    )
+    session.flush()
+    return True
+
+
+def suppressed_among(session: Session, tenant_id: str, emails: list[str]) -> set[str]:
+    """Which of these normalised addresses the tenant suppresses (a send batch asks once)."""
+    if not emails:
+        return set()
+    found = session.scalars(
+        sa.select(SuppressionRow.email).where(SuppressionRow.tenant_id == tenant_id, SuppressionRow.email.in_(emails))
+    )
+    return set(found)
+
+
+def suppressions_page(session: Session, tenant_id: str, after: str | None, limit: int) -> list[Suppressed]:
+    query = sa.select(SuppressionRow).where(SuppressionRow.tenant_id == tenant_id)
+    if after:
+        query = query.where(SuppressionRow.email > after)
+    rows = session.scalars(query.order_by(SuppressionRow.email).limit(limit))
+    return [Suppressed(r.email, r.reason, r.contact_id, r.create_time) for r in rows]
+
+
+# --- engagement log --------------------------------------------------------------------------
+
+
+class EngagementRow(Base):
+    __tablename__ = "engagements"
+    __table_args__ = (sa.Index("ix_engagements_contact", "tenant_id", "contact_id", "occur_time"),)
+
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    contact_id: Mapped[str] = mapped_column(sa.String(26))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    campaign_id: Mapped[str] = mapped_column(sa.String(64))
+    message_id: Mapped[str] = mapped_column(sa.String(64))
+    occur_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+def log_engagement(
+    session: Session, row_id: str, tenant_id: str, contact_id: str, message_id: str, engagement: Engagement
+) -> None:
+    session.add(
+        EngagementRow(
+            id=row_id,
+            tenant_id=tenant_id,
+            contact_id=contact_id,
+            kind=engagement.kind,
+            campaign_id=engagement.campaign_id,
+            message_id=message_id,
+            occur_time=engagement.occur_time,
+        )
+    )
+
+
+def engagements(session: Session, tenant_id: str, contact_id: str, since: dt.datetime) -> list[Engagement]:
+    rows = session.scalars(
+        sa.select(EngagementRow).where(
+            EngagementRow.tenant_id == tenant_id,
+            EngagementRow.contact_id == contact_id,
+            EngagementRow.occur_time >= since,
+        )
+    )
+    return [Engagement(r.kind, r.campaign_id, r.occur_time) for r in rows]
+
+
+# --- segments --------------------------------------------------------------------------------
+
+
+class SegmentRow(Base):
+    __tablename__ = "segments"
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    rules: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    update_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class SegmentMemberRow(Base):
+    __tablename__ = "segment_members"
+    __table_args__ = (sa.Index("ix_segment_members_contact", "tenant_id", "contact_id"),)
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    segment_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+
+
+def get_segment(session: Session, tenant_id: str, segment_id: str, *, for_update: bool = False) -> SegmentRow | None:
+    query = sa.select(SegmentRow).where(SegmentRow.tenant_id == tenant_id, SegmentRow.id == segment_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def segments_page(session: Session, tenant_id: str, after: str | None, limit: int) -> list[SegmentRow]:
+    query = sa.select(SegmentRow).where(SegmentRow.tenant_id == tenant_id)
+    if after:
+        query = query.where(SegmentRow.id > after)
+    return list(session.scalars(query.order_by(SegmentRow.id).limit(limit)))
+
+
+def dynamic_segments(session: Session, tenant_id: str) -> list[SegmentRow]:
+    return list(
+        session.scalars(
+            sa.select(SegmentRow)
+            .where(SegmentRow.tenant_id == tenant_id, SegmentRow.kind == "DYNAMIC")
+            .order_by(SegmentRow.id)
+        )
+    )
+
+
+def member_counts(session: Session, tenant_id: str, segment_ids: list[str]) -> dict[str, int]:
+    if not segment_ids:
+        return {}
+    rows = session.execute(
+        sa.select(SegmentMemberRow.segment_id, sa.func.count())
+        .where(SegmentMemberRow.tenant_id == tenant_id, SegmentMemberRow.segment_id.in_(segment_ids))
+        .group_by(SegmentMemberRow.segment_id)
+    )
+    return {segment_id: int(count) for segment_id, count in rows}
+
+
+def segment_ids_of(session: Session, tenant_id: str, contact_id: str) -> set[str]:
+    return set(
+        session.scalars(
+            sa.select(SegmentMemberRow.segment_id).where(
+                SegmentMemberRow.tenant_id == tenant_id, SegmentMemberRow.contact_id == contact_id
+            )
+        )
+    )
+
+
+def add_members(session: Session, tenant_id: str, segment_id: str, contact_ids: list[str]) -> None:
+    present = set(
+        session.scalars(
+            sa.select(SegmentMemberRow.contact_id).where(
+                SegmentMemberRow.tenant_id == tenant_id,
+                SegmentMemberRow.segment_id == segment_id,
+                SegmentMemberRow.contact_id.in_(contact_ids),
+            )
+        )
+    )
+    new = [c for c in dict.fromkeys(contact_ids) if c not in present]
+    if new:
+        session.execute(
+            sa.insert(SegmentMemberRow),
+            [{"tenant_id": tenant_id, "segment_id": segment_id, "contact_id": c} for c in new],
+        )
+
+
+def remove_members(session: Session, tenant_id: str, segment_id: str, contact_ids: list[str] | None) -> None:
+    """These members out of the segment (None: all of them)."""
+    query = sa.delete(SegmentMemberRow).where(
+        SegmentMemberRow.tenant_id == tenant_id, SegmentMemberRow.segment_id == segment_id
+    )
+    if contact_ids is not None:
+        query = query.where(SegmentMemberRow.contact_id.in_(contact_ids))
+    session.execute(query)
+
+
+def remove_from_all(session: Session, tenant_id: str, contact_id: str) -> None:
+    session.execute(
+        sa.delete(SegmentMemberRow).where(
+            SegmentMemberRow.tenant_id == tenant_id, SegmentMemberRow.contact_id == contact_id
+        )
+    )
+
+
+def segment_members_page(
+    session: Session, tenant_id: str, segment_id: str, after: str | None, limit: int
+) -> list[AudienceMember]:
+    query = (
+        sa.select(AudienceMemberRow)
+        .join(
+            SegmentMemberRow,
+            sa.and_(
+                SegmentMemberRow.tenant_id == AudienceMemberRow.tenant_id,
+                SegmentMemberRow.contact_id == AudienceMemberRow.contact_id,
+            ),
+        )
+        .where(SegmentMemberRow.tenant_id == tenant_id, SegmentMemberRow.segment_id == segment_id)
+    )
+    if after:
+        query = query.where(AudienceMemberRow.contact_id > after)
+    return [_to_domain(r) for r in session.scalars(query.order_by(AudienceMemberRow.contact_id).limit(limit))]
+
+
+# --- templates -------------------------------------------------------------------------------
+
+
+class TemplateRow(Base):
+    __tablename__ = "templates"
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    subject: Mapped[str] = mapped_column(sa.Text())
+    html_body: Mapped[str] = mapped_column(sa.Text())
+    text_body: Mapped[str] = mapped_column(sa.Text())
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+def get_template(session: Session, tenant_id: str, template_id: str) -> TemplateRow | None:
+    return session.get(TemplateRow, (tenant_id, template_id))
+
+
+def templates_page(session: Session, tenant_id: str, after: str | None, limit: int) -> list[TemplateRow]:
+    query = sa.select(TemplateRow).where(TemplateRow.tenant_id == tenant_id)
+    if after:
+        query = query.where(TemplateRow.id > after)
+    return list(session.scalars(query.order_by(TemplateRow.id).limit(limit)))
+
+
+def engagements_for(
+    session: Session, tenant_id: str, contact_ids: list[str], since: dt.datetime
+) -> dict[str, list[Engagement]]:
+    """The engagement log of many contacts at once (a segment rebuild reads a chunk per query)."""
+    found: dict[str, list[Engagement]] = {c: [] for c in contact_ids}
+    if not contact_ids:
+        return found
+    rows = session.scalars(
+        sa.select(EngagementRow).where(
+            EngagementRow.tenant_id == tenant_id,
+            EngagementRow.contact_id.in_(contact_ids),
+            EngagementRow.occur_time >= since,
+        )
+    )
+    for r in rows:
+        found[r.contact_id].append(Engagement(r.kind, r.campaign_id, r.occur_time))
+    return found
+
+
+# --- background work --------------------------------------------------------------------------
+
+
+class WatermarkRow(Base):
+    """How far a background job got (one row per job, created by the migration)."""
+
+    __tablename__ = "watermarks"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+def lock_watermark(session: Session, name: str) -> WatermarkRow | None:
+    """The job's row, locked; None while another replica holds it (it is doing the work)."""
+    query = sa.select(WatermarkRow).where(WatermarkRow.name == name).with_for_update(skip_locked=True)
+    return session.scalars(query).first()
+
+
+def dynamic_rules_by_tenant(session: Session) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for tenant_id, rules in session.execute(
+        sa.select(SegmentRow.tenant_id, SegmentRow.rules).where(SegmentRow.kind == "DYNAMIC")
+    ):
+        found.setdefault(tenant_id, []).append(rules)
+    return found
+
+
+def contacts_engaged_between(session: Session, tenant_id: str, start: dt.datetime, end: dt.datetime) -> list[str]:
+    """Contacts with an engagement in (start, end]."""
+    return list(
+        session.scalars(
+            sa.select(EngagementRow.contact_id)
+            .where(
+                EngagementRow.tenant_id == tenant_id,
+                EngagementRow.occur_time > start,
+                EngagementRow.occur_time <= end,
+            )
+            .distinct()
+        )
+    )

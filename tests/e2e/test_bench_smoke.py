@@ -29,6 +29,8 @@ def test_the_benchmark_report_has_every_scenario_with_baselines_and_ratios(tmp_p
             "2000",
             "--dedup-size",
             "3000",
+            "--segment-size",
+            "2000",
             "--out",
             str(tmp_path),
         ],
@@ -47,6 +49,7 @@ def test_the_benchmark_report_has_every_scenario_with_baselines_and_ratios(tmp_p
         "webhooks",
         "forecast",
         "dedup",
+        "segments",
     ]
     for scenario in report["scenarios"]:
         assert scenario["ours"] and scenario["baselines"] and scenario["goals"]

@@ -80,6 +80,13 @@ ID_OF = {
     "/v1/apiKeys/{id}:revoke": "apiKey",
     "/v1/oauthClients/{id}:revoke": "oauthClient",
     "/v1/audienceMembers/{contact_id}": "contact",
+    "/v1/audienceMembers/{contact_id}/subscriptions": "contact",
+    "/v1/segments/{id}": "segment",
+    "/v1/segments/{id}/members": "segment",
+    "/v1/segments/{id}:addMembers": "segment",
+    "/v1/segments/{id}:removeMembers": "segment",
+    "/v1/templates/{id}": "template",
+    "/v1/templates/{id}:preview": "template",
     "/v1/agents/{id}": "agent",
     "/v1/groups/{id}": "group",
     "/v1/slaPolicies/{id}": "slaPolicy",
@@ -144,6 +151,16 @@ BODIES = {
     ("POST", "/v1/importJobs/{id}:start"): {"chunkCount": 1},
     ("PATCH", "/v1/leads/{id}"): {"company": "taken over"},
     ("POST", "/v1/webForms/{key}:submit"): {"fields": {"givenName": "Intruder"}},
+    ("POST", "/v1/audienceMembers/{contact_id}/subscriptions"): {
+        "channel": "email",
+        "status": "SUBSCRIBED",
+        "legalBasis": "CONSENT",
+        "source": "intruder",
+    },
+    ("PATCH", "/v1/segments/{id}"): {"name": "taken over"},
+    ("POST", "/v1/segments/{id}:addMembers"): {"contactIds": ["INTRUDER"]},
+    ("POST", "/v1/segments/{id}:removeMembers"): {"contactIds": ["INTRUDER"]},
+    ("POST", "/v1/templates/{id}:preview"): {"contactId": "INTRUDER"},
     ("PATCH", "/v1/activities/{id}"): {"subject": "taken over"},
     ("PATCH", "/v1/webhooks/{id}"): {"description": "taken over"},
     ("PATCH", "/v1/pipelines/{id}"): {"name": "taken over"},
@@ -210,6 +227,8 @@ def tenant_a(suite, receiver) -> dict[str, str]:
     ids["webForm"] = made("/v1/webForms", {"name": "Contact us"})
     ids["assignmentRule"] = made("/v1/assignmentRules", {"name": "Everyone", "ownerIds": ["rep-1"]})
     ids["scoringRule"] = made("/v1/scoringRules", {"attribute": "industry", "value": "saas", "points": 10})
+    ids["segment"] = made("/v1/segments", {"name": "original", "kind": "STATIC"})
+    ids["template"] = made("/v1/templates", {"name": "original", "subject": "Hi", "textBody": "Hello"})
     ids["activity"] = made(
         "/v1/activities",
         {"kind": "NOTE", "subject": "original", "contactIds": [ids["contact"]], "accountIds": [ids["account"]]},
@@ -277,6 +296,8 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
     contact = owner.get(f"/v1/contacts/{tenant_a['contact']}")
     assert contact.status_code == 200 and contact.json()["title"] == "original"
     assert owner.get(f"/v1/accounts/{tenant_a['account']}").json()["industry"] == "original"
+    assert owner.get(f"/v1/segments/{tenant_a['segment']}").json()["name"] == "original"
+    assert owner.get(f"/v1/audienceMembers/{tenant_a['contact']}/subscriptions").json().get("history", []) == []
     assert owner.get(f"/v1/customFieldDefinitions/{tenant_a['customFieldDefinition']}").json()["label"] == "original"
     assert owner.get(f"/v1/contacts/{tenant_a['contact2']}").json()["id"] == tenant_a["contact2"], "not merged"
     keys = {k["id"]: k for k in owner.get("/v1/apiKeys", params={"pageSize": 1000}).json()["apiKeys"]}

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63rm/marketing/v1/events.proto\x12\x10\x63rm.marketing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb4\x01\n\nEngagement\x12\x12\n\ncontact_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x03 \x01(\t\x12\x15\n\rcampaign_name\x18\x04 \x01(\t\x12\x13\n\x0bsequence_id\x18\x05 \x01(\t\x12\x12\n\nmessage_id\x18\x06 \x01(\t\x12.\n\noccur_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"N\n\tEmailSent\x12\x30\n\nengagement\x18\x01 \x01(\x0b\x32\x1c.crm.marketing.v1.Engagement\x12\x0f\n\x07subject\x18\x02 \x01(\t\"?\n\x0b\x45mailOpened\x12\x30\n\nengagement\x18\x01 \x01(\x0b\x32\x1c.crm.marketing.v1.Engagement\"M\n\x0c\x45mailClicked\x12\x30\n\nengagement\x18\x01 \x01(\x0b\x32\x1c.crm.marketing.v1.Engagement\x12\x0b\n\x03url\x18\x02 \x01(\t\"^\n\x0c\x45mailBounced\x12\x30\n\nengagement\x18\x01 \x01(\x0b\x32\x1c.crm.marketing.v1.Engagement\x12\x0c\n\x04hard\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\"Q\n\x0cUnsubscribed\x12\x30\n\nengagement\x18\x01 \x01(\x0b\x32\x1c.crm.marketing.v1.Engagement\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\"e\n\rFormSubmitted\x12\x30\n\nengagement\x18\x01 \x01(\x0b\x32\x1c.crm.marketing.v1.Engagement\x12\x0f\n\x07\x66orm_id\x18\x02 \x01(\t\x12\x11\n\tform_name\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63rm/marketing/v1/events.proto\x12\x10\x63rm.marketing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb4\x01\n\nEngagement\x12\x12\n\ncontact_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x03 \x01(\t\x12\x15\n\rcampaign_name\x18\x04 \x01(\t\x12\x13\n\x0bsequence_id\x18\x05 \x01(\t\x12\x12\n\nmessage_id\x18\x06 \x01(\t\x12.\n\noccur_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"N\n\tEmailSent\x12\x30\n\nengagement\x18\x01 \x01(\x0b\x32\x1c.crm.marketing.v1.Engagement\x12\x0f\n\x07subject\x18\x02 \x01(\t\"?\n\x0b\x45mailOpened\x12\x30\n\nengagement\x18\x01 \x01(\x0b\x32\x1c.crm.marketing.v1.Engagement\"M\n\x0c\x45mailClicked\x12\x30\n\nengagement\x18\x01 \x01(\x0b\x32\x1c.crm.marketing.v1.Engagement\x12\x0b\n\x03url\x18\x02 \x01(\t\"^\n\x0c\x45mailBounced\x12\x30\n\nengagement\x18\x01 \x01(\x0b\x32\x1c.crm.marketing.v1.Engagement\x12\x0c\n\x04hard\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\"C\n\x0f\x45mailComplained\x12\x30\n\nengagement\x18\x01 \x01(\x0b\x32\x1c.crm.marketing.v1.Engagement\"Q\n\x0cUnsubscribed\x12\x30\n\nengagement\x18\x01 \x01(\x0b\x32\x1c.crm.marketing.v1.Engagement\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\"e\n\rFormSubmitted\x12\x30\n\nengagement\x18\x01 \x01(\x0b\x32\x1c.crm.marketing.v1.Engagement\x12\x0f\n\x07\x66orm_id\x18\x02 \x01(\t\x12\x11\n\tform_name\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,8 +42,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EMAILCLICKED']._serialized_end=489
   _globals['_EMAILBOUNCED']._serialized_start=491
   _globals['_EMAILBOUNCED']._serialized_end=585
-  _globals['_UNSUBSCRIBED']._serialized_start=587
-  _globals['_UNSUBSCRIBED']._serialized_end=668
-  _globals['_FORMSUBMITTED']._serialized_start=670
-  _globals['_FORMSUBMITTED']._serialized_end=771
+  _globals['_EMAILCOMPLAINED']._serialized_start=587
+  _globals['_EMAILCOMPLAINED']._serialized_end=654
+  _globals['_UNSUBSCRIBED']._serialized_start=656
+  _globals['_UNSUBSCRIBED']._serialized_end=737
+  _globals['_FORMSUBMITTED']._serialized_start=739
+  _globals['_FORMSUBMITTED']._serialized_end=840
 # @@protoc_insertion_point(module_scope)

@@ -58,6 +58,12 @@ class EmailBounced(_message.Message):
     reason: str
     def __init__(self, engagement: _Optional[_Union[Engagement, _Mapping]] = ..., hard: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
 
+class EmailComplained(_message.Message):
+    __slots__ = ("engagement",)
+    ENGAGEMENT_FIELD_NUMBER: _ClassVar[int]
+    engagement: Engagement
+    def __init__(self, engagement: _Optional[_Union[Engagement, _Mapping]] = ...) -> None: ...
+
 class Unsubscribed(_message.Message):
     __slots__ = ("engagement", "channel")
     ENGAGEMENT_FIELD_NUMBER: _ClassVar[int]

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from crm.marketing.v1 import marketing_pb2 as crm_dot_marketing_dot_v1_dot_marketing__pb2
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -132,6 +133,760 @@ class AudienceService:
             '/crm.marketing.v1.AudienceService/ListAudienceMembers',
             crm_dot_marketing_dot_v1_dot_marketing__pb2.ListAudienceMembersRequest.SerializeToString,
             crm_dot_marketing_dot_v1_dot_marketing__pb2.ListAudienceMembersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class ConsentServiceStub:
+    """Consent per contact and channel (docs/adr/0050). An unsubscribe is final until an explicit new
+    opt-in; hard bounces and complaints suppress the address for the whole tenant.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListSubscriptions = channel.unary_unary(
+                '/crm.marketing.v1.ConsentService/ListSubscriptions',
+                request_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSubscriptionsRequest.SerializeToString,
+                response_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSubscriptionsResponse.FromString,
+                _registered_method=True)
+        self.UpdateSubscription = channel.unary_unary(
+                '/crm.marketing.v1.ConsentService/UpdateSubscription',
+                request_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.UpdateSubscriptionRequest.SerializeToString,
+                response_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.Subscription.FromString,
+                _registered_method=True)
+        self.ListSuppressions = channel.unary_unary(
+                '/crm.marketing.v1.ConsentService/ListSuppressions',
+                request_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSuppressionsRequest.SerializeToString,
+                response_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSuppressionsResponse.FromString,
+                _registered_method=True)
+
+
+class ConsentServiceServicer:
+    """Consent per contact and channel (docs/adr/0050). An unsubscribe is final until an explicit new
+    opt-in; hard bounces and complaints suppress the address for the whole tenant.
+    """
+
+    def ListSubscriptions(self, request, context):
+        """The contact's current subscriptions (one per channel with a decision) and their history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateSubscription(self, request, context):
+        """Records a decision for one channel. Subscribing a contact that unsubscribed needs
+        explicit_opt_in with legal basis CONSENT (else 400 FAILED_PRECONDITION).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSuppressions(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ConsentServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListSubscriptions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSubscriptions,
+                    request_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSubscriptionsRequest.FromString,
+                    response_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSubscriptionsResponse.SerializeToString,
+            ),
+            'UpdateSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateSubscription,
+                    request_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.UpdateSubscriptionRequest.FromString,
+                    response_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.Subscription.SerializeToString,
+            ),
+            'ListSuppressions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSuppressions,
+                    request_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSuppressionsRequest.FromString,
+                    response_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSuppressionsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'crm.marketing.v1.ConsentService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('crm.marketing.v1.ConsentService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ConsentService:
+    """Consent per contact and channel (docs/adr/0050). An unsubscribe is final until an explicit new
+    opt-in; hard bounces and complaints suppress the address for the whole tenant.
+    """
+
+    @staticmethod
+    def ListSubscriptions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.marketing.v1.ConsentService/ListSubscriptions',
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSubscriptionsRequest.SerializeToString,
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSubscriptionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.marketing.v1.ConsentService/UpdateSubscription',
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.UpdateSubscriptionRequest.SerializeToString,
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.Subscription.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSuppressions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.marketing.v1.ConsentService/ListSuppressions',
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSuppressionsRequest.SerializeToString,
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSuppressionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class SegmentServiceStub:
+    """Segments: dynamic (a rule tree kept up to date as contacts and engagement change) or static
+    (members added and removed by hand). docs/adr/0051.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateSegment = channel.unary_unary(
+                '/crm.marketing.v1.SegmentService/CreateSegment',
+                request_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.CreateSegmentRequest.SerializeToString,
+                response_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.Segment.FromString,
+                _registered_method=True)
+        self.GetSegment = channel.unary_unary(
+                '/crm.marketing.v1.SegmentService/GetSegment',
+                request_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.GetSegmentRequest.SerializeToString,
+                response_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.Segment.FromString,
+                _registered_method=True)
+        self.ListSegments = channel.unary_unary(
+                '/crm.marketing.v1.SegmentService/ListSegments',
+                request_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSegmentsRequest.SerializeToString,
+                response_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSegmentsResponse.FromString,
+                _registered_method=True)
+        self.UpdateSegment = channel.unary_unary(
+                '/crm.marketing.v1.SegmentService/UpdateSegment',
+                request_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.UpdateSegmentRequest.SerializeToString,
+                response_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.Segment.FromString,
+                _registered_method=True)
+        self.DeleteSegment = channel.unary_unary(
+                '/crm.marketing.v1.SegmentService/DeleteSegment',
+                request_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.DeleteSegmentRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ListSegmentMembers = channel.unary_unary(
+                '/crm.marketing.v1.SegmentService/ListSegmentMembers',
+                request_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSegmentMembersRequest.SerializeToString,
+                response_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSegmentMembersResponse.FromString,
+                _registered_method=True)
+        self.AddSegmentMembers = channel.unary_unary(
+                '/crm.marketing.v1.SegmentService/AddSegmentMembers',
+                request_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ChangeSegmentMembersRequest.SerializeToString,
+                response_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.Segment.FromString,
+                _registered_method=True)
+        self.RemoveSegmentMembers = channel.unary_unary(
+                '/crm.marketing.v1.SegmentService/RemoveSegmentMembers',
+                request_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ChangeSegmentMembersRequest.SerializeToString,
+                response_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.Segment.FromString,
+                _registered_method=True)
+
+
+class SegmentServiceServicer:
+    """Segments: dynamic (a rule tree kept up to date as contacts and engagement change) or static
+    (members added and removed by hand). docs/adr/0051.
+    """
+
+    def CreateSegment(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSegment(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSegments(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateSegment(self, request, context):
+        """Changing the rules of a dynamic segment rebuilds its membership.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSegment(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSegmentMembers(self, request, context):
+        """A preview of the members, by contact id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddSegmentMembers(self, request, context):
+        """Static segments only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveSegmentMembers(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_SegmentServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateSegment': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSegment,
+                    request_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.CreateSegmentRequest.FromString,
+                    response_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.Segment.SerializeToString,
+            ),
+            'GetSegment': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSegment,
+                    request_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.GetSegmentRequest.FromString,
+                    response_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.Segment.SerializeToString,
+            ),
+            'ListSegments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSegments,
+                    request_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSegmentsRequest.FromString,
+                    response_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSegmentsResponse.SerializeToString,
+            ),
+            'UpdateSegment': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateSegment,
+                    request_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.UpdateSegmentRequest.FromString,
+                    response_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.Segment.SerializeToString,
+            ),
+            'DeleteSegment': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSegment,
+                    request_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.DeleteSegmentRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'ListSegmentMembers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSegmentMembers,
+                    request_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSegmentMembersRequest.FromString,
+                    response_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSegmentMembersResponse.SerializeToString,
+            ),
+            'AddSegmentMembers': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddSegmentMembers,
+                    request_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ChangeSegmentMembersRequest.FromString,
+                    response_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.Segment.SerializeToString,
+            ),
+            'RemoveSegmentMembers': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveSegmentMembers,
+                    request_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ChangeSegmentMembersRequest.FromString,
+                    response_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.Segment.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'crm.marketing.v1.SegmentService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('crm.marketing.v1.SegmentService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class SegmentService:
+    """Segments: dynamic (a rule tree kept up to date as contacts and engagement change) or static
+    (members added and removed by hand). docs/adr/0051.
+    """
+
+    @staticmethod
+    def CreateSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.marketing.v1.SegmentService/CreateSegment',
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.CreateSegmentRequest.SerializeToString,
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.Segment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.marketing.v1.SegmentService/GetSegment',
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.GetSegmentRequest.SerializeToString,
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.Segment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSegments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.marketing.v1.SegmentService/ListSegments',
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSegmentsRequest.SerializeToString,
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSegmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.marketing.v1.SegmentService/UpdateSegment',
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.UpdateSegmentRequest.SerializeToString,
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.Segment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.marketing.v1.SegmentService/DeleteSegment',
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.DeleteSegmentRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSegmentMembers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.marketing.v1.SegmentService/ListSegmentMembers',
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSegmentMembersRequest.SerializeToString,
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.ListSegmentMembersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddSegmentMembers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.marketing.v1.SegmentService/AddSegmentMembers',
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.ChangeSegmentMembersRequest.SerializeToString,
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.Segment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveSegmentMembers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.marketing.v1.SegmentService/RemoveSegmentMembers',
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.ChangeSegmentMembersRequest.SerializeToString,
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.Segment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class TemplateServiceStub:
+    """Email templates rendered in a sandbox for each recipient (docs/adr/0051).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateTemplate = channel.unary_unary(
+                '/crm.marketing.v1.TemplateService/CreateTemplate',
+                request_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.CreateTemplateRequest.SerializeToString,
+                response_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.Template.FromString,
+                _registered_method=True)
+        self.GetTemplate = channel.unary_unary(
+                '/crm.marketing.v1.TemplateService/GetTemplate',
+                request_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.GetTemplateRequest.SerializeToString,
+                response_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.Template.FromString,
+                _registered_method=True)
+        self.ListTemplates = channel.unary_unary(
+                '/crm.marketing.v1.TemplateService/ListTemplates',
+                request_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ListTemplatesRequest.SerializeToString,
+                response_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ListTemplatesResponse.FromString,
+                _registered_method=True)
+        self.PreviewTemplate = channel.unary_unary(
+                '/crm.marketing.v1.TemplateService/PreviewTemplate',
+                request_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.PreviewTemplateRequest.SerializeToString,
+                response_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.PreviewTemplateResponse.FromString,
+                _registered_method=True)
+
+
+class TemplateServiceServicer:
+    """Email templates rendered in a sandbox for each recipient (docs/adr/0051).
+    """
+
+    def CreateTemplate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTemplate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTemplates(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PreviewTemplate(self, request, context):
+        """Renders the template for one audience member: all parts, or the error that member would get.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_TemplateServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTemplate,
+                    request_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.CreateTemplateRequest.FromString,
+                    response_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.Template.SerializeToString,
+            ),
+            'GetTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTemplate,
+                    request_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.GetTemplateRequest.FromString,
+                    response_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.Template.SerializeToString,
+            ),
+            'ListTemplates': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTemplates,
+                    request_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ListTemplatesRequest.FromString,
+                    response_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.ListTemplatesResponse.SerializeToString,
+            ),
+            'PreviewTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.PreviewTemplate,
+                    request_deserializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.PreviewTemplateRequest.FromString,
+                    response_serializer=crm_dot_marketing_dot_v1_dot_marketing__pb2.PreviewTemplateResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'crm.marketing.v1.TemplateService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('crm.marketing.v1.TemplateService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class TemplateService:
+    """Email templates rendered in a sandbox for each recipient (docs/adr/0051).
+    """
+
+    @staticmethod
+    def CreateTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.marketing.v1.TemplateService/CreateTemplate',
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.CreateTemplateRequest.SerializeToString,
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.Template.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.marketing.v1.TemplateService/GetTemplate',
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.GetTemplateRequest.SerializeToString,
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.Template.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTemplates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.marketing.v1.TemplateService/ListTemplates',
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.ListTemplatesRequest.SerializeToString,
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.ListTemplatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PreviewTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.marketing.v1.TemplateService/PreviewTemplate',
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.PreviewTemplateRequest.SerializeToString,
+            crm_dot_marketing_dot_v1_dot_marketing__pb2.PreviewTemplateResponse.FromString,
             options,
             channel_credentials,
             insecure,

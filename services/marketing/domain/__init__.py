@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,9 @@ class AudienceMember:
     # The contact version this copy reflects; events may arrive out of order.
     source_update_time: dt.datetime
     deleted: bool = False
+    phone: str = ""
+    # Custom field values as the contact carries them (key -> JSON value), for segment rules.
+    custom_fields: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
 
 
 def supersedes(incoming: dt.datetime, current: AudienceMember | None) -> bool:
