@@ -1,4 +1,4 @@
-"""Events the contacts service publishes. It consumes none yet."""
+"""Events the contacts service publishes (it consumes only the answers to privacy requests: privacy.py)."""
 
 from __future__ import annotations
 

@@ -13,6 +13,8 @@ from crm.contacts.v1 import (
     custom_fields_pb2_grpc,
     imports_pb2,
     imports_pb2_grpc,
+    privacy_pb2,
+    privacy_pb2_grpc,
 )
 
 from crmkit.config import Settings
@@ -23,6 +25,8 @@ from services.contacts.api import ContactsServicer
 from services.contacts.api_accounts import AccountsServicer, CustomFieldsServicer
 from services.contacts.imports import ImportJobs, ImportWorker
 from services.contacts.imports_api import ImportJobsServicer
+from services.contacts.privacy import PrivacyRequests
+from services.contacts.privacy_api import PrivacyRequestsServicer
 from services.contacts.store import OUTBOX
 from services.contacts.usecases import Contacts
 from services.contacts.usecases_accounts import Accounts, CustomFieldDefinitions
@@ -36,6 +40,7 @@ def build(settings: Settings) -> ServiceModule:
     outbox = Outbox(NAME, OUTBOX)
     servicer = ContactsServicer(Contacts(database, outbox))
     imports = ImportJobsServicer(ImportJobs(database), database)
+    privacy = PrivacyRequests(database, outbox)
     return ServiceModule(
         name=NAME,
         database=database,
@@ -48,14 +53,18 @@ def build(settings: Settings) -> ServiceModule:
                 CustomFieldsServicer(CustomFieldDefinitions(database)),
             ),
             (imports_pb2_grpc.add_ImportJobsServiceServicer_to_server, imports),
+            (privacy_pb2_grpc.add_PrivacyRequestsServiceServicer_to_server, PrivacyRequestsServicer(privacy)),
         ],
         grpc_services=[
             contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_name,
             accounts_pb2.DESCRIPTOR.services_by_name["AccountsService"].full_name,
             custom_fields_pb2.DESCRIPTOR.services_by_name["CustomFieldsService"].full_name,
             imports_pb2.DESCRIPTOR.services_by_name["ImportJobsService"].full_name,
+            privacy_pb2.DESCRIPTOR.services_by_name["PrivacyRequestsService"].full_name,
         ],
         outbox=outbox,
+        # The other services' answers to privacy requests (docs/adr/0048).
+        consumers=[privacy.consumer()],
         # CSV imports run here, one job at a time per process; leases hand a crashed one on (ADR 38).
         workers=[("contact-imports", ImportWorker(database, outbox).run)],
     )

@@ -12,6 +12,7 @@ from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
 from services.marketing.api import AudienceServicer
 from services.marketing.events import contact_projection
+from services.marketing.privacy import privacy_consumer
 from services.marketing.store import OUTBOX
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -20,12 +21,13 @@ NAME = "marketing"
 
 def build(settings: Settings) -> ServiceModule:
     database = Database(settings.database_url_for(NAME))
+    outbox = Outbox(NAME, OUTBOX)
     return ServiceModule(
         name=NAME,
         database=database,
         migrations=MIGRATIONS,
         registrations=[(marketing_pb2_grpc.add_AudienceServiceServicer_to_server, AudienceServicer(database))],
         grpc_services=[marketing_pb2.DESCRIPTOR.services_by_name["AudienceService"].full_name],
-        consumers=[contact_projection(database)],
-        outbox=Outbox(NAME, OUTBOX),
+        consumers=[contact_projection(database), privacy_consumer(database, outbox)],
+        outbox=outbox,
     )

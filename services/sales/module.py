@@ -13,6 +13,7 @@ from crmkit.module import ServiceModule
 from services.sales.contacts_client import ContactsDirectory
 from services.sales.lead_api import AssignmentRulesServicer, LeadsServicer, ScoringRulesServicer, WebFormsServicer
 from services.sales.leads import AssignmentRules, Leads, ScoreDecay, Scoring, WebForms, engagement_consumer
+from services.sales.privacy import privacy_consumer
 from services.sales.store import OUTBOX
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -41,7 +42,7 @@ def build(settings: Settings) -> ServiceModule:
             (leads_pb2_grpc.add_ScoringRulesServiceServicer_to_server, ScoringRulesServicer(Scoring(database))),
         ],
         grpc_services=[leads_pb2.DESCRIPTOR.services_by_name[name].full_name for name in lead_services],
-        consumers=[engagement_consumer(database, leads)],
+        consumers=[engagement_consumer(database, leads), privacy_consumer(database, outbox)],
         outbox=outbox,
         workers=[("lead-score-decay", ScoreDecay(leads, SCORE_DECAY_SECONDS).run)],
     )

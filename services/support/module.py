@@ -31,6 +31,7 @@ from services.support.api import (
     SurveysServicer,
     TicketsServicer,
 )
+from services.support.privacy import privacy_consumer
 from services.support.store import OUTBOX
 from services.support.usecases import Agents, Articles, SlaMonitor, SlaPolicies, SupportMetrics, Surveys, Tickets
 
@@ -66,6 +67,7 @@ def build(settings: Settings) -> ServiceModule:
             metrics_pb2.DESCRIPTOR.services_by_name["SupportMetricsService"].full_name,
             surveys_pb2.DESCRIPTOR.services_by_name["SurveysService"].full_name,
         ],
+        consumers=[privacy_consumer(database, outbox)],
         outbox=outbox,
         workers=[("sla-scheduler", SlaMonitor(database, outbox).run)],
     )
