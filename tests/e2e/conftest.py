@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.oidc import IdentityProvider
-from tests.e2e.support import Api, Partner, free_port, wait_until
+from tests.e2e.support import PRIVACY_CONSUMERS, Api, Partner, free_port, wait_until
 from tests.infra import delete_amqp_prefix, delete_redis_prefix
 
 
@@ -71,7 +71,12 @@ def partner(tmp_path_factory, databases, amqp_url, redis_server, identity_provid
         yield suite
     finally:
         suite.stop_all()
-        delete_amqp_prefix(amqp_url, amqp_prefix, ["marketing.contact-projection", "sales.lead-scoring"], retry_tiers=3)
+        delete_amqp_prefix(
+            amqp_url,
+            amqp_prefix,
+            ["marketing.contact-projection", "sales.lead-scoring", *PRIVACY_CONSUMERS],
+            retry_tiers=3,
+        )
         delete_redis_prefix(redis_server, redis_prefix)
 
 

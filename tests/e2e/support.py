@@ -133,8 +133,9 @@ def metric(url: str, name: str, labels: Mapping[str, str]) -> float:
 
 
 CONSUMER = "marketing.contact-projection"
+PRIVACY_CONSUMERS = ["contacts.privacy-progress", "marketing.privacy", "sales.privacy", "support.privacy"]
 # Every consumer a distributed suite declares queues for (removed when it stops).
-CONSUMERS = [CONSUMER, "sales.lead-scoring"]
+CONSUMERS = [CONSUMER, "sales.lead-scoring", *PRIVACY_CONSUMERS]
 
 
 def start_distributed(
