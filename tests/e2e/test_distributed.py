@@ -137,7 +137,7 @@ def test_a_contact_is_exported_and_erased_in_every_service_through_the_gateway(s
     assert api.get(f"/v1/contacts/{contact['id']}").status_code == 404
     assert api.get(f"/v1/tickets/{ticket['id']}").json()["subject"] == "Call [erased] back"
     template = suite.env["CRM_DATABASE_URL"]
-    for service in ("contacts", "marketing", "sales", "support"):
+    for service in ("contacts", "marketing", "sales", "support", "gateway"):
         database = Database(template.replace("{service}", service))
         try:
             assert find_personal_data(database, person) == [], service
