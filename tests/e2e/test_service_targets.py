@@ -10,7 +10,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from tests.e2e.support import CONSUMER, Suite, free_port, wait_until
+from tests.e2e.support import CONSUMER, PRIVACY_CONSUMERS, Suite, free_port, wait_until
 from tests.infra import delete_amqp_prefix
 
 pytestmark = pytest.mark.e2e
@@ -69,6 +69,7 @@ def test_a_service_target_serves_health_and_reflection(service, api, tmp_path, d
     finally:
         exit_code = suite.stop(service)
         consumers = {"marketing": [CONSUMER], "sales": ["sales.lead-scoring"]}.get(service, [])
+        consumers += [name for name in PRIVACY_CONSUMERS if name.startswith(f"{service}.")]
         delete_amqp_prefix(amqp_url, prefix, consumers, retry_tiers=3)
     assert exit_code == 0, suite.log(service)
 
