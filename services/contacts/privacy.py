@@ -159,15 +159,14 @@ class PrivacyRequests:
         if row is None or row.state == COMPLETED:
             return
         _answer(row, event.service, {}, json_format.MessageToDict(event.document), self.clock())
+        _forget_identifiers(session, row)
 
     def on_erased(self, session: Session, envelope: Envelope, event: privacy_pb2.PersonalDataErased) -> None:
         row = _row(session, envelope.tenant, event.request_id, for_update=True)
         if row is None or row.state == COMPLETED:
             return
         _answer(row, event.service, dict(event.counts), None, self.clock())
-        if row.state == COMPLETED:
-            # The request event carried the person's identifiers: now every service has read it.
-            session.execute(sa.delete(OUTBOX).where(OUTBOX.c.subject == row.id))
+        _forget_identifiers(session, row)
 
     def consumer(self) -> EventConsumer:
         return EventConsumer(
@@ -191,6 +190,13 @@ def _answer(
         row.document = {**row.document, service: section}
     if set(row.expected) <= set(row.progress):
         row.state, row.complete_time = COMPLETED, now
+
+
+def _forget_identifiers(session: Session, row: PrivacyRequestRow) -> None:
+    """The request event carried the person's identifiers: once every service has answered it,
+    contacts' copy goes (its outbox rows of the request)."""
+    if row.state == COMPLETED:
+        session.execute(sa.delete(OUTBOX).where(OUTBOX.c.subject == row.id))
 
 
 def _row(session: Session, tenant_id: str, request_id: str, for_update: bool = False) -> PrivacyRequestRow | None:

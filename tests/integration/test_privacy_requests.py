@@ -126,6 +126,7 @@ def test_export_gathers_each_service_section_and_erasure_leaves_no_personal_data
     assert [(lead["email"], lead["phone"]) for lead in document["sales"]["leads"]] == [(EMAIL, PHONE)]
     assert EMAIL in document["support"]["tickets"][0]["description"]
     assert GIVEN in document["support"]["comments"][0]["body"]
+    assert suite["contacts"].events(export.id) == []  # the identifiers left contacts' outbox on completion
 
     erasure = privacy.EraseContact(privacy_pb2.EraseContactRequest(id=contact_id), metadata=as_(ADMIN_A))
     assert erasure.state == Request.PENDING and erasure.kind == Request.ERASURE
