@@ -26,10 +26,10 @@ LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 # Every event consumer of the suite, by the service that runs it: tests delete their queues under
 # a test's broker prefix. tests/unit/test_consumer_registry.py keeps it equal to the modules' own.
 CONSUMERS_BY_SERVICE: dict[str, list[str]] = {
-    "contacts": ["contacts.timeline"],
-    "marketing": ["marketing.contact-projection", "marketing.engagement-log"],
-    "sales": ["sales.lead-scoring"],
-    "support": ["support.contact-merges", "support.email-intake"],
+    "contacts": ["contacts.timeline", "contacts.privacy-progress"],
+    "marketing": ["marketing.contact-projection", "marketing.engagement-log", "marketing.privacy"],
+    "sales": ["sales.lead-scoring", "sales.privacy"],
+    "support": ["support.contact-merges", "support.email-intake", "support.privacy"],
     "integrations": ["integrations.webhooks", "integrations.support-replies"],
 }
 ALL_CONSUMERS = [name for names in CONSUMERS_BY_SERVICE.values() for name in names]

@@ -1,5 +1,6 @@
 """Events the contacts service publishes about contacts (activity events: activities.py; what it
-consumes: timeline.py, the contacts.timeline projection)."""
+consumes: timeline.py, the contacts.timeline projection, and privacy.py, the answers to privacy
+requests)."""
 
 from __future__ import annotations
 

@@ -17,6 +17,8 @@ from crm.contacts.v1 import (
     duplicates_pb2_grpc,
     imports_pb2,
     imports_pb2_grpc,
+    privacy_pb2,
+    privacy_pb2_grpc,
     timeline_pb2,
     timeline_pb2_grpc,
 )
@@ -33,6 +35,8 @@ from services.contacts.api_accounts import AccountsServicer, CustomFieldsService
 from services.contacts.duplicates_api import DuplicatesServicer
 from services.contacts.imports import ImportJobs, ImportWorker
 from services.contacts.imports_api import ImportJobsServicer
+from services.contacts.privacy import PrivacyRequests
+from services.contacts.privacy_api import PrivacyRequestsServicer
 from services.contacts.store import OUTBOX
 from services.contacts.timeline import Timeline, timeline_projection
 from services.contacts.timeline_store import repoint_contact
@@ -53,6 +57,7 @@ def build(settings: Settings) -> ServiceModule:
     # Merging moves what other modules keep about a contact: the timeline's and activities' links.
     merges = merging.Merges(database, outbox, repointers=[*merging.REPOINTERS, repoint_contact])
     duplicates = DuplicatesServicer(merges, merging.DuplicateScans(database))
+    privacy = PrivacyRequests(database, outbox)
     return ServiceModule(
         name=NAME,
         database=database,
@@ -68,6 +73,7 @@ def build(settings: Settings) -> ServiceModule:
             (activities_pb2_grpc.add_ActivitiesServiceServicer_to_server, activities),
             (timeline_pb2_grpc.add_TimelineServiceServicer_to_server, timeline),
             (duplicates_pb2_grpc.add_DuplicatesServiceServicer_to_server, duplicates),
+            (privacy_pb2_grpc.add_PrivacyRequestsServiceServicer_to_server, PrivacyRequestsServicer(privacy)),
         ],
         grpc_services=[
             contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_name,
@@ -77,8 +83,10 @@ def build(settings: Settings) -> ServiceModule:
             activities_pb2.DESCRIPTOR.services_by_name["ActivitiesService"].full_name,
             timeline_pb2.DESCRIPTOR.services_by_name["TimelineService"].full_name,
             duplicates_pb2.DESCRIPTOR.services_by_name["DuplicatesService"].full_name,
+            privacy_pb2.DESCRIPTOR.services_by_name["PrivacyRequestsService"].full_name,
         ],
-        consumers=[timeline_projection(database)],
+        # The timeline projection, and the other services' answers to privacy requests (ADR 48).
+        consumers=[timeline_projection(database), privacy.consumer()],
         outbox=outbox,
         # CSV imports run here, one job at a time per process; leases hand a crashed one on (ADR 38).
         workers=[

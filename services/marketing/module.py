@@ -12,6 +12,7 @@ from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
 from services.marketing.api import AudienceServicer, ConsentServicer, SegmentServicer, TemplateServicer
 from services.marketing.events import contact_projection, engagement_log
+from services.marketing.privacy import privacy_consumer
 from services.marketing.store import OUTBOX
 from services.marketing.usecases import Consent, EngagementExpiry, Segments, Templates
 
@@ -21,6 +22,7 @@ NAME = "marketing"
 
 def build(settings: Settings) -> ServiceModule:
     database = Database(settings.database_url_for(NAME))
+    outbox = Outbox(NAME, OUTBOX)
     return ServiceModule(
         name=NAME,
         database=database,
@@ -35,7 +37,7 @@ def build(settings: Settings) -> ServiceModule:
             marketing_pb2.DESCRIPTOR.services_by_name[name].full_name
             for name in ("AudienceService", "ConsentService", "SegmentService", "TemplateService")
         ],
-        consumers=[contact_projection(database), engagement_log(database)],
-        outbox=Outbox(NAME, OUTBOX),
+        consumers=[contact_projection(database), engagement_log(database), privacy_consumer(database, outbox)],
+        outbox=outbox,
         workers=[("segment-engagement-expiry", EngagementExpiry(database).run)],
     )

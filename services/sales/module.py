@@ -26,6 +26,7 @@ from services.sales.lead_api import AssignmentRulesServicer, LeadsServicer, Scor
 from services.sales.leads import AssignmentRules, Leads, ScoreDecay, Scoring, WebForms, engagement_consumer
 from services.sales.opportunities import Opportunities, OpportunitiesServicer
 from services.sales.pipelines import Pipelines, PipelinesServicer
+from services.sales.privacy import privacy_consumer
 from services.sales.quotes import Products, ProductsServicer, Quotes, QuotesServicer
 from services.sales.store import OUTBOX
 
@@ -71,7 +72,7 @@ def build(settings: Settings) -> ServiceModule:
             (quotes_pb2_grpc.add_QuotesServiceServicer_to_server, QuotesServicer(Quotes(database, outbox))),
         ],
         grpc_services=[m.DESCRIPTOR.services_by_name[n].full_name for m, names in SERVICES.items() for n in names],
-        consumers=[engagement_consumer(database, leads)],
+        consumers=[engagement_consumer(database, leads), privacy_consumer(database, outbox)],
         outbox=outbox,
         workers=[("lead-score-decay", ScoreDecay(leads, SCORE_DECAY_SECONDS).run)],
     )

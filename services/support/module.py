@@ -33,6 +33,7 @@ from services.support.api import (
 )
 from services.support.contact_merges import contact_merges
 from services.support.intake import email_intake
+from services.support.privacy import privacy_consumer
 from services.support.store import OUTBOX
 from services.support.usecases import Agents, Articles, SlaMonitor, SlaPolicies, SupportMetrics, Surveys, Tickets
 
@@ -68,7 +69,11 @@ def build(settings: Settings) -> ServiceModule:
             metrics_pb2.DESCRIPTOR.services_by_name["SupportMetricsService"].full_name,
             surveys_pb2.DESCRIPTOR.services_by_name["SurveysService"].full_name,
         ],
+        consumers=[
+            contact_merges(database, outbox),
+            email_intake(database, tickets),
+            privacy_consumer(database, outbox),
+        ],
         outbox=outbox,
-        consumers=[contact_merges(database, outbox), email_intake(database, tickets)],
         workers=[("sla-scheduler", SlaMonitor(database, outbox).run)],
     )

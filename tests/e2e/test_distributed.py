@@ -7,7 +7,9 @@ import pika
 import pytest
 import sqlalchemy as sa
 
+from crmkit.db import Database
 from tests.e2e.support import CONSUMER, Api, metric, start_distributed, stop_distributed, wait_until
+from tests.integration.privacy_helpers import find_personal_data
 
 pytestmark = pytest.mark.e2e
 
@@ -95,6 +97,52 @@ def test_a_contact_event_reaches_marketing_and_shows_through_the_api(api):
     wait_until(lambda: audience(api, contact["id"]).json()["givenName"] == "Rear Admiral Grace", what="the update")
     api.delete(f"/v1/contacts/{contact['id']}")
     wait_until(lambda: audience(api, contact["id"]).status_code == 404, what="the deletion")
+
+
+def test_a_contact_is_exported_and_erased_in_every_service_through_the_gateway(suite, api):
+    """GDPR/CCPA over HTTP, RabbitMQ and every service process: the export gathers each service's
+    section; the erasure completes once all confirmed, and no service database keeps the person."""
+    person = ("Philippa", "Vantongeren", "philippa.v@privacy.example", "+442071838750")
+    given, family, email, phone = person
+    contact = api.post(
+        "/v1/contacts", json={"givenName": given, "familyName": family, "email": email, "phone": phone}
+    ).json()
+    assert api.post("/v1/leads", json={"givenName": given, "email": email, "phone": phone}).status_code == 200
+    ticket = api.post(
+        "/v1/tickets", json={"subject": f"Call {given} back", "description": phone, "requesterId": contact["id"]}
+    ).json()
+    reply = {"body": f"{given} {family} writes from {email}", "authorType": "REQUESTER", "authorId": contact["id"]}
+    assert api.post(f"/v1/tickets/{ticket['id']}/comments", json=reply).status_code == 200
+    wait_until(lambda: audience(api, contact["id"]).status_code == 200, what="the marketing projection")
+    clerk = Api(
+        suite.base,
+        api.post("/v1/apiKeys", json={"displayName": "clerk", "roles": ["sales_manager"]}).json()["secret"],
+    )
+    assert clerk.post(f"/v1/contacts/{contact['id']}:erase", json={}).status_code == 403
+
+    started = api.post(f"/v1/contacts/{contact['id']}:exportData", json={})
+    assert started.status_code == 200, started.text
+    assert started.json()["state"] == "PENDING" and started.json()["kind"] == "EXPORT"
+    path = f"/v1/privacyRequests/{started.json()['id']}"
+    wait_until(lambda: api.get(path).json()["state"] == "COMPLETED", 30, "every service's export")
+    document = api.get(path).json()["document"]
+    assert set(document) == {"contacts", "marketing", "sales", "support"}
+    assert [lead["email"] for lead in document["sales"]["leads"]] == [email]
+
+    erasure = api.post(f"/v1/contacts/{contact['id']}:erase", json={}).json()
+    assert erasure["state"] == "PENDING"
+    path = f"/v1/privacyRequests/{erasure['id']}"
+    wait_until(lambda: api.get(path).json()["state"] == "COMPLETED", 30, "every service's erasure")
+    assert all(s["done"] for s in api.get(path).json()["services"])
+    assert api.get(f"/v1/contacts/{contact['id']}").status_code == 404
+    assert api.get(f"/v1/tickets/{ticket['id']}").json()["subject"] == "Call [erased] back"
+    template = suite.env["CRM_DATABASE_URL"]
+    for service in ("contacts", "marketing", "sales", "support", "gateway"):
+        database = Database(template.replace("{service}", service))
+        try:
+            assert find_personal_data(database, person) == [], service
+        finally:
+            database.dispose()
 
 
 def test_another_tenant_gets_404_for_the_first_tenants_contact(suite, api):

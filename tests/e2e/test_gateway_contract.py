@@ -104,6 +104,9 @@ ID_OF = {
     "/v1/importJobs/{id}:start": "importJob",
     "/v1/importJobs/{id}:cancel": "importJob",
     "/v1/importJobs/{id}/errors": "importJob",
+    "/v1/contacts/{id}:exportData": "contact",
+    "/v1/contacts/{id}:erase": "contact",
+    "/v1/privacyRequests/{id}": "privacyRequest",
     "/v1/leads/{id}": "lead",
     "/v1/leads/{id}:convert": "lead",
     "/v1/webForms/{id}": "webForm",
@@ -223,6 +226,7 @@ def tenant_a(suite, receiver) -> dict[str, str]:
     ids["importJob"] = made("/v1/contacts:import", {"columnMapping": {"Mail": "email"}})
     chunk = {"sequence": 0, "data": "TWFpbAo="}  # "Mail\n"
     assert api.post(f"/v1/importJobs/{ids['importJob']}:uploadChunk", json=chunk).status_code == 200
+    ids["privacyRequest"] = made(f"/v1/contacts/{ids['contact']}:exportData", {})
     ids["lead"] = made("/v1/leads", {"givenName": "Victim", "company": "original", "email": "victim@lead.example"})
     ids["webForm"] = made("/v1/webForms", {"name": "Contact us"})
     ids["assignmentRule"] = made("/v1/assignmentRules", {"name": "Everyone", "ownerIds": ["rep-1"]})
