@@ -71,7 +71,7 @@ class World:
     def __init__(self, contacts: Database, publishers: dict[str, Database], bus) -> None:
         self.contacts_db = contacts
         self.module = build(Settings.from_env({"CRM_CONTACTS_DATABASE_URL": contacts.url}))
-        [self.consumer] = self.module.consumers
+        [self.consumer] = [c for c in self.module.consumers if c.name == "contacts.timeline"]
         self.server = start_server(
             "contacts", self.module.registrations, self.module.grpc_services, "127.0.0.1:0", TOKENS
         )

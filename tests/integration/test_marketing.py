@@ -71,7 +71,7 @@ def marketing(migrated, bus):
     running = []
     for consumer in consumers:
         bus.declare(consumer.subscription)
-        running.append(RunningConsumer(bus, consumer.subscription, consumer.handle))
+        running.append(RunningConsumer(bus, consumer.subscription, consumer.handle_batch))
     publisher = bus.publisher()
     yield database, publisher
     publisher.close()
