@@ -369,8 +369,10 @@ def history(session: Session, tenant_id: str, lead_id: str, limit: int = 200) ->
 # ---- conversions -------------------------------------------------------------------------------
 
 
-def get_conversion(session: Session, tenant_id: str, lead_id: str) -> LeadConversionRow | None:
-    return session.get(LeadConversionRow, (tenant_id, lead_id))
+def get_conversion(
+    session: Session, tenant_id: str, lead_id: str, *, for_update: bool = False
+) -> LeadConversionRow | None:
+    return session.get(LeadConversionRow, (tenant_id, lead_id), with_for_update=for_update)
 
 
 def start_conversion(session: Session, tenant_id: str, lead_id: str, now: dt.datetime) -> LeadConversionRow:

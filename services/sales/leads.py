@@ -42,10 +42,14 @@ from services.sales.store import INBOX
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 # What an opportunity step of a conversion calls: (principal, lead, contact_id, account_id, name) -> id.
-OpenOpportunity = Callable[[Principal, Lead, str, str, str], str]
+# (caller, lead, contact id, account id, name, claim) -> the opportunity's id; `claim` runs in the
+# opportunity's transaction: it answers an id already recorded, or records the new one.
+OpenOpportunity = Callable[[Principal, Lead, str, str, str, Callable[[Session, str | None], str]], str]
 
 
-def no_opportunities(principal: Principal, lead: Lead, contact_id: str, account_id: str, name: str) -> str:
+def no_opportunities(
+    principal: Principal, lead: Lead, contact_id: str, account_id: str, name: str, claim: Any = None
+) -> str:
     """For a Leads built without the opportunities (unit tests): asking for one is refused."""
     raise InvalidArgument.of([FieldViolation("create_opportunity", "opportunities are not available here")])
 
@@ -342,8 +346,18 @@ class Leads:
             self._record(principal, lead_id, account_linked=True)
         if create_opportunity and not opportunity_id:
             name = opportunity_name.strip() or f"{lead.data.company or lead.data.given_name or lead.id} deal"
-            opportunity_id = self.open_opportunity(principal, lead, contact_id, account_id, name)
-            self._record(principal, lead_id, opportunity_id=opportunity_id)
+
+            def claim(session: Session, new_id: str | None) -> str:
+                """The opportunity and the record of it commit together; the record's row lock
+                makes a concurrent attempt find the first one's opportunity instead of a second."""
+                record = store.get_conversion(session, principal.tenant_id, lead_id, for_update=True)
+                assert record is not None
+                if new_id is None:
+                    return record.opportunity_id or ""
+                record.opportunity_id, record.update_time = new_id, self.clock()
+                return new_id
+
+            opportunity_id = self.open_opportunity(principal, lead, contact_id, account_id, name, claim)
 
         now = self.clock()
         with self.database.transaction() as session:

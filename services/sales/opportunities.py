@@ -30,6 +30,18 @@ from services.sales.domain.pipelines import LOST, WON, Stage
 View = tuple[Opportunity, Stage]
 
 
+# (session, new opportunity id or None) -> an existing opportunity's id (asked with None) or "".
+Claim = Callable[[Session, str | None], str]
+
+
+def _stage_of(session: Session, tenant_id: str, opportunity: Opportunity) -> Stage:
+    pipeline = store.get_pipeline(session, tenant_id, opportunity.data.pipeline_id)
+    assert pipeline is not None
+    stage = pipeline.stage(opportunity.data.stage_id)
+    assert stage is not None
+    return stage
+
+
 class Opportunities:
     def __init__(
         self,
@@ -43,13 +55,20 @@ class Opportunities:
         self.contacts = contacts
         self.clock = clock
 
-    def create(self, principal: Principal, data: OpportunityFields) -> View:
+    def create(self, principal: Principal, data: OpportunityFields, claim: Claim | None = None) -> View:
+        """`claim`, when given, runs first in the same transaction: it answers the id of an
+        opportunity already opened for the same purpose (nothing is created then), or records the
+        new one's id once it is written (a lead conversion's record, ADR 43)."""
         data = self._owned(principal, data)
         data = rules.normalise(data)
         if data.contact_id:
             self._check_contact(data.contact_id)
         now = self.clock()
         with self.database.transaction() as session:
+            if claim is not None and (existing := claim(session, None)):
+                found = store.get_opportunity(session, principal.tenant_id, existing)
+                if found is not None:
+                    return found, _stage_of(session, principal.tenant_id, found)
             pipeline = store.get_pipeline(session, principal.tenant_id, data.pipeline_id)
             stage = rules.place(data, pipeline, None)
             opportunity = rules.new_opportunity(new_id(), principal.tenant_id, data, stage, now)
@@ -58,9 +77,13 @@ class Opportunities:
             store.record_move(session, principal.tenant_id, opportunity, move, new_id())
             self._emit(session, opportunity, events_pb2.OpportunityCreated(opportunity=snapshot(opportunity, stage)))
             self._emit_close(session, opportunity, stage)
+            if claim is not None:
+                claim(session, opportunity.id)
         return opportunity, stage
 
-    def open_for_lead(self, principal: Principal, lead: Lead, contact_id: str, account_id: str, name: str) -> str:
+    def open_for_lead(
+        self, principal: Principal, lead: Lead, contact_id: str, account_id: str, name: str, claim: Claim
+    ) -> str:
         """The opportunity of a converted lead, in the tenant's first pipeline at its first open
         stage, owned by the lead's owner (docs/adr/0043). Its id is what the conversion stores."""
         with self.database.transaction() as session:
@@ -73,7 +96,7 @@ class Opportunities:
         data = OpportunityFields(
             name=name, contact_id=contact_id, account_id=account_id, pipeline_id=pipeline.id, owner_id=owner
         )
-        opportunity, _ = self.create(principal, data)
+        opportunity, _ = self.create(principal, data, claim)
         return opportunity.id
 
     def get(self, principal: Principal, opportunity_id: str) -> View:

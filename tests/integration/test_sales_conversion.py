@@ -77,11 +77,12 @@ def test_a_conversion_that_fails_half_way_resumes_without_duplicates(sales, cont
     lead = qualified(leads, given_name="Grace", email="grace@navy.example", company="Navy")
     calls: list[str] = []
 
-    def flaky_opportunity(principal, lead, contact_id, account_id, name):
+    def flaky_opportunity(principal, lead, contact_id, account_id, name, claim):
         calls.append(contact_id)
         if len(calls) == 1:
             raise Unavailable("the opportunities store is away")
-        return "OPP-1"
+        with sales.database.transaction() as session:  # as Opportunities.create does
+            return claim(session, None) or claim(session, "OPP-1")
 
     outbox = Outbox("sales", OUTBOX)
     down = Leads(sales.database, outbox, ContactsDirectory("127.0.0.1:1", 2), open_opportunity=flaky_opportunity)
@@ -157,3 +158,31 @@ def test_converting_with_an_account_finds_or_creates_it_by_the_email_domain_and_
     assert [a.id for a in found.accounts] == [one.account_id]
     [ann] = contacts_with(contacts_service, "ann@acme.example")
     assert one.account_id in ann.account_ids
+
+
+def test_concurrent_conversions_open_one_opportunity(leads, sales):
+    import threading
+
+    pipelines = sales.stub(pipelines_pb2_grpc.PipelinesServiceStub)
+    stages = [
+        pipelines_pb2.Stage(name="New", probability=10),
+        pipelines_pb2.Stage(name="Won", category=pipelines_pb2.Stage.WON),
+        pipelines_pb2.Stage(name="Lost", category=pipelines_pb2.Stage.LOST),
+    ]
+    pipelines.CreatePipeline(
+        pipelines_pb2.CreatePipelineRequest(pipeline=pipelines_pb2.Pipeline(name="Sales", stages=stages)),
+        metadata=as_(MANAGER_A),
+    )
+    lead = qualified(leads, given_name="Ken", company="Bell", email="ken@bell.example")
+    answers: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: answers.append(convert(leads, lead.id, create_opportunity=True).opportunity_id))
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    opportunities = sales.stub(opportunities_pb2_grpc.OpportunitiesServiceStub)
+    listed = opportunities.ListOpportunities(opportunities_pb2.ListOpportunitiesRequest(), metadata=as_(MANAGER_A))
+    assert len(set(answers)) == 1 and [o.id for o in listed.opportunities] == answers[:1]
