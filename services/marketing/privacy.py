@@ -14,7 +14,10 @@ from crmkit.events.outbox import Outbox
 from crmkit.privacy import Identifiers, participant, row_dict
 from services.marketing.store import INBOX, AudienceMemberRow
 
-COLUMNS = ("contact_id", "email", "given_name", "family_name", "lifecycle_stage", "tags", "deleted")
+COLUMNS = (
+    *("contact_id", "email", "given_name", "family_name", "phone"),
+    *("lifecycle_stage", "tags", "custom_fields", "deleted"),
+)
 
 
 def _members(session: Session, tenant_id: str, contact_id: str, found: Identifiers) -> list[AudienceMemberRow]:
@@ -34,6 +37,7 @@ def erase(session: Session, tenant_id: str, contact_id: str, found: Identifiers)
     members = _members(session, tenant_id, contact_id, found)
     for member in members:  # a tombstone, so a late ContactUpdated cannot bring the person back
         member.email, member.given_name, member.family_name, member.tags = "", "", "", []
+        member.phone, member.custom_fields = "", {}
         member.deleted, member.source_update_time = True, max(member.source_update_time, utcnow())
     return {"audienceMembers": len(members)}
 

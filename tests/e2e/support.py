@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import socket
 import subprocess
@@ -20,10 +21,24 @@ from tests.infra import ALL_CONSUMERS
 ROOT = Path(__file__).resolve().parents[2]
 
 
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port below Linux's ephemeral range (32768 and up): a port the kernel picked would be
+    free now, but any outgoing connection opened before the process given it binds it (AMQP,
+    PostgreSQL, the next test) may take it meanwhile ("Address already in use")."""
+    while True:
+        port = random.randint(20000, 32000)
+        if port in _GIVEN:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 20.0, what: str = "condition") -> object:
