@@ -4,7 +4,6 @@ and outbox."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -16,7 +15,7 @@ from crmkit.db import Database, utcnow
 from crmkit.errors import FieldViolation, InvalidArgument, NotFound
 from crmkit.events.outbox import Outbox
 from crmkit.ids import new_id
-from crmkit.pagination import decode_cursor, page_of, page_size
+from crmkit.pagination import keyset_after, listing_scope, page_of, page_size
 from crmkit.tokens import Principal
 from services.contacts import activity_rules as rules
 from services.contacts import timeline_store as store
@@ -53,10 +52,8 @@ class Activities:
     ) -> tuple[list[Activity], str]:
         size = page_size(requested_size)
         listing = store.ActivityListing(filter, order_by, principal.subject if principal.own_records_only else None)
-        scope = "activities:" + hashlib.blake2b(f"{filter}\n{order_by}".encode(), digest_size=8).hexdigest()
-        after = decode_cursor(page_token, scope)
-        if after is not None and not isinstance(after, list):
-            raise InvalidArgument.of([FieldViolation("page_token", "belongs to a different listing")])
+        scope = listing_scope("activities", filter, order_by)
+        after = keyset_after(page_token, scope)
         with self.database.transaction() as session:
             try:
                 found = store.activity_page(session, principal.tenant_id, listing, after, size + 1)

@@ -7,7 +7,6 @@ scoring rules and settings, the consumer of marketing's engagement events and th
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import secrets
 import threading
@@ -26,7 +25,7 @@ from crmkit.errors import MULTI_LINE_CONTROL, FieldViolation, InvalidArgument, N
 from crmkit.events.consumer import EventConsumer, Handles
 from crmkit.events.outbox import Outbox
 from crmkit.ids import new_id
-from crmkit.pagination import decode_cursor, encode_cursor, page_of, page_size
+from crmkit.pagination import decode_cursor, encode_cursor, keyset_after, listing_scope, page_of, page_size
 from crmkit.tokens import Principal
 from crmkit.updates import apply_mask
 from services.sales import lead_store as store
@@ -215,10 +214,8 @@ class Leads:
     ) -> tuple[list[LeadView], str]:
         size = page_size(requested_size)
         listing = store.Listing(filter, order_by, principal.subject if principal.own_records_only else None)
-        scope = "leads:" + hashlib.blake2b(f"{filter}\n{order_by}".encode(), digest_size=8).hexdigest()
-        after = decode_cursor(page_token, scope)
-        if after is not None and not isinstance(after, list):
-            raise InvalidArgument.of([FieldViolation("page_token", "belongs to a different listing")])
+        scope = listing_scope("leads", filter, order_by)
+        after = keyset_after(page_token, scope)
         with self.database.transaction() as session:
             try:
                 found = store.page_leads(session, principal.tenant_id, listing, after, size + 1)

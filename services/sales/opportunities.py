@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -16,7 +15,7 @@ from crmkit.db import Database, utcnow
 from crmkit.errors import FieldViolation, InvalidArgument, NotFound
 from crmkit.events.outbox import Outbox
 from crmkit.ids import new_id
-from crmkit.pagination import decode_cursor, page_of, page_size
+from crmkit.pagination import keyset_after, listing_scope, page_of, page_size
 from crmkit.tokens import Principal, current_principal
 from services.sales import deal_store as store
 from services.sales.contact_check import ContactDirectory
@@ -111,10 +110,8 @@ class Opportunities:
     ) -> tuple[list[View], str]:
         size = page_size(requested)
         listing = store.Listing(filter, order_by, principal.subject if principal.own_records_only else None)
-        scope = "opportunities:" + hashlib.blake2b(f"{filter}\n{order_by}".encode(), digest_size=8).hexdigest()
-        after = decode_cursor(token, scope)
-        if after is not None and not isinstance(after, list):
-            raise InvalidArgument.of([FieldViolation("page_token", "belongs to a different listing")])
+        scope = listing_scope("opportunities", filter, order_by)
+        after = keyset_after(token, scope)
         with self.database.transaction() as session:
             try:
                 found = store.page_opportunities(session, principal.tenant_id, listing, after, size + 1)
