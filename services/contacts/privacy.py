@@ -30,7 +30,7 @@ from services.contacts.timeline_store import ActivityRow, TimelineEntryRow
 
 # Every service that holds personal data and answers privacy requests; a request completes when
 # all of them have. A new participant is added here once its handler is deployed (ADR 48).
-PARTICIPANTS: tuple[str, ...] = ("contacts", "marketing", "sales", "support")
+PARTICIPANTS: tuple[str, ...] = ("contacts", "integrations", "marketing", "sales", "support")
 SERVICE = "contacts"
 CONSUMER = "contacts.privacy-progress"
 EXPORT, ERASURE = "EXPORT", "ERASURE"

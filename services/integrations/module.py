@@ -14,6 +14,7 @@ from crmkit.module import ServiceModule
 from services.integrations.api import ConnectionsServicer, EmailServicer
 from services.integrations.connections import Connections, SyncState
 from services.integrations.email.usecases import Capture, Emails, EmailWorker, support_replies
+from services.integrations.privacy import privacy_consumer
 from services.integrations.secrets import LazySecretBox
 from services.integrations.store import OUTBOX
 from services.integrations.webhooks.module import add_webhooks
@@ -28,6 +29,7 @@ def build(settings: Settings) -> ServiceModule:
     module = ServiceModule(NAME, database, MIGRATIONS, outbox=outbox)
     add_webhooks(module, settings)
     add_email(module, settings)
+    module.consumers.append(privacy_consumer(database, outbox))
     return module
 
 
