@@ -212,7 +212,7 @@ def _row(session: Session, tenant_id: str, request_id: str, for_update: bool = F
 def identifiers_of(contact: Any) -> Identifiers:
     data = contact.data
     full = f"{data.given_name} {data.family_name}".strip()
-    return Identifiers.of([data.email], [data.phone], [full, data.given_name, data.family_name])
+    return Identifiers.of(data.emails, data.phones, [full, data.given_name, data.family_name])
 
 
 def erase_here(
