@@ -274,6 +274,15 @@ def delete(session: Session, tenant_id: str, contact_id: str) -> None:
     dedup_store.unfile_keys(session, tenant_id, [contact_id])
 
 
+def _has_address(email: str) -> sa.ColumnElement[bool]:
+    """`additionalEmails:x`: compared without case, as duplicates are, through the indexed keys."""
+    return ContactRow.id.in_(
+        sa.select(AdditionalEmailRow.contact_id).where(
+            AdditionalEmailRow.tenant_id == ContactRow.tenant_id, AdditionalEmailRow.email_key == email.strip().lower()
+        )
+    )
+
+
 # What partners may filter and order by (API.md field names), and the columns behind them.
 FILTERABLE = [
     Field("givenName", ContactRow.given_name, Kind.TEXT, sortable=True),
@@ -284,7 +293,7 @@ FILTERABLE = [
     Field("ownerId", ContactRow.owner_id, Kind.ENUM),
     Field("lifecycleStage", ContactRow.lifecycle_stage, Kind.ENUM),
     Field("tags", ContactRow.tags, Kind.TEXT_LIST),
-    Field("additionalEmails", ContactRow.additional_emails, Kind.TEXT_LIST),
+    Field("additionalEmails", ContactRow.additional_emails, Kind.TEXT_LIST, has=_has_address),
     Field("additionalPhones", ContactRow.additional_phones, Kind.TEXT_LIST),
     Field(
         "accountIds",
