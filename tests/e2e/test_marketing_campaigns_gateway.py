@@ -20,7 +20,14 @@ from tests.integration.test_marketing import outgoing
 from tests.mailservers import SmtpServer, self_signed
 
 pytestmark = pytest.mark.e2e
-PIPELINE = {"name": "Sales", "stages": [{"name": "Open", "probability": 10}, {"name": "Won", "category": "WON"}]}
+PIPELINE = {
+    "name": "Sales",
+    "stages": [
+        {"name": "Open", "probability": 10},
+        {"name": "Won", "category": "WON"},
+        {"name": "Lost", "category": "LOST"},
+    ],
+}
 TEMPLATE = {
     "name": "Spring",
     "subject": "Spring offers for {{ contact.givenName | default('you') }}",
@@ -118,7 +125,9 @@ def test_a_campaign_reaches_only_subscribed_contacts_once_and_its_links_work(sui
     segment = api.post("/v1/segments", json={"name": "Newsletter", "kind": "STATIC"}).json()
     assert api.post(f"/v1/segments/{segment['id']}:addMembers", json={"contactIds": [ann, bob, cid, dan]}).ok
     template = api.post("/v1/templates", json=TEMPLATE).json()
-    assert fields(api.post("/v1/campaigns", json={"segmentId": "NOPE"})) == {"name", "segmentId", "templateId"}
+    assert fields(api.post("/v1/campaigns", json={"segmentId": "NOPE"})) == {"name", "templateId"}
+    unknown = {"name": "Spring", "segmentId": "NOPE", "templateId": template["id"]}
+    assert fields(api.post("/v1/campaigns", json=unknown)) == {"segmentId"}
     body = {
         "name": "Spring",
         "segmentId": segment["id"],
@@ -178,7 +187,11 @@ def test_a_campaign_reaches_only_subscribed_contacts_once_and_its_links_work(sui
     assert tampered.status_code == 404 and tampered.json()["error"]["code"] == 404
 
     # Ann's click reaches sales (her lead's score) and the contact timeline.
-    wait_until(lambda: api.get(f"/v1/leads/{lead['id']}").json().get("score", 0) > lead.get("score", 0), 30, "scoring")
+    def scored_by_the_click() -> bool:
+        history = api.get(f"/v1/leads/{lead['id']}").json().get("history", [])
+        return any(h["kind"] == "score" and "email clicked (Spring)" in h["message"] for h in history)
+
+    wait_until(scored_by_the_click, 30, "lead scoring")
     wait_until(
         lambda: (
             "email.clicked" in {e["kind"] for e in api.get(f"/v1/contacts/{ann}/timeline").json().get("entries", [])}
@@ -188,7 +201,9 @@ def test_a_campaign_reaches_only_subscribed_contacts_once_and_its_links_work(sui
     )
 
     # Ann's deal is won: the campaign she clicked gets the conversion and its revenue.
-    pipeline = api.post("/v1/pipelines", json=PIPELINE).json()
+    made = api.post("/v1/pipelines", json=PIPELINE)
+    assert made.status_code == 200, made.text
+    pipeline = made.json()
     stages = {s["name"]: s["id"] for s in pipeline["stages"]}
     deal = api.post(
         "/v1/opportunities",
