@@ -97,6 +97,12 @@ def test_a_campaign_goes_to_its_segment_minus_refused_contacts_at_its_rate_and_i
     assert created.row.status == "DRAFT"
     with pytest.raises(NotFound):
         campaigns.get(OTHER, created.row.id)
+    second = campaigns.create(T, CampaignFields("Autumn", segment.row.id, template.id))
+    first_page, next_token = campaigns.page(T, "", 1)
+    rest, last_token = campaigns.page(T, next_token, 1)
+    assert [v.row.id for v in first_page + rest] == [created.row.id, second.row.id] and last_token == ""
+    assert campaigns.page(OTHER, "", 10) == ([], "")
+    campaigns.delete(T, second.row.id, second.etag)
     with pytest.raises(Aborted):
         campaigns.update(T, created.row.id, CampaignFields(name="Renamed"), ["name"], "stale")
     renamed = campaigns.update(T, created.row.id, CampaignFields(name="Spring sale!"), ["name"], created.etag)
