@@ -4,25 +4,55 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crm.marketing.v1 import marketing_pb2, marketing_pb2_grpc
+from crm.marketing.v1 import campaigns_pb2, campaigns_pb2_grpc, marketing_pb2, marketing_pb2_grpc
 
 from crmkit.config import Settings
 from crmkit.db import Database
 from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
+from crmkit.tokens import InternalTokens
 from services.marketing.api import AudienceServicer, ConsentServicer, SegmentServicer, TemplateServicer
+from services.marketing.campaign_api import CampaignServicer, TrackingServicer
+from services.marketing.campaigns import Campaigns, CampaignSender, conversions_consumer
+from services.marketing.delivery import Delivery, IntegrationsMailer
 from services.marketing.events import contact_projection, engagement_log
 from services.marketing.privacy import privacy_consumer
 from services.marketing.store import OUTBOX
+from services.marketing.tracking import Tracking, TrackingKey
 from services.marketing.usecases import Consent, EngagementExpiry, Segments, Templates
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 NAME = "marketing"
+# SendEmail may wait on the tenant's SMTP server (integrations' own deadline for it is 60 s).
+SEND_DEADLINE_SECONDS = 60.0
+
+
+class _Tokens:
+    """The process's internal token issuer, handed over when the target starts (ServiceModule.use_tokens)."""
+
+    def __init__(self) -> None:
+        self.issuer: InternalTokens | None = None
+
+    def set(self, issuer: InternalTokens) -> None:
+        self.issuer = issuer
+
+    def __call__(self) -> InternalTokens:
+        if self.issuer is None:
+            raise RuntimeError("marketing has no internal token issuer yet (the target starts it)")
+        return self.issuer
 
 
 def build(settings: Settings) -> ServiceModule:
     database = Database(settings.database_url_for(NAME))
     outbox = Outbox(NAME, OUTBOX)
+    tokens = _Tokens()
+    key = TrackingKey(database, settings.tracking_secret, settings.public_base_url)
+    mailer = IntegrationsMailer(settings.grpc_addr("integrations"), SEND_DEADLINE_SECONDS, tokens)
+    delivery = Delivery(database, outbox, mailer, key.urls)
+    services = {
+        marketing_pb2: ("AudienceService", "ConsentService", "SegmentService", "TemplateService"),
+        campaigns_pb2: ("CampaignService", "TrackingService"),
+    }
     return ServiceModule(
         name=NAME,
         database=database,
@@ -32,12 +62,23 @@ def build(settings: Settings) -> ServiceModule:
             (marketing_pb2_grpc.add_ConsentServiceServicer_to_server, ConsentServicer(Consent(database))),
             (marketing_pb2_grpc.add_SegmentServiceServicer_to_server, SegmentServicer(Segments(database))),
             (marketing_pb2_grpc.add_TemplateServiceServicer_to_server, TemplateServicer(Templates(database))),
+            (campaigns_pb2_grpc.add_CampaignServiceServicer_to_server, CampaignServicer(Campaigns(database))),
+            (
+                campaigns_pb2_grpc.add_TrackingServiceServicer_to_server,
+                TrackingServicer(Tracking(database, outbox, key)),
+            ),
         ],
-        grpc_services=[
-            marketing_pb2.DESCRIPTOR.services_by_name[name].full_name
-            for name in ("AudienceService", "ConsentService", "SegmentService", "TemplateService")
+        grpc_services=[m.DESCRIPTOR.services_by_name[n].full_name for m, names in services.items() for n in names],
+        consumers=[
+            contact_projection(database),
+            engagement_log(database),
+            privacy_consumer(database, outbox),
+            conversions_consumer(database),
         ],
-        consumers=[contact_projection(database), engagement_log(database), privacy_consumer(database, outbox)],
         outbox=outbox,
-        workers=[("segment-engagement-expiry", EngagementExpiry(database).run)],
+        workers=[
+            ("segment-engagement-expiry", EngagementExpiry(database).run),
+            (CampaignSender.NAME, CampaignSender(database, delivery).run),
+        ],
+        use_tokens=tokens.set,
     )

@@ -87,6 +87,15 @@ ID_OF = {
     "/v1/segments/{id}:removeMembers": "segment",
     "/v1/templates/{id}": "template",
     "/v1/templates/{id}:preview": "template",
+    "/v1/campaigns/{id}": "campaign",
+    "/v1/campaigns/{id}:schedule": "campaign",
+    "/v1/campaigns/{id}:cancel": "campaign",
+    "/v1/campaigns/{id}/messages": "campaign",
+    "/v1/campaigns/{id}/analytics": "campaign",
+    # Public tracking routes take a signed token, never an id: tenant A's campaign id is no token.
+    "/v1/tracking/opens/{token}": "campaign",
+    "/v1/tracking/clicks/{token}": "campaign",
+    "/v1/tracking/unsubscribes/{token}": "campaign",
     "/v1/agents/{id}": "agent",
     "/v1/groups/{id}": "group",
     "/v1/slaPolicies/{id}": "slaPolicy",
@@ -164,6 +173,8 @@ BODIES = {
     ("POST", "/v1/segments/{id}:addMembers"): {"contactIds": ["INTRUDER"]},
     ("POST", "/v1/segments/{id}:removeMembers"): {"contactIds": ["INTRUDER"]},
     ("POST", "/v1/templates/{id}:preview"): {"contactId": "INTRUDER"},
+    ("PATCH", "/v1/campaigns/{id}"): {"name": "taken over"},
+    ("POST", "/v1/tracking/unsubscribes/{token}"): {"List-Unsubscribe": "One-Click"},
     ("PATCH", "/v1/activities/{id}"): {"subject": "taken over"},
     ("PATCH", "/v1/webhooks/{id}"): {"description": "taken over"},
     ("PATCH", "/v1/pipelines/{id}"): {"name": "taken over"},
@@ -233,6 +244,9 @@ def tenant_a(suite, receiver) -> dict[str, str]:
     ids["scoringRule"] = made("/v1/scoringRules", {"attribute": "industry", "value": "saas", "points": 10})
     ids["segment"] = made("/v1/segments", {"name": "original", "kind": "STATIC"})
     ids["template"] = made("/v1/templates", {"name": "original", "subject": "Hi", "textBody": "Hello"})
+    ids["campaign"] = made(
+        "/v1/campaigns", {"name": "original", "segmentId": ids["segment"], "templateId": ids["template"]}
+    )
     ids["activity"] = made(
         "/v1/activities",
         {"kind": "NOTE", "subject": "original", "contactIds": [ids["contact"]], "accountIds": [ids["account"]]},
@@ -301,6 +315,8 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
     assert contact.status_code == 200 and contact.json()["title"] == "original"
     assert owner.get(f"/v1/accounts/{tenant_a['account']}").json()["industry"] == "original"
     assert owner.get(f"/v1/segments/{tenant_a['segment']}").json()["name"] == "original"
+    campaign = owner.get(f"/v1/campaigns/{tenant_a['campaign']}").json()
+    assert (campaign["name"], campaign["status"]) == ("original", "DRAFT")
     assert owner.get(f"/v1/audienceMembers/{tenant_a['contact']}/subscriptions").json().get("history", []) == []
     assert owner.get(f"/v1/customFieldDefinitions/{tenant_a['customFieldDefinition']}").json()["label"] == "original"
     assert owner.get(f"/v1/contacts/{tenant_a['contact2']}").json()["id"] == tenant_a["contact2"], "not merged"
