@@ -95,6 +95,13 @@ def _rate_limits(raw: str | None) -> dict[str, tuple[int, float]]:
     return limits
 
 
+def _non_negative(env: Mapping[str, str], name: str) -> int:
+    value = _int(env, name, 0)
+    if value < 0:
+        raise ConfigError(f"{name} must be 0 or more, got {value}")
+    return value
+
+
 def _public_rate_limit(raw: str | None) -> tuple[int, float]:
     """`10/60`: requests per period (seconds) per public route resource and client address."""
     if not raw:
@@ -173,6 +180,9 @@ class Settings:
     tenant_rate_factor: int = 5
     # Anonymous calls per public resource (the path's values) and client address (docs/adr/0043).
     public_rate_limit: tuple[int, float] = DEFAULT_PUBLIC_RATE_LIMIT
+    # Reverse proxies (ingress, load balancer) in front of the gateway whose X-Forwarded-For /
+    # X-Forwarded-Proto it believes; 0 (the default) believes none, so a caller cannot pick its address.
+    trusted_proxy_hops: int = 0
     idempotency_ttl_seconds: int = 24 * 3600
     get_retries: int = 2
     # Keys that encrypt secrets kept at rest (webhook signing secrets, connection passwords): Fernet
@@ -266,6 +276,7 @@ class Settings:
             rate_limits=_rate_limits(env.get("CRM_RATE_LIMITS")),
             tenant_rate_factor=_int(env, "CRM_TENANT_RATE_FACTOR", 5),
             public_rate_limit=_public_rate_limit(env.get("CRM_PUBLIC_RATE_LIMIT")),
+            trusted_proxy_hops=_non_negative(env, "CRM_TRUSTED_PROXY_HOPS"),
             idempotency_ttl_seconds=_int(env, "CRM_IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
             get_retries=_int(env, "CRM_GET_RETRIES", 2),
             secret_keys=_list(env.get("CRM_SECRET_KEYS")),

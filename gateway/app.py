@@ -21,6 +21,7 @@ from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry import trace
 from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter
 
 from crmkit import grpcclient, metrics
@@ -282,6 +283,11 @@ def create_app(
     local: dict[str, Handler] = {**credentials_handlers(tenancy, clients), **audit_handlers(audit)}
     spec = openapi.document(routes)
     app = Flask("crm-gateway")
+    if settings.trusted_proxy_hops:
+        # Behind an ingress every caller has the proxy's address: take the client's from the
+        # headers the trusted hops append, so anonymous callers get buckets of their own (ADR 69).
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.extensions["crm_revocations"] = revocations
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.url_map.converters["segment"] = SegmentConverter
