@@ -156,6 +156,8 @@ class Settings:
     outbox_retention_hours: float = 72.0
     inbox_retention_hours: float = 24.0 * 14
     retention_interval_seconds: float = 600.0
+    # A privacy request a service has not answered after this long is published to it again (ADR 48).
+    privacy_reask_seconds: float = 3600.0
     log_level: str = "INFO"
     log_format: str = "json"
     # Gateway, partner grade (docs/adr/0009..0015).
@@ -258,6 +260,7 @@ class Settings:
             outbox_retention_hours=_float(env, "CRM_OUTBOX_RETENTION_HOURS", 72.0),
             inbox_retention_hours=_float(env, "CRM_INBOX_RETENTION_HOURS", 24.0 * 14),
             retention_interval_seconds=_float(env, "CRM_RETENTION_INTERVAL_SECONDS", 600.0),
+            privacy_reask_seconds=_float(env, "CRM_PRIVACY_REASK_SECONDS", 3600.0),
             log_level=(env.get("CRM_LOG_LEVEL") or "INFO").upper(),
             log_format=log_format,
             redis_prefix=env.get("CRM_REDIS_PREFIX") or "crm",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,8 @@ from crmkit.events.consumer import EventConsumer
 from crmkit.events.outbox import Outbox
 from crmkit.grpcserver import Registration
 from crmkit.tokens import InternalTokens
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -30,3 +33,18 @@ class ServiceModule:
     # Handed the process's internal token issuer before the workers start, for background work that
     # calls another service as the tenant's service principal (tokens.acting_as; docs/adr/0052).
     use_tokens: Callable[[InternalTokens], None] | None = None
+
+
+def every(seconds: float, tick: Callable[[], object], what: str) -> Callable[[threading.Event], None]:
+    """A worker that runs `tick` now and then every `seconds` until stopped; a failing tick (the
+    database away, say) is logged and the next one tries again, so the thread never dies."""
+
+    def run(stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                tick()
+            except Exception:
+                log.exception("%s failed; trying again in %.0f s", what, seconds)
+            stop.wait(seconds)
+
+    return run

@@ -56,14 +56,18 @@ class Outbox:
             )
         if rows:
             session.execute(sa.insert(self.table), rows)
-            if session.get_bind().dialect.name == "postgresql" and not session.info.get("crm_outbox_notified"):
-                # Delivered on commit only: a relay in another process wakes for committed events alone.
-                session.info["crm_outbox_notified"] = True
-                session.execute(sa.select(sa.func.pg_notify(notify_channel(self.source), "")))
+        self.wake_on_commit(session)
+        return envelopes
+
+    def wake_on_commit(self, session: Session) -> None:
+        """Wake the relay when this transaction commits (it wrote, or put back, unsent rows)."""
+        if session.get_bind().dialect.name == "postgresql" and not session.info.get("crm_outbox_notified"):
+            # Delivered on commit only: a relay in another process wakes for committed events alone.
+            session.info["crm_outbox_notified"] = True
+            session.execute(sa.select(sa.func.pg_notify(notify_channel(self.source), "")))
         if not session.info.get("crm_outbox_hooked"):
             session.info["crm_outbox_hooked"] = True
             sa_event.listen(session, "after_commit", lambda _s: self.written.set(), once=True)
-        return envelopes
 
 
 def notify_channel(source: str) -> str:

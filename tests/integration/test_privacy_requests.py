@@ -4,10 +4,12 @@ after which no table of any service's database holds the person's name, email or
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import grpc
 import pytest
+import sqlalchemy as sa
 from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc, privacy_pb2, privacy_pb2_grpc
 from crm.integrations.v1 import (
     connections_pb2,
@@ -21,7 +23,11 @@ from crm.sales.v1 import leads_pb2, leads_pb2_grpc
 from crm.support.v1 import tickets_pb2, tickets_pb2_grpc
 from google.protobuf import json_format
 
+from crmkit.db import utcnow
+from crmkit.events.outbox import Outbox
 from crmkit.tokens import Principal
+from services.contacts.privacy import PrivacyRequests
+from services.contacts.store import OUTBOX
 from tests.integration.privacy_helpers import HandRelay, find_personal_data
 from tests.integration.sales_helpers import TOKENS, run_service
 from tests.mailservers import Certificate, SmtpServer, self_signed, smtp_connection
@@ -232,3 +238,31 @@ def test_privacy_requests_need_the_scope_and_stay_within_the_tenant(suite, relay
     answers = [e for s in ("marketing", "sales") for e in suite[s].events(export.id)]
     assert answers and all(consumer.handle(e.SerializeToString(), 0).verdict.value == "ack" for e in answers)
     assert get(suite, export.id) == first
+
+
+def test_a_request_a_service_never_received_is_published_again_and_completes(suite, relay):
+    """The broker lost the erasure request on its way to support (the relay had marked it sent):
+    after CRM_PRIVACY_REASK_SECONDS contacts publishes the same message again; the services that
+    handled it ignore it (inbox), support does its part, and the request completes."""
+    contact_id = seed_person(suite, relay)
+    privacy = suite["contacts"].stub(privacy_pb2_grpc.PrivacyRequestsServiceStub)
+    erasure = privacy.EraseContact(privacy_pb2.EraseContactRequest(id=contact_id), metadata=as_(ADMIN_A))
+    relay.deliver(to={"contacts", "integrations", "marketing", "sales"})
+    contacts_db = suite["contacts"].database
+    with contacts_db.transaction() as session:  # published, and lost on the way to support
+        session.execute(sa.update(OUTBOX).where(OUTBOX.c.subject == erasure.id).values(sent_at=utcnow()))
+    relay.deliver()
+    assert get(suite, erasure.id).state == Request.PENDING
+    assert find_personal_data(suite["support"].database, PERSON)
+
+    outbox = Outbox("contacts", OUTBOX)
+    now = PrivacyRequests(contacts_db, outbox)
+    assert now.reask(dt.timedelta(hours=1)) == 0  # not yet overdue
+    later = PrivacyRequests(contacts_db, outbox, clock=lambda: utcnow() + dt.timedelta(hours=2))
+    assert later.reask(dt.timedelta(hours=1)) == 1
+    assert later.reask(dt.timedelta(hours=1)) == 0  # asked just now: not again at once
+    relay.deliver()
+    erased = get(suite, erasure.id)
+    assert erased.state == Request.COMPLETED and all(p.done for p in erased.services)
+    assert find_personal_data(suite["support"].database, PERSON) == []
+    assert later.reask(dt.timedelta(seconds=0)) == 0  # completed requests are never asked again
