@@ -11,6 +11,7 @@ from crmkit.db import Database
 from crmkit.events.consumer import EventConsumer
 from crmkit.events.outbox import Outbox
 from crmkit.grpcserver import Registration
+from crmkit.tokens import InternalTokens
 
 
 @dataclass
@@ -26,3 +27,6 @@ class ServiceModule:
     # Background loops the service's target runs, one thread each, until the stop event is set
     # (e.g. support's SLA scheduler).
     workers: list[tuple[str, Callable[[threading.Event], None]]] = field(default_factory=list)
+    # The process's internal-token key, set by the target before it starts the workers: background
+    # work that calls other services mints its identity with it (tokens.acting_as).
+    tokens: InternalTokens | None = None
