@@ -1,5 +1,5 @@
 """Composition root of the integrations service: its database and outbox, partner webhooks,
-connections with their sync state, and email (SMTP out, IMAP capture in) — issue #7."""
+connections with their sync state, email (SMTP out, IMAP capture in) and automation rules — issue #7."""
 
 from __future__ import annotations
 
