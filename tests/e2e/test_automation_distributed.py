@@ -191,7 +191,7 @@ def test_two_rules_that_would_trigger_each_other_forever_stop_and_the_log_says_w
     assert pong_run["state"] == "SUCCEEDED" and pong_run["causationChain"] == [ping["id"]]
     skipped = by_state["SKIPPED"]
     assert skipped["causationChain"] == [ping["id"], pong["id"]]
-    assert skipped["reason"].startswith("loop:") and [a["outcome"] for a in skipped["actions"]] == ["PENDING"]
+    assert skipped["reason"].startswith("loop:") and skipped.get("actions", []) == []
     assert api.get(f"/v1/contacts/{contact['id']}").json()["title"] == "ping"
 
     # A later change by a person starts a new chain: the rules run again, once each.
@@ -235,8 +235,9 @@ def test_a_webhook_action_is_a_signed_delivery_of_the_partners_subscription(api)
     assert body["data"]["event"]["type"] == "contact.created" and body["data"]["event"]["data"]["id"] == contact["id"]
     [execution] = finished(api, made["id"], 1)
     assert execution["state"] == "SUCCEEDED" and execution["actions"][0]["resultRef"].startswith("webhookDeliveries/")
-    refused = api.post(
-        "/v1/automationRules",
-        json={"displayName": "x", "eventType": "contact.created", "actions": [{"callWebhook": {}}]},
-    )
-    assert [d["field"] for d in refused.json()["error"]["details"]] == ["actions[0].callWebhook.webhookId"]
+    for target in ({}, {"webhookId": "01NOSUCHWEBHOOK0000000000A"}):
+        refused = api.post(
+            "/v1/automationRules",
+            json={"displayName": "x", "eventType": "contact.created", "actions": [{"callWebhook": target}]},
+        )
+        assert [d["field"] for d in refused.json()["error"]["details"]] == ["actions[0].callWebhook.webhookId"]

@@ -28,6 +28,7 @@ from services.integrations.automation import store
 from services.integrations.automation.actions import Performer, ServiceUnavailable, principal_for
 from services.integrations.automation.domain import ActionFailed, ActionResult, Execution, Planned, Rule, RuleFields
 from services.integrations.webhooks import catalog
+from services.integrations.webhooks import store as webhook_store
 
 Clock = Callable[[], dt.datetime]
 log = logging.getLogger(__name__)
@@ -38,15 +39,20 @@ class Automation:
         self.database = database
         self.clock = clock
 
-    @staticmethod
-    def _validated(fields: RuleFields) -> RuleFields:
+    def _validated(self, principal: Principal, fields: RuleFields) -> RuleFields:
         check = Validator()
         cleaned = rules.validate_fields(fields, catalog.EVENT_TYPES, check)
+        webhook_ids = {i: a.webhook_id for i, a in enumerate(cleaned.actions) if a.webhook_id}
+        if webhook_ids:
+            with self.database.transaction() as session:
+                for i, webhook_id in webhook_ids.items():
+                    if webhook_store.get_webhook(session, principal.tenant_id, webhook_id) is None:
+                        check.add(f"actions[{i}].callWebhook.webhookId", "no webhook subscription with this id")
         check.raise_if_any()
         return cleaned
 
     def create(self, principal: Principal, fields: RuleFields) -> Rule:
-        cleaned = self._validated(fields)
+        cleaned = self._validated(principal, fields)
         now = self.clock()
         rule = Rule(new_id(), principal.tenant_id, cleaned, rules.ENABLED, now, now)
         with self.database.transaction() as session:
@@ -74,7 +80,7 @@ class Automation:
         with self.database.transaction() as session:
             current = self._existing(session, principal, rule_id, lock=True)
             rules.check_etag(current, etag)
-            merged, changed = apply_mask(current.data, patch, mask, self._validated)
+            merged, changed = apply_mask(current.data, patch, mask, lambda f: self._validated(principal, f))
             if not changed:
                 return current
             updated = replace(current, data=merged, update_time=self.clock())
@@ -164,7 +170,7 @@ def plan_executions(
                 state=rules.SKIPPED if reason else rules.PENDING,
                 reason=reason,
                 causation_chain=chain,
-                actions=tuple(ActionResult(a.type) for a in rule.data.actions),
+                actions=() if reason else tuple(ActionResult(a.type) for a in rule.data.actions),
                 attempt_count=0,
                 next_attempt_time=None if reason else now,
                 create_time=now,
