@@ -18,6 +18,7 @@ from crm.contacts.v1 import activities_pb2, activities_pb2_grpc, contacts_pb2, c
 from crm.contacts.v1 import events_pb2 as contact_events
 from crm.events.v1.envelope_pb2 import Envelope
 from crm.integrations.v1 import connections_pb2, connections_pb2_grpc
+from crm.support.v1 import agents_pb2, agents_pb2_grpc, tickets_pb2, tickets_pb2_grpc
 
 from crmkit import causation
 from crmkit.config import Settings
@@ -33,6 +34,8 @@ from services.integrations.automation.domain import Action, RuleFields
 from services.integrations.automation.events import CONSUMER
 from services.integrations.automation.usecases import Automation, AutomationWorker, plan_executions
 from services.integrations.module import build
+from services.support.module import build as build_support
+from services.support.store import OUTBOX as SUPPORT_OUTBOX
 from tests.e2e.support import free_port
 from tests.integration.events_support import contact_created, wait_until
 from tests.integration.support_helpers import TOKENS, as_
@@ -46,6 +49,8 @@ class Suite:
 
     def __init__(self, migrated, contacts_port: int, keys: str) -> None:  # type: ignore[no-untyped-def]
         self.contacts_db = migrated("contacts")
+        self.support_db = migrated("support")
+        self.support_port = free_port()
         self.contacts_port = contacts_port
         self.contacts_server: RunningServer | None = None
         self.database = migrated("integrations")
@@ -54,6 +59,7 @@ class Suite:
                 {
                     "CRM_INTEGRATIONS_DATABASE_URL": self.database.url,
                     "CRM_CONTACTS_ADDR": f"127.0.0.1:{contacts_port}",
+                    "CRM_SUPPORT_ADDR": f"127.0.0.1:{self.support_port}",
                     "CRM_GRPC_DEADLINE_SECONDS": "2",
                     "CRM_SECRET_KEYS": keys,
                 }
@@ -309,3 +315,59 @@ def test_a_templated_email_goes_out_once_through_the_tenants_smtp_connection(
         )
     assert suite.worker.tick() == 1
     assert len(smtp.received) == 1, "the idempotency key sent nothing twice"
+
+
+def test_a_ticket_rule_assigns_the_ticket_and_raises_its_priority_through_support(suite: Suite) -> None:
+    module = build_support(Settings.from_env({"CRM_SUPPORT_DATABASE_URL": suite.support_db.url}))
+    server = start_server(
+        "support", module.registrations, module.grpc_services, f"127.0.0.1:{suite.support_port}", TOKENS
+    )
+    channel = grpc.insecure_channel(f"127.0.0.1:{suite.support_port}")
+    try:
+        agents = agents_pb2_grpc.AgentsServiceStub(channel)
+        tickets = tickets_pb2_grpc.TicketsServiceStub(channel)
+        group = agents.CreateGroup(
+            agents_pb2.CreateGroupRequest(group=agents_pb2.Group(name="VIP")), metadata=as_(ADMIN)
+        )
+        ann = agents.CreateAgent(
+            agents_pb2.CreateAgentRequest(agent=agents_pb2.Agent(display_name="Ann", capacity=5, group_ids=[group.id])),
+            metadata=as_(ADMIN),
+        )
+        rule = suite.automation.create(
+            ADMIN,
+            RuleFields(
+                "VIP tickets",
+                "",
+                "ticket.created",
+                'subject : "vip"',
+                (
+                    Action("assign_owner", owner_id=ann.id),
+                    Action("update_field", field="priority", value="URGENT"),
+                    Action("update_field", field="tags", value="vip, escalated"),
+                ),
+            ),
+        )
+        made = tickets.CreateTicket(
+            tickets_pb2.CreateTicketRequest(ticket=tickets_pb2.Ticket(subject="VIP: refund", requester_id="C1")),
+            metadata=as_(ADMIN),
+        )
+        # The event support really wrote, handed to the automation consumer as the bus would.
+        with suite.support_db.transaction() as session:
+            payloads = session.execute(sa.select(SUPPORT_OUTBOX.c.payload).order_by(SUPPORT_OUTBOX.c.id)).scalars()
+            [created] = [p for p in payloads if Envelope.FromString(p).type == "crm.support.v1.TicketCreated"]
+        suite.consumer.handle(created, 0)
+        assert suite.worker.tick() == 1
+        [execution] = suite.executions(rule.id)
+        assert execution.state == rules.SUCCEEDED and execution.subject_id == made.id, execution
+        ticket = tickets.GetTicket(tickets_pb2.GetTicketRequest(id=made.id), metadata=as_(ADMIN))
+        assert ticket.assignee_id == ann.id and ticket.priority == tickets_pb2.Ticket.URGENT
+        assert list(ticket.tags) == ["vip", "escalated"]
+        assert any(h.actor == f"automation:{rule.id}" for h in ticket.history), "support records the rule as actor"
+        with suite.support_db.transaction() as session:
+            payloads = session.execute(sa.select(SUPPORT_OUTBOX.c.payload).order_by(SUPPORT_OUTBOX.c.id)).scalars()
+            caused = [Envelope.FromString(p) for p in payloads]
+        assert [list(e.causation_chain) for e in caused if e.type == "crm.support.v1.TicketUpdated"] == [[rule.id]] * 3
+    finally:
+        channel.close()
+        server.stop(0)
+        module.database.dispose()
