@@ -22,7 +22,7 @@ from crm.contacts.v1 import activities_pb2, activities_pb2_grpc, contacts_pb2, c
 from crm.support.v1 import tickets_pb2, tickets_pb2_grpc
 from google.protobuf import field_mask_pb2, json_format
 
-from crmkit.db import utcnow
+from crmkit.db import Database, utcnow
 from crmkit.errors import ServiceError
 from crmkit.grpcclient import service_channel
 from crmkit.ids import new_id
@@ -66,12 +66,14 @@ def principal_for(tenant_id: str, rule_id: str) -> Principal:
 class Performer:
     def __init__(
         self,
+        database: Database,
         contacts_address: str,
         support_address: str,
         deadline_seconds: float,
         emails: Emails,
         deliveries: DeliveryWorker | None,
     ) -> None:
+        self.database = database
         self.contacts_address = contacts_address
         self.support_address = support_address
         self.deadline = deadline_seconds
@@ -221,8 +223,7 @@ class Performer:
         message_id = f"msg_{execution.id}_{index}"
         public = catalog.PublicEvent("automation.rule_triggered", values["data"])
         payload = catalog.body(message_id, public, execution.tenant_id, execution.event_time).decode()
-        database = self.emails.database
-        with database.transaction() as session:
+        with self.database.transaction() as session:
             webhook = webhook_store.get_webhook(session, execution.tenant_id, values["webhook_id"])
             if webhook is None:
                 raise ActionFailed(f"no webhook subscription {values['webhook_id']}")

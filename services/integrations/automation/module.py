@@ -19,6 +19,7 @@ def add_automation(
 ) -> None:
     database = module.database
     performer = Performer(
+        database,
         settings.grpc_addr("contacts"),
         settings.grpc_addr("support"),
         settings.grpc_deadline_seconds,
