@@ -16,7 +16,7 @@ from google.protobuf.message import Message
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
-from crmkit import causation
+from crmkit import causation, metrics
 from crmkit.db import Database, utcnow
 from crmkit.errors import NotFound, Validator
 from crmkit.ids import new_id
@@ -176,10 +176,13 @@ def plan_executions(
                 create_time=now,
                 finish_time=now if reason else None,
             )
-            if store.add_execution(session, execution) and not reason:
-                pending += 1
+            if not store.add_execution(session, execution):
+                continue  # planned when this event came the first time
             if reason:
+                metrics.AUTOMATION_EXECUTIONS.labels("skipped").inc()
                 log.info("automation rule %s skipped for event %s: %s", rule.id, event_id, reason)
+            else:
+                pending += 1
     return pending
 
 
@@ -286,6 +289,9 @@ class AutomationWorker:
             else:
                 updated = rules.finished(progressed, results, now)
             store.save_execution(session, updated)
+        metrics.AUTOMATION_EXECUTIONS.labels(
+            "retried" if updated.state == rules.PENDING else updated.state.lower()
+        ).inc()
         return updated
 
 
