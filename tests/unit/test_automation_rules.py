@@ -184,3 +184,11 @@ def test_a_service_call_carries_the_bound_chain_as_metadata():
             interceptor.intercept_unary_unary(lambda d, _r: captured.append(d), details, b"")
     assert [k for k, _ in captured[0].metadata] == ["authorization"], "no chain, no header"
     assert dict(captured[1].metadata)[causation.METADATA_KEY] == "R0,R1"
+
+
+def test_the_subject_is_the_record_the_event_is_about():
+    assert rules.subject_id_of("contact.created", {"id": "c1", "ownerId": "u"}) == "c1"
+    assert rules.subject_id_of("contact.updated", {"contact": {"id": "c1"}, "changedFields": "title"}) == "c1"
+    assert rules.subject_id_of("contact.deleted", {"contactId": "c1"}) == "c1"
+    assert rules.subject_id_of("ticket.comment_added", {"id": "m1", "ticketId": "t1", "body": "hi"}) == "t1"
+    assert rules.subject_id_of("ticket.assigned", {"ticketId": "t1", "assigneeId": "a1"}) == "t1"

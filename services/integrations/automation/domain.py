@@ -267,9 +267,11 @@ def record_of(event_type: str, data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def subject_id_of(event_type: str, data: Mapping[str, Any]) -> str:
+    """The id of the record the event is about: a `<resource>Id` the data names (a comment's
+    `ticketId`, ticket.assigned's), else the record's own id."""
     record = record_of(event_type, data)
-    resource = resource_of(event_type)
-    return str(record.get("id") or data.get(f"{resource}Id") or "")
+    key = f"{resource_of(event_type)}Id"
+    return str(data.get(key) or record.get(key) or record.get("id") or "")
 
 
 def matches(rule: Rule, event_type: str, data: Mapping[str, Any]) -> bool:
