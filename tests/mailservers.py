@@ -264,3 +264,22 @@ service stats {{
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def smtp_connection(smtp: SmtpServer, certificate: Certificate, password: str, purpose: str = "") -> Any:
+    """The integrations connection (a Connection message) that sends through this server."""
+    from crm.integrations.v1 import connections_pb2
+
+    conn = connections_pb2.Connection
+    return conn(
+        type=conn.SMTP,
+        display_name="Outbound mail",
+        host="localhost",
+        port=smtp.port,
+        security=conn.STARTTLS,
+        username=smtp.username,
+        password=password,
+        from_address="help@acme.example.com",
+        purpose=purpose,
+        ca_certificate=certificate.cert_pem,
+    )

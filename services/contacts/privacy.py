@@ -30,7 +30,7 @@ from services.contacts.timeline_store import ActivityRow, TimelineEntryRow
 
 # Every service that holds personal data and answers privacy requests; a request completes when
 # all of them have. A new participant is added here once its handler is deployed (ADR 48).
-PARTICIPANTS: tuple[str, ...] = ("contacts", "marketing", "sales", "support")
+PARTICIPANTS: tuple[str, ...] = ("contacts", "integrations", "marketing", "sales", "support")
 SERVICE = "contacts"
 CONSUMER = "contacts.privacy-progress"
 EXPORT, ERASURE = "EXPORT", "ERASURE"
@@ -212,7 +212,7 @@ def _row(session: Session, tenant_id: str, request_id: str, for_update: bool = F
 def identifiers_of(contact: Any) -> Identifiers:
     data = contact.data
     full = f"{data.given_name} {data.family_name}".strip()
-    return Identifiers.of([data.email], [data.phone], [full, data.given_name, data.family_name])
+    return Identifiers.of(data.emails, data.phones, [full, data.given_name, data.family_name])
 
 
 def erase_here(

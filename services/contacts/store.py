@@ -68,6 +68,20 @@ class ContactRow(Base):
     # Lower-cased names, email, phone and associated account names: what free text `q` matches.
     search_text: Mapped[str] = mapped_column(sa.Text(), default="")
     external_id: Mapped[str] = mapped_column(sa.String(64), server_default="")
+    additional_emails: Mapped[list[str]] = mapped_column(JSONType, server_default="[]")
+    additional_phones: Mapped[list[str]] = mapped_column(JSONType, server_default="[]")
+
+
+class AdditionalEmailRow(Base):
+    """A contact's further address as duplicates are found (lower-cased), next to `email_key`
+    for the primary one: "does another contact have this address" is one indexed lookup."""
+
+    __tablename__ = "contact_additional_emails"
+    __table_args__ = (sa.Index("ix_contact_additional_emails_tenant_id_email_key", "tenant_id", "email_key"),)
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    email_key: Mapped[str] = mapped_column(sa.String(320), primary_key=True)
 
 
 class AccountAssociationRow(Base):
@@ -129,7 +143,7 @@ def search_text(session: Session, contact: Contact) -> str:
                 )
             )
         )
-    return " ".join([data.given_name, data.family_name, data.email, data.phone, *names]).lower()
+    return " ".join([data.given_name, data.family_name, *data.emails, *data.phones, *names]).lower()
 
 
 def refresh_search_text(session: Session, tenant_id: str, contact_ids: list[str]) -> None:
@@ -158,6 +172,8 @@ def _to_domain(row: ContactRow, associations: list[Association] | None = None) -
         custom_fields=dict(row.custom_fields),
         account_associations=tuple(associations or ()),
         external_id=row.external_id,
+        additional_emails=tuple(row.additional_emails or ()),
+        additional_phones=tuple(row.additional_phones or ()),
     )
     return Contact(row.id, row.tenant_id, data, row.create_time, row.update_time, row.etag)
 
@@ -186,6 +202,8 @@ def written_columns(contact: Contact) -> dict[str, Any]:
         "update_time": contact.update_time,
         "etag": contact.etag,
         "external_id": data.external_id,
+        "additional_emails": list(data.additional_emails),
+        "additional_phones": list(data.additional_phones),
     }
 
 
@@ -195,6 +213,7 @@ def add(session: Session, contact: Contact) -> None:
     row.search_text = search_text(session, contact)
     session.add(row)
     write_associations(session, contact)
+    write_additional_emails(session, contact)
     dedup_store.file_keys(session, [contact], new=True)
 
 
@@ -212,22 +231,43 @@ def save(session: Session, contact: Contact) -> None:
     _write(row, contact)
     row.search_text = search_text(session, contact)
     write_associations(session, contact)
+    write_additional_emails(session, contact)
     dedup_store.file_keys(session, [contact])
 
 
 def with_email(session: Session, tenant_id: str, email: str) -> str | None:
-    """The id of a contact of the tenant with this email (any case), serialising writers of that email."""
+    """The id of a contact of the tenant with this email, primary or further (any case),
+    serialising writers of that email."""
     key = email.lower()
     if session.get_bind().dialect.name == "postgresql":  # SQLite's BEGIN IMMEDIATE serialises already
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"{tenant_id}/{key}", 0))))
-    query = sa.select(ContactRow.id).where(ContactRow.tenant_id == tenant_id, ContactRow.email_key == key)
-    return session.scalars(query.order_by(ContactRow.id).limit(1)).first()
+    primary = sa.select(ContactRow.id).where(ContactRow.tenant_id == tenant_id, ContactRow.email_key == key)
+    further = sa.select(AdditionalEmailRow.contact_id.label("id")).where(
+        AdditionalEmailRow.tenant_id == tenant_id, AdditionalEmailRow.email_key == key
+    )
+    found = sa.union(primary, further).subquery()
+    return session.scalars(sa.select(found.c.id).order_by(found.c.id).limit(1)).first()
+
+
+def write_additional_emails(session: Session, contact: Contact) -> None:
+    session.execute(
+        sa.delete(AdditionalEmailRow).where(
+            AdditionalEmailRow.tenant_id == contact.tenant_id, AdditionalEmailRow.contact_id == contact.id
+        )
+    )
+    keys = dict.fromkeys(e.lower() for e in contact.data.additional_emails)
+    session.add_all(AdditionalEmailRow(tenant_id=contact.tenant_id, contact_id=contact.id, email_key=k) for k in keys)
 
 
 def delete(session: Session, tenant_id: str, contact_id: str) -> None:
     session.execute(
         sa.delete(AccountAssociationRow).where(
             AccountAssociationRow.tenant_id == tenant_id, AccountAssociationRow.contact_id == contact_id
+        )
+    )
+    session.execute(
+        sa.delete(AdditionalEmailRow).where(
+            AdditionalEmailRow.tenant_id == tenant_id, AdditionalEmailRow.contact_id == contact_id
         )
     )
     session.execute(sa.delete(ContactRow).where(ContactRow.tenant_id == tenant_id, ContactRow.id == contact_id))
@@ -244,6 +284,8 @@ FILTERABLE = [
     Field("ownerId", ContactRow.owner_id, Kind.ENUM),
     Field("lifecycleStage", ContactRow.lifecycle_stage, Kind.ENUM),
     Field("tags", ContactRow.tags, Kind.TEXT_LIST),
+    Field("additionalEmails", ContactRow.additional_emails, Kind.TEXT_LIST),
+    Field("additionalPhones", ContactRow.additional_phones, Kind.TEXT_LIST),
     Field(
         "accountIds",
         ContactRow.account_ids,

@@ -15,6 +15,7 @@ from services.integrations.api import ConnectionsServicer, EmailServicer
 from services.integrations.automation.module import add_automation
 from services.integrations.connections import Connections, SyncState
 from services.integrations.email.usecases import Capture, Emails, EmailWorker, support_replies
+from services.integrations.privacy import privacy_consumer
 from services.integrations.secrets import LazySecretBox
 from services.integrations.store import OUTBOX
 from services.integrations.webhooks.module import add_webhooks
@@ -30,6 +31,7 @@ def build(settings: Settings) -> ServiceModule:
     deliveries = add_webhooks(module, settings)
     emails = add_email(module, settings)
     add_automation(module, settings, emails, deliveries)
+    module.consumers.append(privacy_consumer(database, outbox))
     return module
 
 

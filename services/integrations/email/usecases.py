@@ -216,6 +216,9 @@ class Emails:
             row = session.get(EmailDeliveryRow, delivery_id)
             assert row is not None
             now = self.clock()
+            # The message was handed over (or refused for good): nothing reads it again, so it is not
+            # kept (data minimisation; the delivery's addresses, subject and status stay: ADR 65).
+            row.raw = b""
             if failure:
                 row.status, row.error = "FAILED", failure
                 log.warning("email delivery %s failed: %s", delivery_id, failure.split(":")[0])
