@@ -197,7 +197,6 @@ class AutomationWorker:
         tokens: Callable[[], InternalTokens | None],
         poll_seconds: float = 1.0,
         batch: int = 20,
-        lease_seconds: float = 300.0,
         clock: Clock = utcnow,
     ) -> None:
         self.database = database
@@ -205,7 +204,10 @@ class AutomationWorker:
         self.tokens = tokens
         self.poll_seconds = poll_seconds
         self.batch = batch
-        self.lease = dt.timedelta(seconds=lease_seconds)
+        # Long enough for the whole batch at the worst (every action's call running into its
+        # deadline), so that no replica claims an execution while this one is still running it.
+        per_call = performer.deadline + 1
+        self.lease = dt.timedelta(seconds=batch * rules.MAX_ACTIONS * per_call + 30)
         self.clock = clock
         self.wake = threading.Event()
 
