@@ -199,6 +199,10 @@ class Settings:
     webhooks_disable_after_failures: int = 20
     webhooks_disable_after_hours: float = 24.0
     webhooks_poll_seconds: float = 1.0
+    # Automation rules (docs/adr/0061): how often the worker looks for due executions, and how many
+    # rules may run one after another, each caused by the one before.
+    automation_poll_seconds: float = 1.0
+    automation_max_depth: int = 5
     # How often the IMAP capture worker polls each mailbox connection.
     imap_poll_seconds: float = 60.0
 
@@ -290,6 +294,8 @@ class Settings:
             webhooks_disable_after_failures=_int(env, "CRM_WEBHOOKS_DISABLE_AFTER_FAILURES", 20),
             webhooks_disable_after_hours=_float(env, "CRM_WEBHOOKS_DISABLE_AFTER_HOURS", 24.0),
             webhooks_poll_seconds=_float(env, "CRM_WEBHOOKS_POLL_SECONDS", 1.0),
+            automation_poll_seconds=_float(env, "CRM_AUTOMATION_POLL_SECONDS", 1.0),
+            automation_max_depth=_int(env, "CRM_AUTOMATION_MAX_DEPTH", 5),
             imap_poll_seconds=_float(env, "CRM_IMAP_POLL_SECONDS", 60.0),
         ).validated()
 

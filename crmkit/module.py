@@ -30,9 +30,16 @@ class ServiceModule:
     # Background loops the service's target runs, one thread each, until the stop event is set
     # (e.g. support's SLA scheduler).
     workers: list[tuple[str, Callable[[threading.Event], None]]] = field(default_factory=list)
-    # Handed the process's internal token issuer before the workers start, for background work that
-    # calls another service as the tenant's service principal (tokens.acting_as; docs/adr/0052).
-    use_tokens: Callable[[InternalTokens], None] | None = None
+    # The process's internal-token key, set by the target before it starts the workers: background
+    # work that calls other services as the tenant's service principal mints its identity with it
+    # (tokens.acting_as; docs/adr/0052, 0062).
+    tokens: InternalTokens | None = None
+
+    def token_issuer(self) -> InternalTokens:
+        """The internal-token key (for a worker's calls); set once the target started the module."""
+        if self.tokens is None:
+            raise RuntimeError(f"{self.name} has no internal token key yet: its target sets it on start")
+        return self.tokens
 
 
 def every(seconds: float, tick: Callable[[], object], what: str) -> Callable[[threading.Event], None]:

@@ -35,7 +35,12 @@ CONSUMERS_BY_SERVICE: dict[str, list[str]] = {
     ],
     "sales": ["sales.lead-scoring", "sales.privacy"],
     "support": ["support.contact-merges", "support.email-intake", "support.privacy"],
-    "integrations": ["integrations.webhooks", "integrations.support-replies", "integrations.privacy"],
+    "integrations": [
+        "integrations.webhooks",
+        "integrations.support-replies",
+        "integrations.privacy",
+        "integrations.automation",
+    ],
 }
 ALL_CONSUMERS = [name for names in CONSUMERS_BY_SERVICE.values() for name in names]
 

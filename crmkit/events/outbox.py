@@ -11,6 +11,7 @@ from google.protobuf.message import Message
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
+from crmkit import causation
 from crmkit.db import utcnow
 from crmkit.ids import new_id
 from crmkit.telemetry import current_trace_headers
@@ -30,6 +31,7 @@ class Outbox:
         """Write (message, tenant_id, subject) events in one INSERT, in the caller's transaction."""
         now = utcnow()
         headers = current_trace_headers()
+        chain = causation.current()
         envelopes, rows = [], []
         for message, tenant_id, subject in events:
             envelope = Envelope(
@@ -41,6 +43,7 @@ class Outbox:
                 traceparent=headers.get("traceparent", ""),
                 tracestate=headers.get("tracestate", ""),
                 data=message.SerializeToString(),
+                causation_chain=chain,
             )
             envelope.time.FromDatetime(now)
             envelopes.append(envelope)

@@ -1,5 +1,5 @@
 """Composition root of the integrations service: its database and outbox, partner webhooks,
-connections with their sync state, and email (SMTP out, IMAP capture in) — issue #7."""
+connections with their sync state, email (SMTP out, IMAP capture in) and automation rules — issue #7."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from crmkit.db import Database
 from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
 from services.integrations.api import ConnectionsServicer, EmailServicer
+from services.integrations.automation.module import add_automation
 from services.integrations.connections import Connections, SyncState
 from services.integrations.email.usecases import Capture, Emails, EmailWorker, support_replies
 from services.integrations.privacy import privacy_consumer
@@ -27,13 +28,14 @@ def build(settings: Settings) -> ServiceModule:
     database = Database(settings.database_url_for(NAME))
     outbox = Outbox(NAME, OUTBOX)
     module = ServiceModule(NAME, database, MIGRATIONS, outbox=outbox)
-    add_webhooks(module, settings)
-    add_email(module, settings)
+    deliveries = add_webhooks(module, settings)
+    emails = add_email(module, settings)
+    add_automation(module, settings, emails, deliveries)
     module.consumers.append(privacy_consumer(database, outbox))
     return module
 
 
-def add_email(module: ServiceModule, settings: Settings) -> None:
+def add_email(module: ServiceModule, settings: Settings) -> Emails:
     database, outbox = module.database, module.outbox
     assert outbox is not None
     connections = Connections(database, LazySecretBox(database, settings.secret_keys))
@@ -52,3 +54,4 @@ def add_email(module: ServiceModule, settings: Settings) -> None:
     ]
     module.consumers.append(support_replies(database, emails))
     module.workers.append(("email", EmailWorker(emails, sync, settings.imap_poll_seconds).run))
+    return emails

@@ -2,8 +2,9 @@
 
 What integrations holds about a person: email deliveries (to, cc and from addresses, subject and,
 until it is sent, the message itself), partner webhook deliveries (the JSON a partner received,
-and the partner's answers), and sync dead letters (a record from an outside system that failed to
-import). These are records of what was exchanged with others, so they stay, pseudonymised: the
+and the partner's answers), sync dead letters (a record from an outside system that failed to
+import), and automation executions (the event data a rule ran on). An execution about the person
+that has not run yet never runs. These are records of what was exchanged with others, so they stay, pseudonymised: the
 person's identifiers are replaced by [erased]. A message still waiting to be sent to or about the
 person is not sent at all. Inbound mail is not stored here (it lives in the outbox until relayed,
 which the shared participant purges).
@@ -35,6 +36,8 @@ from crmkit.privacy import (
     scrub_bytes,
     scrub_rows,
 )
+from services.integrations.automation.domain import PENDING, SKIPPED
+from services.integrations.automation.store import ExecutionRow
 from services.integrations.store import INBOX, DeadLetterRow, EmailDeliveryRow
 from services.integrations.webhooks.store import AttemptRow, DeliveryRow
 
@@ -44,6 +47,8 @@ WEBHOOK_COLUMNS = ("id", "webhook_id", "event_type", "state", "create_time")
 LETTER_COLUMNS = ("id", "connection_id", "stream", "external_id", "error", "create_time")
 UNSENT = ("QUEUED", "SENDING")
 ERASED_BEFORE_SENDING = "not sent: the recipient's personal data was erased"
+ERASED_BEFORE_RUNNING = "not run: the personal data of the person it is about was erased"
+EXECUTION_COLUMNS = ("id", "rule_id", "event_type", "subject_id", "state", "create_time")
 
 
 def _variants(needles: Sequence[str]) -> tuple[str, ...]:
@@ -119,13 +124,40 @@ def export(session: Session, tenant_id: str, contact_id: str, found: Identifiers
             {**row_dict(row, WEBHOOK_COLUMNS), "payload": json.loads(row.payload)} for row in webhooks
         ],
         "syncDeadLetters": [row_dict(row, LETTER_COLUMNS) for row in letters],
+        "automationExecutions": [
+            {**row_dict(row, EXECUTION_COLUMNS), "eventData": row.event_data}
+            for row in _executions(session, tenant_id, contact_id, _variants([contact_id, *emails]))
+        ],
     }
+
+
+def _executions(session: Session, tenant_id: str, contact_id: str, needles: Sequence[str]) -> list[ExecutionRow]:
+    """Executions about the person (its contact id is their subject) or whose event data names them."""
+    about = ExecutionRow.subject_id == contact_id
+    found = sa.or_(about, mentions([_as_text(ExecutionRow.event_data)], needles)) if needles else about
+    query = sa.select(ExecutionRow).where(ExecutionRow.tenant_id == tenant_id, found).order_by(ExecutionRow.id)
+    return list(session.scalars(query.with_for_update()))
+
+
+def _erase_executions(session: Session, tenant_id: str, contact_id: str, needles: Sequence[str]) -> int:
+    rows = _executions(session, tenant_id, contact_id, needles)
+    for row in rows:
+        try:
+            row.event_data = json.loads(scrub(json.dumps(row.event_data, ensure_ascii=False), needles))
+        except ValueError:  # a needle cut through JSON syntax: keep nothing rather than the person
+            row.event_data = {}
+        row.reason = scrub(row.reason, needles)
+        row.actions = [{**a, "error": scrub(a.get("error", ""), needles)} for a in row.actions]
+        if row.state == PENDING:  # an email to the person, a task about them: not any more
+            row.state, row.reason, row.next_attempt_time = SKIPPED, ERASED_BEFORE_RUNNING, None
+    return len(rows)
 
 
 def erase(session: Session, tenant_id: str, contact_id: str, found: Identifiers) -> dict[str, int]:
     needles = found.needles
     if not needles:
-        return {"emailDeliveries": 0, "webhookDeliveries": 0, "syncDeadLetters": 0}
+        executions = _erase_executions(session, tenant_id, contact_id, ())
+        return {"emailDeliveries": 0, "webhookDeliveries": 0, "syncDeadLetters": 0, "automationExecutions": executions}
     changed = 0
     for row in _deliveries(session, tenant_id, needles):
         in_message = _message_mentions(row.raw, needles)
@@ -161,7 +193,13 @@ def erase(session: Session, tenant_id: str, contact_id: str, found: Identifiers)
     for letter in letters:
         letter.payload = scrub_bytes(letter.payload, variants)
         letter.external_id, letter.error = scrub(letter.external_id, needles), scrub(letter.error, needles)
-    return {"emailDeliveries": changed, "webhookDeliveries": webhooks, "syncDeadLetters": len(letters)}
+    executions = _erase_executions(session, tenant_id, contact_id, variants)
+    return {
+        "emailDeliveries": changed,
+        "webhookDeliveries": webhooks,
+        "syncDeadLetters": len(letters),
+        "automationExecutions": executions,
+    }
 
 
 def _letter_mentions(needles: Sequence[str]) -> sa.ColumnElement[bool]:

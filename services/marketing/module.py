@@ -10,7 +10,6 @@ from crmkit.config import Settings
 from crmkit.db import Database
 from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
-from crmkit.tokens import InternalTokens
 from services.marketing.api import AudienceServicer, ConsentServicer, SegmentServicer, TemplateServicer
 from services.marketing.campaign_api import CampaignServicer, TrackingServicer
 from services.marketing.campaigns import Campaigns, CampaignSender, conversions_consumer
@@ -27,33 +26,20 @@ NAME = "marketing"
 SEND_DEADLINE_SECONDS = 60.0
 
 
-class _Tokens:
-    """The process's internal token issuer, handed over when the target starts (ServiceModule.use_tokens)."""
-
-    def __init__(self) -> None:
-        self.issuer: InternalTokens | None = None
-
-    def set(self, issuer: InternalTokens) -> None:
-        self.issuer = issuer
-
-    def __call__(self) -> InternalTokens:
-        if self.issuer is None:
-            raise RuntimeError("marketing has no internal token issuer yet (the target starts it)")
-        return self.issuer
-
-
 def build(settings: Settings) -> ServiceModule:
     database = Database(settings.database_url_for(NAME))
     outbox = Outbox(NAME, OUTBOX)
-    tokens = _Tokens()
+    module: ServiceModule  # bound below; the mailer asks it for the token key only when it sends
     key = TrackingKey(database, settings.tracking_secret, settings.public_base_url)
-    mailer = IntegrationsMailer(settings.grpc_addr("integrations"), SEND_DEADLINE_SECONDS, tokens)
+    mailer = IntegrationsMailer(
+        settings.grpc_addr("integrations"), SEND_DEADLINE_SECONDS, lambda: module.token_issuer()
+    )
     delivery = Delivery(database, outbox, mailer, key.urls)
     services = {
         marketing_pb2: ("AudienceService", "ConsentService", "SegmentService", "TemplateService"),
         campaigns_pb2: ("CampaignService", "TrackingService"),
     }
-    return ServiceModule(
+    module = ServiceModule(
         name=NAME,
         database=database,
         migrations=MIGRATIONS,
@@ -80,5 +66,5 @@ def build(settings: Settings) -> ServiceModule:
             ("segment-engagement-expiry", EngagementExpiry(database).run),
             (CampaignSender.NAME, CampaignSender(database, delivery).run),
         ],
-        use_tokens=tokens.set,
     )
+    return module

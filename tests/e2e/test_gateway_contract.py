@@ -147,6 +147,12 @@ ID_OF = {
     "/v1/connections/{connection_id}/syncRuns": "connection",
     "/v1/connections/{connection_id}/deadLetters": "connection",
     "/v1/connections/{connection_id}/deadLetters/{id}:replay": "connection",
+    "/v1/automationRules/{id}": "automationRule",
+    "/v1/automationRules/{id}:enable": "automationRule",
+    "/v1/automationRules/{id}:disable": "automationRule",
+    "/v1/automationRules/{id}:test": "automationRule",
+    "/v1/automationRules/{rule_id}/executions": "automationRule",
+    "/v1/automationExecutions/{id}": "automationExecution",
 }
 # Minimal valid bodies for writes (anything else with a body gets {}).
 BODIES = {
@@ -177,6 +183,7 @@ BODIES = {
     ("POST", "/v1/tracking/unsubscribes/{token}"): {"List-Unsubscribe": "One-Click"},
     ("PATCH", "/v1/activities/{id}"): {"subject": "taken over"},
     ("PATCH", "/v1/webhooks/{id}"): {"description": "taken over"},
+    ("PATCH", "/v1/automationRules/{id}"): {"description": "taken over"},
     ("PATCH", "/v1/pipelines/{id}"): {"name": "taken over"},
     ("PATCH", "/v1/opportunities/{id}"): {"name": "taken over"},
     ("PATCH", "/v1/products/{id}"): {"name": "taken over"},
@@ -204,6 +211,16 @@ def tenant_a(suite, receiver) -> dict[str, str]:
     ids = {"key": api.session.headers["Authorization"].split(" ", 1)[1]}
     # Subscribed before the contact is made, so that the contact's event gives it a delivery.
     ids["webhook"] = made("/v1/webhooks", {"url": receiver.url, "eventTypes": ["contact.created"]})
+    # A rule the contact's creation runs (posting to the subscription), so it has an execution.
+    ids["automationRule"] = made(
+        "/v1/automationRules",
+        {
+            "displayName": "Tell the partner",
+            "eventType": "contact.created",
+            "condition": 'givenName = "Victim"',
+            "actions": [{"callWebhook": {"webhookId": ids["webhook"]}}],
+        },
+    )
     ids["contact"] = made("/v1/contacts", {"givenName": "Victim", "title": "original"})
     ids["account"] = made("/v1/accounts", {"name": "Victim Inc", "industry": "original"})
     ids["customFieldDefinition"] = made(
@@ -280,6 +297,10 @@ def tenant_a(suite, receiver) -> dict[str, str]:
         lambda: api.get(f"/v1/webhooks/{ids['webhook']}/deliveries").json()["deliveries"], 30, "the webhook delivery"
     )
     ids["webhookDelivery"] = deliveries[0]["id"]
+    executions = wait_until(
+        lambda: api.get("/v1/automationExecutions").json().get("executions"), 30, "the rule's execution"
+    )
+    ids["automationExecution"] = executions[0]["id"]
     return ids
 
 
@@ -349,6 +370,8 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
     assert quote["status"] == "DRAFT" and quote["currencyCode"] == "USD"
     assert owner.get(f"/v1/connections/{tenant_a['connection']}").status_code == 200
     assert owner.get(f"/v1/connections/{tenant_a['connection']}/syncRuns").json().get("syncRuns", []) == []
+    rule = owner.get(f"/v1/automationRules/{tenant_a['automationRule']}").json()
+    assert rule["state"] == "ENABLED" and rule.get("description", "") == ""
 
 
 def test_an_smtp_connection_made_over_rest_is_checked_for_real_and_never_shows_its_password(suite, tmp_path):

@@ -4,6 +4,7 @@ and what does not mention the person stays as it was."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ from crmkit.events.outbox import Outbox
 from crmkit.migrations import upgrade
 from crmkit.privacy import Identifiers
 from services.integrations import privacy
+from services.integrations.automation import domain as automation
+from services.integrations.automation import store as automation_store
 from services.integrations.connections import add_dead_letter
 from services.integrations.email import mime
 from services.integrations.email.usecases import Emails
@@ -74,7 +77,7 @@ def test_unsent_mail_naming_the_person_is_never_sent_and_dead_letters_are_scrubb
 
     with database.transaction() as session:
         counts = privacy.erase(session, "T1", "C1", PERSON)
-    assert counts == {"emailDeliveries": 1, "webhookDeliveries": 0, "syncDeadLetters": 1}
+    assert counts == {"emailDeliveries": 1, "webhookDeliveries": 0, "syncDeadLetters": 1, "automationExecutions": 0}
 
     with database.transaction() as session:
         erased = session.get(EmailDeliveryRow, naming)
@@ -90,3 +93,46 @@ def test_unsent_mail_naming_the_person_is_never_sent_and_dead_letters_are_scrubb
     with database.transaction() as session:  # the sender only ever picks up QUEUED deliveries
         waiting = session.scalars(sa.select(EmailDeliveryRow.id).where(EmailDeliveryRow.status == "QUEUED")).all()
     assert waiting == [other]
+
+
+def execution(execution_id: str, subject_id: str, data: dict, state: str) -> automation.Execution:
+    now = dt.datetime.now(dt.UTC)
+    return automation.Execution(
+        id=execution_id,
+        tenant_id="T1",
+        rule_id="R1",
+        event_id=f"E-{execution_id}",
+        event_type="contact.created",
+        subject_id=subject_id,
+        event_data=data,
+        event_time=now,
+        state=state,
+        reason="",
+        causation_chain=(),
+        actions=(automation.ActionResult("send_email"),),
+        attempt_count=0,
+        next_attempt_time=now if state == automation.PENDING else None,
+        create_time=now,
+    )
+
+
+def test_automation_executions_about_the_person_are_exported_scrubbed_and_never_run(database: Database) -> None:
+    with database.transaction() as session:
+        about = {"id": "C1", "givenName": "Zoë", "familyName": "Brûlé", "email": "zoe.brule@example.org"}
+        automation_store.add_execution(session, execution("X1", "C1", about, automation.PENDING))
+        mentioned = {"contact": {"id": "C9", "title": "assistant to Zoë Brûlé"}}
+        automation_store.add_execution(session, execution("X2", "C9", mentioned, automation.SUCCEEDED))
+        automation_store.add_execution(session, execution("X3", "C8", {"id": "C8", "givenName": "Max"}, "SUCCEEDED"))
+    with database.transaction() as session:
+        exported = privacy.export(session, "T1", "C1", PERSON)["automationExecutions"]
+    assert [e["id"] for e in exported] == ["X1"] and exported[0]["eventData"]["email"] == "zoe.brule@example.org"
+
+    with database.transaction() as session:
+        assert privacy.erase(session, "T1", "C1", PERSON)["automationExecutions"] == 2
+    with database.transaction() as session:
+        rows = {e.id: e for e in automation_store.execution_page(session, "T1", None, None, 10)}
+    assert rows["X1"].state == automation.SKIPPED and rows["X1"].reason == privacy.ERASED_BEFORE_RUNNING
+    assert rows["X1"].event_data == {"id": "C1", "givenName": "[erased]", "familyName": "[erased]", "email": "[erased]"}
+    assert rows["X2"].event_data == {"contact": {"id": "C9", "title": "assistant to [erased]"}}
+    assert rows["X2"].state == automation.SUCCEEDED
+    assert rows["X3"].event_data == {"id": "C8", "givenName": "Max"}

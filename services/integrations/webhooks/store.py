@@ -235,6 +235,19 @@ def add_delivery(session: Session, delivery: Delivery) -> None:
     )
 
 
+def add_delivery_once(session: Session, delivery: Delivery) -> bool:
+    """Add the delivery unless the subscription has one with its message id: whether it was new
+    (an automation rule's webhook action, run again after a crash, sends nothing twice)."""
+    exists = sa.select(DeliveryRow.id).where(
+        DeliveryRow.webhook_id == delivery.webhook_id, DeliveryRow.message_id == delivery.message_id
+    )
+    if session.execute(exists).first() is not None:
+        return False
+    add_delivery(session, delivery)
+    session.flush()
+    return True
+
+
 def _attempts(session: Session, delivery_ids: list[str], per_delivery: int = 20) -> dict[str, tuple[Attempt, ...]]:
     found: dict[str, list[Attempt]] = {}
     if not delivery_ids:
