@@ -229,6 +229,9 @@ class Performer:
                 raise ActionFailed(f"no webhook subscription {values['webhook_id']}")
             if webhook.state != webhook_rules.ACTIVE:
                 raise ActionFailed(f"webhook subscription {webhook.id} is disabled")
+            scope = catalog.scope_of(execution.event_type)
+            if scope not in webhook.read_scopes:  # the partner could not have subscribed to this data
+                raise ActionFailed(f"webhook subscription {webhook.id} may not receive {execution.event_type} data")
             now = utcnow()
             delivery = webhook_store.Delivery(
                 new_id(),

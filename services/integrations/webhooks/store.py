@@ -33,6 +33,7 @@ class WebhookRow(Base):
     failing_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     update_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    read_scopes: Mapped[list[str]] = mapped_column(JSONType, server_default="[]")
 
 
 class DeliveryRow(Base):
@@ -118,10 +119,12 @@ def _webhook(row: WebhookRow) -> Webhook:
         failing_since=row.failing_since,
         create_time=row.create_time,
         update_time=row.update_time,
+        read_scopes=tuple(row.read_scopes or ()),
     )
 
 
 def _write(row: WebhookRow, webhook: Webhook) -> None:
+    row.read_scopes = list(webhook.read_scopes)
     row.url, row.event_types, row.description = (
         webhook.data.url,
         list(webhook.data.event_types),
