@@ -287,7 +287,6 @@ def test_another_tenants_subscriptions_and_events_stay_apart(service, receiver):
 
 
 def test_subscriptions_fan_out_and_deliveries_work_on_sqlite_too(tmp_path, receiver):
-
     from crmkit.migrations import upgrade
     from services.integrations.module import MIGRATIONS
     from services.integrations.webhooks.events import CONSUMER
