@@ -37,6 +37,9 @@ class ContactRow(Base):
     __table_args__ = (
         sa.Index("ix_contacts_tenant_id_id", "tenant_id", "id"),
         sa.Index("ix_contacts_tenant_id_email_key", "tenant_id", "email_key"),
+        # The listing's usual filter and order beyond id (docs/adr/0064).
+        sa.Index("ix_contacts_tenant_id_family_name", "tenant_id", "family_name"),
+        sa.Index("ix_contacts_tenant_id_create_time", "tenant_id", "create_time"),
         # One contact per external id and tenant; most contacts have none ('').
         sa.Index(
             "ux_contacts_tenant_id_external_id",
@@ -270,12 +273,25 @@ def typed_fields(fields: list[Field], key_types: dict[str, KeyType] | None) -> l
     return [replace(f, key_types=key_types) if f.kind is Kind.JSON_OBJECT else f for f in fields]
 
 
-def free_text(column: Any, q: str) -> Any:
-    """Every word of `q` appears in the column (lower case): LIKE, which pg_trgm's GIN index serves."""
+def free_text(column: Any, q: str, dialect: str = "") -> Any:
+    """Every word of `q` appears in the column (lower case): LIKE, which pg_trgm's GIN index serves.
+
+    On PostgreSQL a word with digits (an email or phone fragment) is looked up in the index by its
+    digits and the letter either side only, and checked whole with strpos, which the index cannot
+    take: every trigram of a word costs the GIN index its whole posting list, and the letters'
+    ('fam', 'ily', 'com') are in most rows (docs/adr/0064)."""
     words = q.lower().split()
     if not words:
         return None
-    return sa.and_(*(column.contains(word, autoescape=True) for word in words))
+    conditions = []
+    for word in words:
+        found = column.contains(word, autoescape=True)
+        digits = [i for i, c in enumerate(word) if c.isdigit()]
+        core = word[max(0, digits[0] - 1) : digits[-1] + 2] if digits else word
+        if dialect == "postgresql" and core != word:
+            found = sa.and_(column.contains(core, autoescape=True), sa.func.strpos(column, word) > 0)
+        conditions.append(found)
+    return sa.and_(*conditions)
 
 
 @dataclass(frozen=True)
@@ -304,7 +320,7 @@ def page(
     """Up to `limit` contacts after the position `after`, each with its own position (for the cursor)."""
     dialect = session.get_bind().dialect.name
     conditions = [ContactRow.tenant_id == tenant_id, listing.condition(dialect)]
-    conditions.append(free_text(ContactRow.search_text, listing.q))
+    conditions.append(free_text(ContactRow.search_text, listing.q, dialect))
     if listing.owner_id is not None:
         conditions.append(ContactRow.owner_id == listing.owner_id)
     rows = keyset_page(session, ContactRow, ContactRow.id, listing.orders(dialect), conditions, after, limit)

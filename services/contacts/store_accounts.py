@@ -187,7 +187,7 @@ def account_page(
 ) -> list[tuple[Account, list[Any]]]:
     dialect = session.get_bind().dialect.name
     conditions = [AccountRow.tenant_id == tenant_id, compile_filter(listing.filter, listing.fields(), dialect)]
-    conditions.append(free_text(AccountRow.search_text, listing.q))
+    conditions.append(free_text(AccountRow.search_text, listing.q, dialect))
     if listing.owner_id is not None:
         conditions.append(AccountRow.owner_id == listing.owner_id)
     rows = keyset_page(session, AccountRow, AccountRow.id, listing.orders(dialect), conditions, after, limit)

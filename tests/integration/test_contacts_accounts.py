@@ -441,6 +441,11 @@ def test_q_finds_contacts_by_name_email_phone_and_account_name(service):
     assert q("initech") == [bob.id]
     assert q("ada love") == [ada.id]
     assert q("ada", 'givenName = "Bob"') == []
+    # A word with digits is looked up by its digits on PostgreSQL, and still has to appear whole.
+    smith = service.contacts.create(A, ContactFields(given_name="Jo", email="smith42@acme.example"))
+    joseph = service.contacts.create(A, ContactFields(given_name="Jo", email="joseph42@other.example"))
+    assert q("smith42@acme") == [smith.id]
+    assert set(q("jo h42@")) == {smith.id, joseph.id} and q("xsmith42@acme") == []
     service.accounts.update(A, acme.id, AccountFields(name="Umbrella"), ["name"], "")
     assert q("umbrella") == [bob.id] and q("initech") == []
     found, _ = service.accounts.list(A, 10, "", "", "", "initech.exa")
@@ -478,8 +483,10 @@ def test_q_on_postgresql_uses_the_trigram_indexes(migrated):
             (store.ContactRow, "ix_contacts_search_trgm"),
             (AccountRow, "ix_accounts_search_trgm"),
         ):
-            query = sa.select(table.id).where(table.tenant_id == "T", store.free_text(table.search_text, "lovelace"))
-            compiled = query.compile(dialect=session.get_bind().dialect)
-            rows = session.connection().exec_driver_sql(f"EXPLAIN {compiled}", compiled.params).scalars()
-            plan = "\n".join(rows)
-            assert index in plan, plan
+            for text in ("lovelace", "lovelace1234.x"):  # the second by '%e1234.%', then whole by strpos
+                condition = store.free_text(table.search_text, text, "postgresql")
+                query = sa.select(table.id).where(table.tenant_id == "T", condition)
+                compiled = query.compile(dialect=session.get_bind().dialect)
+                rows = session.connection().exec_driver_sql(f"EXPLAIN {compiled}", compiled.params).scalars()
+                plan = "\n".join(rows)
+                assert index in plan, plan
