@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -102,22 +103,35 @@ def _associations_of(session: Session, tenant_id: str, contact_ids: list[str]) -
 
 
 def write_associations(session: Session, contact: Contact) -> None:
-    session.execute(
-        sa.delete(AccountAssociationRow).where(
-            AccountAssociationRow.tenant_id == contact.tenant_id, AccountAssociationRow.contact_id == contact.id
+    write_associations_of(session, [contact])
+
+
+def write_associations_of(session: Session, contacts: Sequence[Contact], *, new: bool = False) -> None:
+    """Replace the associations of these contacts (of one tenant) with theirs, in two statements
+    (an import writes thousands at once); `new` contacts have none to replace."""
+    if not contacts:
+        return
+    if not new:
+        session.execute(
+            sa.delete(AccountAssociationRow).where(
+                AccountAssociationRow.tenant_id == contacts[0].tenant_id,
+                AccountAssociationRow.contact_id.in_([c.id for c in contacts]),
+            )
         )
-    )
-    session.add_all(
-        AccountAssociationRow(
-            tenant_id=contact.tenant_id,
-            contact_id=contact.id,
-            account_id=a.account_id,
-            position=i,
-            label=a.label,
-            is_primary=a.primary,
-        )
-        for i, a in enumerate(contact.data.account_associations)
-    )
+    rows = [
+        {
+            "tenant_id": c.tenant_id,
+            "contact_id": c.id,
+            "account_id": a.account_id,
+            "position": i,
+            "label": a.label,
+            "is_primary": a.primary,
+        }
+        for c in contacts
+        for i, a in enumerate(c.data.account_associations)
+    ]
+    if rows:
+        session.execute(sa.insert(AccountAssociationRow), rows)
 
 
 def search_text(session: Session, contact: Contact) -> str:
