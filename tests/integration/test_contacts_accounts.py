@@ -490,3 +490,44 @@ def test_q_on_postgresql_uses_the_trigram_indexes(migrated):
                 rows = session.connection().exec_driver_sql(f"EXPLAIN {compiled}", compiled.params).scalars()
                 plan = "\n".join(rows)
                 assert index in plan, plan
+
+
+def test_q_is_planned_for_its_words_even_where_postgresql_would_use_a_generic_plan(migrated):
+    """psycopg prepares a statement run five times and PostgreSQL may then plan it once for any
+    parameters, blind to how selective the LIKE pattern is (at 1M contacts: a scan of the tenant,
+    2.5 s). A listing with `q` asks for plans made for its words; here plans would be generic."""
+    database = migrated("contacts")
+    with database.transaction() as session:
+        session.execute(
+            sa.text(
+                "INSERT INTO contacts (id, tenant_id, given_name, family_name, email, email_key, phone, title,"
+                " owner_id, lifecycle_stage, account_ids, tags, custom_fields, create_time, update_time, etag,"
+                " search_text) SELECT lpad(n::text, 26, '0'), 'T', '', '', '', '', '', '', '', '', '[]', '[]', '{}',"
+                " now(), now(), 'e', md5(n::text) FROM generate_series(1, 5000) AS n"
+            )
+        )
+        session.execute(sa.text("ANALYZE contacts"))
+        session.execute(sa.text("SELECT gin_clean_pending_list('ix_contacts_search_trgm')"))
+        session.execute(
+            sa.text(
+                "DO $$BEGIN EXECUTE 'ALTER DATABASE ' || current_database() ||"
+                " ' SET plan_cache_mode = force_generic_plan'; END$$"
+            )
+        )
+    database.engine.dispose()  # new connections take the database's setting
+
+    def plan(session) -> str:  # what a statement psycopg prepared gets: EXPLAIN EXECUTE of a PREPAREd one
+        session.execute(sa.text("DEALLOCATE ALL"))
+        session.execute(
+            sa.text("PREPARE page(text) AS SELECT id FROM contacts WHERE tenant_id = 'T' AND search_text LIKE $1")
+        )
+        return "\n".join(session.execute(sa.text("EXPLAIN EXECUTE page('%lovelace%')")).scalars())
+
+    with database.transaction() as session:
+        assert "~~ $1" in plan(session)  # planned for any pattern (at 1M rows: a scan of the tenant)
+        store.custom_plans(session)
+        assert "~~ '%lovelace%'::text" in plan(session)  # planned for this one: the trigram index
+    with database.transaction() as session:
+        listing = store.Listing("", "", q="lovelace")
+        assert store.page(session, "T", listing, None, 10) == []
+        assert session.execute(sa.text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
