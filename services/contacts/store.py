@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from crmkit.db import JSONType, UTCDateTime, make_metadata
+from crmkit.db import JSONType, UTCDateTime, make_metadata, one_of
 from crmkit.events.tables import add_messaging_tables
 from crmkit.filtering import (
     Field,
@@ -94,7 +94,10 @@ def _associations_of(session: Session, tenant_id: str, contact_ids: list[str]) -
         return found
     rows = session.scalars(
         sa.select(AccountAssociationRow)
-        .where(AccountAssociationRow.tenant_id == tenant_id, AccountAssociationRow.contact_id.in_(contact_ids))
+        .where(
+            AccountAssociationRow.tenant_id == tenant_id,
+            one_of(AccountAssociationRow.contact_id, contact_ids, session.get_bind().dialect.name),
+        )
         .order_by(AccountAssociationRow.contact_id, AccountAssociationRow.position)
     )
     for row in rows:
