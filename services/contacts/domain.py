@@ -96,6 +96,7 @@ def normalise(
     previous: ContactFields | None = None,
     *,
     require_identity: bool = True,
+    contact_points_normalised: bool = False,
 ) -> ContactFields:
     """Validate every field at once and return the normalised copy (E.164 phones, canonical emails).
 
@@ -103,6 +104,9 @@ def normalise(
     custom-field definitions for contacts; `previous` is the contact before an update (None on
     create). `require_identity=False` skips only the "needs a name, email or phone" rule: an
     imported row that updates an existing contact may carry just the fields it changes.
+    `contact_points_normalised=True` takes the emails and phones as they are: they came out of this
+    function already (an import's staged rows, checked when the file was read; parsing them is
+    most of the cost of a row).
     """
     from services.contacts.custom_fields import check_values
 
@@ -110,10 +114,14 @@ def normalise(
     values: dict[str, Any] = {}
     for name in ("given_name", "family_name", "title"):
         values[name] = check.text(name, getattr(data, name), MAX_NAME)
-    values["email"] = check.email("email", data.email)
-    values["phone"] = check.phone("phone", data.phone)
-    values["additional_emails"] = _additional(check, "additional_emails", data.additional_emails, check.email)
-    values["additional_phones"] = _additional(check, "additional_phones", data.additional_phones, check.phone)
+    if contact_points_normalised:
+        values["email"], values["phone"] = data.email, data.phone
+        values["additional_emails"], values["additional_phones"] = data.additional_emails, data.additional_phones
+    else:
+        values["email"] = check.email("email", data.email)
+        values["phone"] = check.phone("phone", data.phone)
+        values["additional_emails"] = _additional(check, "additional_emails", data.additional_emails, check.email)
+        values["additional_phones"] = _additional(check, "additional_phones", data.additional_phones, check.phone)
     # A further address equal to the primary one says nothing new (emails compared without case).
     values["additional_emails"] = others_than(values["email"], values["additional_emails"], str.lower)
     values["additional_phones"] = others_than(values["phone"], values["additional_phones"], str)
