@@ -12,6 +12,7 @@ from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
 from crmkit.tokens import InternalTokens
 from services.marketing.api import AudienceServicer, ConsentServicer, SegmentServicer, TemplateServicer
+from services.marketing.bounces import bounce_consumer
 from services.marketing.campaign_api import CampaignServicer, TrackingServicer
 from services.marketing.campaigns import Campaigns, CampaignSender, conversions_consumer
 from services.marketing.delivery import Delivery, IntegrationsMailer
@@ -74,6 +75,7 @@ def build(settings: Settings) -> ServiceModule:
             engagement_log(database),
             privacy_consumer(database, outbox),
             conversions_consumer(database),
+            bounce_consumer(database, outbox),
         ],
         outbox=outbox,
         workers=[
