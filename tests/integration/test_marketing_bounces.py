@@ -105,6 +105,9 @@ def test_refusals_bounce_reports_and_complaints_suppress_and_never_become_inboun
     try:
         dovecot.append("bounces", dsn(ids["cid"], [("cid@example.com", "failed", "5.1.1")]))
         dovecot.append("bounces", arf(ids["dee"], "dee@example.com"))
+        # Ann tells her provider the message is not spam (RFC 6430): no complaint.
+        not_spam = arf(ids["ann"], "ann@example.com", feedback_type="not-spam", report_id="arf-2@fbl.mailbox.example")
+        dovecot.append("bounces", not_spam)
         # A hard bounce of a support reply (mail marketing did not send): fay is suppressed all the same.
         dovecot.append(
             "bounces",
@@ -135,7 +138,7 @@ def test_refusals_bounce_reports_and_complaints_suppress_and_never_become_inboun
             metadata=as_(ADMIN_A),
         )
         run = stub.SyncConnection(connections_pb2.SyncConnectionRequest(id=imap.id), metadata=as_(ADMIN_A))
-        assert (run.fetched_count, run.created_count, run.failed_count) == (6, 5, 1), run
+        assert (run.fetched_count, run.created_count, run.failed_count) == (7, 6, 1), run
         [letter] = stub.ListDeadLetters(
             connections_pb2.ListDeadLettersRequest(connection_id=imap.id), metadata=as_(ADMIN_A)
         ).dead_letters
@@ -144,7 +147,7 @@ def test_refusals_bounce_reports_and_complaints_suppress_and_never_become_inboun
         # no report became one.
         [inbound] = integrations_smtp.events("InboundEmailReceived")
         assert events_pb2.InboundEmailReceived.FromString(inbound.data).message_id == "hello@customer.example.com"
-        [complaint] = integrations_smtp.events("EmailComplaintReceived")
+        complaint, _not_spam = integrations_smtp.events("EmailComplaintReceived")
         assert events_pb2.EmailComplaintReceived.FromString(complaint.data).original_message_id == ids["dee"]
 
         expected = {
@@ -213,3 +216,21 @@ def test_refusals_bounce_reports_and_complaints_suppress_and_never_become_inboun
         "fay": (SKIPPED, "suppressed"),
     }
     assert sorted(r.rcpt_tos[0] for r in smtp_server.received[received:]) == ["ann@example.com", "eve@example.com"]
+
+    # A later report that eve's mailbox is gone for good turns her soft bounce hard: one more
+    # EmailBounced, and it suppresses.
+    hard = events_pb2.EmailBounceReceived(
+        original_message_id=ids["eve"], recipient="eve@example.com", status="5.1.1", action="failed", permanent=True
+    )
+    report = Envelope(
+        id=new_id(), type=hard.DESCRIPTOR.full_name, source="integrations", tenant=T, data=hard.SerializeToString()
+    )
+    report.time.GetCurrentTime()
+    assert bounces.handle(report.SerializeToString(), 0).verdict.value == "ack"
+    *_, turned = marketing_events_of(database, "EmailBounced")
+    assert marketing_events.EmailBounced.FromString(turned.data).hard
+    assert engagements.handle(turned.SerializeToString(), 0).verdict.value == "ack"
+    assert (
+        dict((s.email, s.reason) for s in Consent(database).suppressions(T, "", 50)[0])["eve@example.com"]
+        == "HARD_BOUNCE"
+    )

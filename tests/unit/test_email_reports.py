@@ -86,3 +86,20 @@ def test_ordinary_mail_and_other_reports_are_not_bounces() -> None:
 def test_a_malformed_report_is_unreadable_never_a_crash_or_a_ticket(raw: bytes, complaint: str) -> None:
     with pytest.raises(mime.Unreadable, match=complaint):
         read(raw)
+
+
+def test_smtp_refusals_are_hard_for_5xx_and_soft_for_4xx() -> None:
+    from services.integrations.email.usecases import refusal_events
+    from services.integrations.store import EmailDeliveryRow
+
+    row = EmailDeliveryRow(id="D1", connection_id="C1", message_id="m1@acme.example.com")
+    refused: dict[str, tuple[int, bytes | str]] = {
+        "Bob@Example.com": (550, b"5.1.1 User unknown"),
+        "eve@example.com": (451, "4.3.0 Try later"),
+    }
+    events = refusal_events(row, refused, NOW)
+    assert [(e.recipient, e.status, e.permanent, e.source, e.original_message_id) for e in events] == [
+        ("bob@example.com", "550", True, "smtp", "m1@acme.example.com"),
+        ("eve@example.com", "451", False, "smtp", "m1@acme.example.com"),
+    ]
+    assert events[0].diagnostic == "smtp; 550 5.1.1 User unknown" and events[0].delivery_id == "D1"
