@@ -32,6 +32,7 @@ CONSUMERS_BY_SERVICE: dict[str, list[str]] = {
         "marketing.engagement-log",
         "marketing.privacy",
         "marketing.conversions",
+        "marketing.bounces",
     ],
     "sales": ["sales.lead-scoring", "sales.privacy"],
     "support": ["support.contact-merges", "support.email-intake", "support.privacy"],

@@ -37,6 +37,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import grpc
 from crm.integrations.v1 import email_pb2, email_pb2_grpc
@@ -187,6 +188,13 @@ def new_message_row(
     )
 
 
+def rfc_message_id(record_id: str, from_address: str, base_url: str) -> str:
+    """The Message-ID of a message record (without brackets): bounce and complaint reports quote
+    it back (docs/adr/0067). Its domain is the sender's, else marketing's public host."""
+    domain = from_address.rpartition("@")[2] or urlsplit(base_url).hostname or "localhost"
+    return f"{record_id.lower()}.marketing@{domain.lower()}"
+
+
 def idempotency_key(origin: str, ref_id: str, contact_id: str) -> str:
     """Derived from what the message is, never random: a crashed and restarted sender asks for the
     same delivery, which integrations answers without sending again."""
@@ -288,6 +296,8 @@ class Delivery:
                 return _Prepared(self._close(row, RENDER_FAILED, render_error=error), None)
             tracked = track_html(rendered.html_body, tenant, row.id, urls, keep=unsubscribe_url)
             row.status, row.subject, row.links = SENDING, rendered.subject, tracked.links
+            # Chosen here, before the send: a bounce reported at once still finds the record by it.
+            row.rfc_message_id = row.rfc_message_id or rfc_message_id(row.id, outgoing.from_address, urls.base_url)
             request = email_pb2.SendEmailRequest(
                 idempotency_key=idempotency_key(outgoing.origin, outgoing.ref_id, contact),
                 connection_id=outgoing.connection_id,
@@ -299,6 +309,7 @@ class Delivery:
                 headers=list_unsubscribe_headers(unsubscribe_url),
                 origin="marketing",
                 origin_ref=f"{outgoing.origin}:{outgoing.ref_id}",
+                message_id=row.rfc_message_id,
             )
             return _Prepared(record_of(row), request)
 

@@ -11,6 +11,7 @@ from crmkit.db import Database
 from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
 from services.marketing.api import AudienceServicer, ConsentServicer, SegmentServicer, TemplateServicer
+from services.marketing.bounces import bounce_consumer
 from services.marketing.campaign_api import CampaignServicer, TrackingServicer
 from services.marketing.campaigns import Campaigns, CampaignSender, conversions_consumer
 from services.marketing.delivery import Delivery, IntegrationsMailer
@@ -60,6 +61,7 @@ def build(settings: Settings) -> ServiceModule:
             engagement_log(database),
             privacy_consumer(database, outbox),
             conversions_consumer(database),
+            bounce_consumer(database, outbox),
         ],
         outbox=outbox,
         workers=[

@@ -19,6 +19,7 @@ from services.marketing.store import INBOX, AudienceMemberRow, MessageRow
 MESSAGE_COLUMNS = (
     *("id", "origin", "campaign_id", "sequence_id", "email", "status", "reason", "subject"),
     *("sent_time", "first_open_time", "first_click_time", "clicked_urls", "bounce_time", "unsubscribe_time"),
+    "complaint_time",
 )
 COLUMNS = (
     *("contact_id", "email", "given_name", "family_name", "phone"),

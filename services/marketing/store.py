@@ -547,6 +547,7 @@ class MessageRow(Base):
         sa.UniqueConstraint("tenant_id", "origin", "ref_id", "contact_id", name="uq_messages_recipient"),
         sa.Index("ix_messages_campaign_status", "tenant_id", "campaign_id", "status", "id"),
         sa.Index("ix_messages_contact", "tenant_id", "contact_id"),
+        sa.Index("ix_messages_rfc_message_id", "tenant_id", "rfc_message_id"),
     )
 
     tenant_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
@@ -574,6 +575,10 @@ class MessageRow(Base):
     first_click_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     clicked_urls: Mapped[list[str]] = mapped_column(JSONType)
     bounce_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The recorded bounce was permanent (a hard bounce); a soft one may later turn hard.
+    bounce_hard: Mapped[bool] = mapped_column(sa.Boolean(), default=False)
+    # The recipient reported the message as spam (a feedback-loop report, docs/adr/0067).
+    complaint_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     unsubscribe_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
@@ -626,6 +631,14 @@ def get_message(session: Session, tenant_id: str, message_id: str, *, for_update
     if for_update:
         query = query.with_for_update()
     return session.scalars(query).first()
+
+
+def message_by_rfc_id(session: Session, tenant_id: str, rfc_message_id: str) -> MessageRow | None:
+    """The message we sent with this Message-ID (locked: a report updates it)."""
+    if not rfc_message_id:
+        return None
+    query = sa.select(MessageRow).where(MessageRow.tenant_id == tenant_id, MessageRow.rfc_message_id == rfc_message_id)
+    return session.scalars(query.order_by(MessageRow.id).limit(1).with_for_update()).first()
 
 
 def get_campaign(session: Session, tenant_id: str, campaign_id: str, *, for_update: bool = False) -> CampaignRow | None:
