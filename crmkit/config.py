@@ -125,6 +125,11 @@ class Settings:
     # Signs customer survey links (support). Empty: the key each deployment's migration generated.
     survey_secret: str = ""
     gateway_addr: str = "127.0.0.1:8080"
+    # Signs marketing's tracking links (opens, clicks, unsubscribes). Empty: the key the marketing
+    # migration generated (docs/adr/0053).
+    tracking_secret: str = ""
+    # The gateway as recipients' mail clients reach it (tracking links); http://<gateway_addr> when empty.
+    public_url: str = ""
     gateway_workers: int = 1
     gateway_threads: int = 16
     grpc_bind_host: str = "127.0.0.1"
@@ -186,6 +191,9 @@ class Settings:
     imap_poll_seconds: float = 60.0
     # How often marketing's sequence scheduler looks for due steps (docs/adr/0056).
     sequences_poll_seconds: float = 5.0
+    # How long an email step claimed by a scheduler stays away from the others (a crash mid-send
+    # retries it after this long).
+    sequences_claim_seconds: float = 120.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -226,6 +234,8 @@ class Settings:
             internal_token_ttl_seconds=_int(env, "CRM_INTERNAL_TOKEN_TTL_SECONDS", 60),
             survey_secret=env.get("CRM_SURVEY_SECRET") or "",
             gateway_addr=env.get("CRM_GATEWAY_ADDR") or "127.0.0.1:8080",
+            tracking_secret=env.get("CRM_TRACKING_SECRET") or "",
+            public_url=(env.get("CRM_PUBLIC_URL") or "").rstrip("/"),
             gateway_workers=_int(env, "CRM_GATEWAY_WORKERS", 1),
             gateway_threads=_int(env, "CRM_GATEWAY_THREADS", 16),
             grpc_bind_host=env.get("CRM_GRPC_BIND_HOST") or "127.0.0.1",
@@ -273,6 +283,7 @@ class Settings:
             webhooks_poll_seconds=_float(env, "CRM_WEBHOOKS_POLL_SECONDS", 1.0),
             imap_poll_seconds=_float(env, "CRM_IMAP_POLL_SECONDS", 60.0),
             sequences_poll_seconds=_float(env, "CRM_SEQUENCES_POLL_SECONDS", 5.0),
+            sequences_claim_seconds=_float(env, "CRM_SEQUENCES_CLAIM_SECONDS", 120.0),
         ).validated()
 
     def validated(self) -> Settings:
@@ -280,6 +291,8 @@ class Settings:
             raise ConfigError("CRM_OIDC_ISSUER needs CRM_OIDC_AUDIENCE and CRM_OIDC_JWKS_URL as well")
         if self.survey_secret and len(self.survey_secret) < 32:
             raise ConfigError("CRM_SURVEY_SECRET must be at least 32 characters")
+        if self.tracking_secret and len(self.tracking_secret) < 32:
+            raise ConfigError("CRM_TRACKING_SECRET must be at least 32 characters")
         if self.tenant_rate_factor < 1:
             raise ConfigError("CRM_TENANT_RATE_FACTOR must be at least 1")
         if self.webhooks_max_attempts < 1 or self.webhooks_timeout_seconds <= 0:
@@ -292,6 +305,10 @@ class Settings:
         if self.database_url:
             return self.database_url.replace("{service}", service)
         return f"sqlite:///{self.data_dir / f'{service}.db'}"
+
+    @property
+    def public_base_url(self) -> str:
+        return self.public_url or f"http://{self.gateway_addr}"
 
     def grpc_addr(self, service: str) -> str:
         return self.service_addrs.get(service) or f"127.0.0.1:{DEFAULT_GRPC_PORTS[service]}"

@@ -11,6 +11,7 @@ from crmkit.db import Database
 from crmkit.events.consumer import EventConsumer
 from crmkit.events.outbox import Outbox
 from crmkit.grpcserver import Registration
+from crmkit.tokens import InternalTokens
 
 
 @dataclass
@@ -26,3 +27,6 @@ class ServiceModule:
     # Background loops the service's target runs, one thread each, until the stop event is set
     # (e.g. support's SLA scheduler).
     workers: list[tuple[str, Callable[[threading.Event], None]]] = field(default_factory=list)
+    # Handed the process's internal token issuer before the workers start, for background work that
+    # calls another service as the tenant's service principal (tokens.acting_as; docs/adr/0052).
+    use_tokens: Callable[[InternalTokens], None] | None = None

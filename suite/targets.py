@@ -185,6 +185,8 @@ def _start_service(
     if module.consumers:
         reporter = QueueStatsReporter(bus, [c.name for c in module.consumers], settings.stats_interval_seconds)
         process.spawn(f"queue-stats-{module.name}", reporter.run)
+    if module.use_tokens is not None:
+        module.use_tokens(tokens)
     for name, work in module.workers:
         process.spawn(f"{module.name}-{name}", work)
     if module.outbox is not None:  # the inbox sits beside the outbox in every service's metadata

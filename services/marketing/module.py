@@ -10,6 +10,7 @@ from crmkit.config import Settings
 from crmkit.db import Database
 from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
+from crmkit.tokens import InternalTokens
 from services.marketing.api import (
     AudienceServicer,
     ConsentServicer,
@@ -17,19 +18,35 @@ from services.marketing.api import (
     SequenceServicer,
     TemplateServicer,
 )
+from services.marketing.delivery import Delivery, IntegrationsMailer
 from services.marketing.events import contact_projection, engagement_log, sequence_exits
 from services.marketing.privacy import privacy_consumer
-from services.marketing.sequences import Sequences
+from services.marketing.sequences import DeliverySender, SequenceRunner, Sequences
 from services.marketing.store import OUTBOX
+from services.marketing.tracking import TrackingKey
 from services.marketing.usecases import Consent, EngagementExpiry, Segments, Templates
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 NAME = "marketing"
+# integrations' SendEmail deadline (its proto's deadline_seconds): an SMTP hand-over can be slow.
+SEND_DEADLINE_SECONDS = 60.0
 
 
 def build(settings: Settings) -> ServiceModule:
     database = Database(settings.database_url_for(NAME))
     outbox = Outbox(NAME, OUTBOX)
+    # Background sends call integrations as the tenant's marketing service principal, with the
+    # token issuer the target hands over before it starts the workers (docs/adr/0052).
+    issuers: list[InternalTokens] = []
+    mailer = IntegrationsMailer(settings.grpc_addr("integrations"), SEND_DEADLINE_SECONDS, lambda: issuers[0])
+    tracking_key = TrackingKey(database, settings.tracking_secret, settings.public_base_url)
+    delivery = Delivery(database, outbox, mailer, tracking_key.urls)
+    runner = SequenceRunner(
+        database,
+        DeliverySender(delivery),
+        poll_seconds=settings.sequences_poll_seconds,
+        claim_seconds=settings.sequences_claim_seconds,
+    )
     return ServiceModule(
         name=NAME,
         database=database,
@@ -55,5 +72,9 @@ def build(settings: Settings) -> ServiceModule:
             sequence_exits(database),
         ],
         outbox=outbox,
-        workers=[("segment-engagement-expiry", EngagementExpiry(database).run)],
+        workers=[
+            ("segment-engagement-expiry", EngagementExpiry(database).run),
+            (SequenceRunner.NAME, runner.run),
+        ],
+        use_tokens=issuers.append,
     )

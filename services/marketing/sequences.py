@@ -1,12 +1,6 @@
 """Nurture sequences: the API's use cases, enrolment and exits (in the caller's transaction), and
-the scheduler that runs due steps (docs/adr/0055, 0056).
-
-A step runs in one transaction with its step record and the enrolment's move: the enrolment row
-is locked (SKIP LOCKED, so replicas share the work), the step runs, the record is inserted (its
-primary key refuses a second run of the same step on any database), the enrolment moves on, and
-the transaction commits. An email step's send uses an idempotency key made of the enrolment and
-the step, so a crash after the send and before the commit runs the step again without sending
-again.
+the scheduler that runs due steps (docs/adr/0055, 0056; how a step runs exactly once is told on
+SequenceRunner).
 """
 
 from __future__ import annotations
@@ -27,11 +21,14 @@ from crmkit.etags import etag_of
 from crmkit.ids import new_id
 from crmkit.pagination import decode_cursor, page_of, page_size
 from services.marketing import store
+from services.marketing.delivery import FAILED, RENDER_FAILED, SEQUENCE, SKIPPED, Delivery, Outgoing
+from services.marketing.delivery import SENT as DELIVERED
 from services.marketing.domain import AudienceMember
 from services.marketing.domain import consent as consent_rules
 from services.marketing.domain import segments as segment_rules
 from services.marketing.domain import sequences as rules
 from services.marketing.domain.sequences import SequenceFields
+from services.marketing.domain.templating import TemplateParts
 from services.marketing.store import EnrolmentRow, SequenceRow, StepRunRow
 
 Clock = Callable[[], dt.datetime]
@@ -39,32 +36,56 @@ log = logging.getLogger(__name__)
 ENROL_CHUNK = 500
 
 
-# --- sending: what an email step needs from the one send path ---------------------------------
+# --- sending: an email step goes through marketing's one send path (delivery.py) -------------
 
 
 @dataclass(frozen=True)
 class Sent:
-    # The per-recipient message record, and the Message-ID header the mail went out with.
-    message_id: str
-    mail_message_id: str
+    message_id: str  # the per-recipient message record
 
 
 @dataclass(frozen=True)
 class NotSent:
-    # may_send's reason (`unsubscribed`, `suppressed`, ...) or a render error.
+    # may_send's reason (`unsubscribed`, `suppressed`, ...), a render error or the server's refusal.
     reason: str
-    refused: bool  # True: may_send said no (the enrolment exits); False: nothing to send this time
+    refused: bool  # True: may_send said no (the enrolment exits); False: nothing sent this time
 
 
 class Sender(Protocol):
+    """Sends one step's message; None when it could not be handed over yet (ask again later)."""
+
     def __call__(
-        self, session: Session, tenant_id: str, contact_id: str, template_id: str, idempotency_key: str, ref: str
-    ) -> Sent | NotSent: ...
+        self, tenant_id: str, sequence_id: str, contact_id: str, template: TemplateParts, ref_id: str
+    ) -> Sent | NotSent | None: ...
 
 
-def idempotency_key(enrolment_id: str, step_index: int) -> str:
-    """The same for every attempt at one step of one enrolment: a rerun after a crash sends nothing."""
-    return f"sequence-step:{enrolment_id}:{step_index + 1}"
+def step_ref(enrolment_id: str, step_index: int) -> str:
+    """Names one step's message for its contact, the same on every attempt: delivery derives its
+    record and SendEmail's idempotency key from it, so a rerun after a crash sends nothing."""
+    return f"{enrolment_id}:{step_index + 1}"
+
+
+class DeliverySender:
+    """The Sender of the marketing target: delivery.Delivery with origin "sequence"."""
+
+    def __init__(self, send_path: Delivery) -> None:
+        self.delivery = send_path
+
+    def __call__(
+        self, tenant_id: str, sequence_id: str, contact_id: str, template: TemplateParts, ref_id: str
+    ) -> Sent | NotSent | None:
+        record = self.delivery.send(
+            Outgoing(tenant_id, contact_id, SEQUENCE, ref_id, template, sequence_id=sequence_id)
+        )
+        if record.status == DELIVERED:
+            return Sent(record.id)
+        if record.status == SKIPPED:
+            return NotSent(record.reason, refused=True)
+        if record.status == RENDER_FAILED:
+            return NotSent(f"render error: {record.render_error}", refused=False)
+        if record.status == FAILED:
+            return NotSent(f"send failed: {record.error}", refused=False)
+        return None  # SENDING: integrations did not take it; the claim's expiry retries the step
 
 
 # --- enrolment and exits (in the caller's transaction) ----------------------------------------
@@ -388,10 +409,29 @@ def _snake(path: str) -> str:
 # --- the scheduler ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class EmailClaim:
+    """An email step claimed for sending (the enrolment's due time moved past the claim)."""
+
+    tenant_id: str
+    enrolment_id: str
+    index: int
+    sequence_id: str
+    contact_id: str
+    template: TemplateParts | None
+
+
 class SequenceRunner:
-    """Runs due steps of every tenant's enrolments: a worker of the marketing target. Each step is
-    one transaction (see the module's docstring); a database outage or a failed send leaves the
-    step due, and the next tick tries it again."""
+    """Runs due steps of every tenant's enrolments: a worker of the marketing target.
+
+    A wait or condition step is one transaction: lock the enrolment (SKIP LOCKED), insert the step
+    record, move the enrolment. An email step is three: claim it (its due time moves `claim_seconds`
+    ahead, so no other runner takes it meanwhile), send through delivery outside any transaction
+    (never hold a lock over a mail server), then record and move. A crash before the record leaves
+    the step due again when the claim expires; the rerun asks delivery for the same message, which
+    answers the first one and sends nothing. The step record's primary key refuses a second run of
+    a step on any database. A database outage or a failed tick leaves the step due for the next tick.
+    """
 
     NAME = "sequence-steps"
 
@@ -401,12 +441,14 @@ class SequenceRunner:
         send: Sender,
         clock: Clock = utcnow,
         poll_seconds: float = 5.0,
+        claim_seconds: float = 120.0,
         batch: int = 100,
     ) -> None:
         self.database = database
         self.send = send
         self.clock = clock
         self.poll_seconds = poll_seconds
+        self.claim = dt.timedelta(seconds=claim_seconds)
         self.batch = batch
 
     def run(self, stop: threading.Event) -> None:
@@ -422,26 +464,36 @@ class SequenceRunner:
     def tick(self, stop: threading.Event | None = None) -> int:
         """Runs every step due now, as far as each enrolment can go without waiting; how many
         enrolments it looked at."""
-        now = self.clock()
         with self.database.transaction() as session:
-            due = store.due_enrolments(session, now, self.batch)
+            due = store.due_enrolments(session, self.clock(), self.batch)
         for tenant_id, enrolment_id in due:
             for _ in range(rules.MAX_STEPS + 1):
-                if (stop is not None and stop.is_set()) or not self._step(tenant_id, enrolment_id):
+                if (stop is not None and stop.is_set()) or not self.step(tenant_id, enrolment_id):
                     break
         return len(due)
 
-    def _step(self, tenant_id: str, enrolment_id: str) -> bool:
+    def step(self, tenant_id: str, enrolment_id: str) -> bool:
         """Runs the enrolment's current step if it is due and free; whether the next one is due at once."""
         try:
             with self.database.transaction() as session:
-                return self._run(session, tenant_id, enrolment_id)
+                claimed = self._run(session, tenant_id, enrolment_id)
+            if not isinstance(claimed, EmailClaim):
+                return claimed
+            result = self._send(claimed)
+            with self.database.transaction() as session:
+                return self._record_email(session, claimed, result)
         except IntegrityError:
-            # Another runner recorded this step first (SQLite has no SKIP LOCKED): nothing to do.
+            # Another runner recorded this step first: nothing to do.
             log.info("step of enrolment %s already run elsewhere", enrolment_id)
             return False
 
-    def _run(self, session: Session, tenant_id: str, enrolment_id: str) -> bool:
+    def _send(self, claim: EmailClaim) -> Sent | NotSent | None:
+        if claim.template is None:
+            return NotSent("the template no longer exists", refused=False)
+        ref = step_ref(claim.enrolment_id, claim.index)
+        return self.send(claim.tenant_id, claim.sequence_id, claim.contact_id, claim.template, ref)
+
+    def _run(self, session: Session, tenant_id: str, enrolment_id: str) -> bool | EmailClaim:
         now = self.clock()
         enrolment = store.lock_enrolment_if_free(session, tenant_id, enrolment_id)
         if enrolment is None or enrolment.status != rules.RUNNING or enrolment.due_time is None:
@@ -461,42 +513,43 @@ class SequenceRunner:
             end(enrolment, rules.EXITED, rules.CONTACT_DELETED, "", now)
             return False
         step = steps[index]
-        run = StepRunRow(
-            tenant_id=tenant_id,
-            enrolment_id=enrolment.id,
-            step=index + 1,
-            kind=step.kind,
-            outcome="",
-            message_id="",
-            mail_message_id="",
-            detail="",
-            run_time=now,
-        )
-        refused = ""
         if step.kind == rules.EMAIL:
-            result = self.send(
-                session,
-                tenant_id,
-                enrolment.contact_id,
-                step.template_id,
-                idempotency_key(enrolment.id, index),
-                f"{sequence.id}/{enrolment.id}/{index + 1}",
-            )
-            if isinstance(result, Sent):
-                run.outcome, run.message_id, run.mail_message_id = rules.SENT, result.message_id, result.mail_message_id
-            else:
-                run.outcome, run.detail = rules.NOT_SENT, result.reason[:200]
-                refused = result.reason if result.refused else ""
-        elif step.kind == rules.WAIT:
-            run.outcome = rules.WAITED
+            enrolment.due_time = now + self.claim
+            row = store.get_template(session, tenant_id, step.template_id)
+            template = TemplateParts(row.subject, row.html_body, row.text_body) if row is not None else None
+            return EmailClaim(tenant_id, enrolment.id, index, sequence.id, enrolment.contact_id, template)
+        if step.kind == rules.WAIT:
+            outcome = rules.WAITED
         else:
-            run.outcome = rules.TRUE if self._holds(session, steps, index, enrolment, member, now) else rules.FALSE
+            outcome = rules.TRUE if self._holds(session, steps, index, enrolment, member, now) else rules.FALSE
+        store.add_step_run(session, _run_row(enrolment, index, step.kind, outcome, now))
+        return self._move(enrolment, steps, index, outcome, now)
+
+    def _record_email(self, session: Session, claim: EmailClaim, result: Sent | NotSent | None) -> bool:
+        now = self.clock()
+        enrolment = store.lock_enrolment(session, claim.tenant_id, claim.enrolment_id)
+        if enrolment is None or enrolment.next_step != claim.index or result is None:
+            return False  # recorded by another runner already, or to be tried again when the claim expires
+        run = _run_row(enrolment, claim.index, rules.EMAIL, rules.SENT, now)
+        if isinstance(result, Sent):
+            message = store.get_message(session, claim.tenant_id, result.message_id)
+            run.message_id, run.mail_message_id = result.message_id, message.rfc_message_id if message else ""
+        else:
+            run.outcome, run.detail = rules.NOT_SENT, result.reason[:200]
         store.add_step_run(session, run)
-        if refused:
-            reason = rules.UNSUBSCRIBED if refused == "unsubscribed" else rules.NOT_SENDABLE
-            end(enrolment, rules.EXITED, reason, refused, now)
+        if enrolment.status != rules.RUNNING:
+            return False  # it exited (a reply, say) while the message was going out: recorded, not moved
+        if isinstance(result, NotSent) and result.refused:
+            reason = rules.UNSUBSCRIBED if result.reason == "unsubscribed" else rules.NOT_SENDABLE
+            end(enrolment, rules.EXITED, reason, result.reason, now)
             return False
-        move = rules.after(steps, index, run.outcome)
+        sequence = store.get_sequence(session, claim.tenant_id, claim.sequence_id)
+        assert sequence is not None
+        return self._move(enrolment, rules.steps_from_json(sequence.steps), claim.index, run.outcome, now)
+
+    @staticmethod
+    def _move(enrolment: EnrolmentRow, steps: Sequence[rules.Step], index: int, outcome: str, now: dt.datetime) -> bool:
+        move = rules.after(steps, index, outcome)
         if move.next_step is None:
             end(enrolment, move.status, move.exit_reason, "", now)
             return False
@@ -522,3 +575,17 @@ class SequenceRunner:
             if r.kind == rules.EMAIL
         }
         return segment_rules.matches(rule, member, engaged, now, sent)
+
+
+def _run_row(enrolment: EnrolmentRow, index: int, kind: str, outcome: str, now: dt.datetime) -> StepRunRow:
+    return StepRunRow(
+        tenant_id=enrolment.tenant_id,
+        enrolment_id=enrolment.id,
+        step=index + 1,
+        kind=kind,
+        outcome=outcome,
+        message_id="",
+        mail_message_id="",
+        detail="",
+        run_time=now,
+    )

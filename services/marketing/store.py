@@ -711,6 +711,15 @@ def lock_enrolment_if_free(session: Session, tenant_id: str, enrolment_id: str) 
     return session.scalars(query).first()
 
 
+def lock_enrolment(session: Session, tenant_id: str, enrolment_id: str) -> EnrolmentRow | None:
+    query = (
+        sa.select(EnrolmentRow)
+        .where(EnrolmentRow.tenant_id == tenant_id, EnrolmentRow.id == enrolment_id)
+        .with_for_update()
+    )
+    return session.scalars(query).first()
+
+
 def step_runs(session: Session, tenant_id: str, enrolment_ids: list[str]) -> dict[str, list[StepRunRow]]:
     found: dict[str, list[StepRunRow]] = {e: [] for e in enrolment_ids}
     if not enrolment_ids:
@@ -776,3 +785,128 @@ def contacts_with_email(session: Session, tenant_id: str, normalised_email: str)
             )
         )
     )
+
+
+# --- campaigns, per-recipient messages, attributions (docs/adr/0052..0054) --------------------
+
+
+class CampaignRow(Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (sa.Index("ix_campaigns_status_schedule", "status", "schedule_time"),)
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    segment_id: Mapped[str] = mapped_column(sa.String(26))
+    template_id: Mapped[str] = mapped_column(sa.String(26))
+    from_address: Mapped[str] = mapped_column(sa.String(320))
+    subject: Mapped[str] = mapped_column(sa.String(998))
+    connection_id: Mapped[str] = mapped_column(sa.String(64))
+    send_rate_per_minute: Mapped[int] = mapped_column(sa.Integer())
+    cost_currency: Mapped[str] = mapped_column(sa.String(3))
+    # The cost in billionths of the currency unit (google.type.Money's units and nanos as one integer).
+    cost_nanos: Mapped[int | None] = mapped_column(sa.BigInteger(), nullable=True)
+    schedule_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    start_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finish_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The sender working on it holds it until then (one replica at a time, no long transaction).
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    update_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class MessageRow(Base):
+    """One record per recipient and message: a campaign's recipient, or a sequence step's."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "origin", "ref_id", "contact_id", name="uq_messages_recipient"),
+        sa.Index("ix_messages_campaign_status", "tenant_id", "campaign_id", "status", "id"),
+        sa.Index("ix_messages_contact", "tenant_id", "contact_id"),
+    )
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    origin: Mapped[str] = mapped_column(sa.String(16))
+    ref_id: Mapped[str] = mapped_column(sa.String(64))
+    campaign_id: Mapped[str] = mapped_column(sa.String(26))
+    sequence_id: Mapped[str] = mapped_column(sa.String(26))
+    contact_id: Mapped[str] = mapped_column(sa.String(26))
+    email: Mapped[str] = mapped_column(sa.String(320))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    reason: Mapped[str] = mapped_column(sa.String(64))
+    render_error: Mapped[str] = mapped_column(sa.Text())
+    # What integrations or the mail server answered when the send FAILED.
+    error: Mapped[str] = mapped_column(sa.Text())
+    subject: Mapped[str] = mapped_column(sa.String(998))
+    # The http(s) links of the rendered message: the only places its click redirect may go.
+    links: Mapped[list[str]] = mapped_column(JSONType)
+    delivery_id: Mapped[str] = mapped_column(sa.String(64))
+    rfc_message_id: Mapped[str] = mapped_column(sa.String(300))
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    sent_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    first_open_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    open_count: Mapped[int] = mapped_column(sa.Integer())
+    first_click_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    clicked_urls: Mapped[list[str]] = mapped_column(JSONType)
+    bounce_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    unsubscribe_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AttributionRow(Base):
+    """A won deal's revenue share credited to one campaign (docs/adr/0054)."""
+
+    __tablename__ = "attributions"
+    __table_args__ = (sa.Index("ix_attributions_campaign", "tenant_id", "campaign_id"),)
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    opportunity_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(sa.String(26))
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    revenue_nanos: Mapped[int] = mapped_column(sa.BigInteger())
+    won_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class MarketingSecretRow(Base):
+    """Per-deployment secrets generated at migration time (the tracking link signing key)."""
+
+    __tablename__ = "marketing_secrets"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(200))
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+def secret(session: Session, name: str) -> str:
+    row = session.get(MarketingSecretRow, name)
+    return row.value if row is not None else ""
+
+
+def message_for(
+    session: Session, tenant_id: str, origin: str, ref_id: str, contact_id: str, *, for_update: bool = False
+) -> MessageRow | None:
+    query = sa.select(MessageRow).where(
+        MessageRow.tenant_id == tenant_id,
+        MessageRow.origin == origin,
+        MessageRow.ref_id == ref_id,
+        MessageRow.contact_id == contact_id,
+    )
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def get_message(session: Session, tenant_id: str, message_id: str, *, for_update: bool = False) -> MessageRow | None:
+    query = sa.select(MessageRow).where(MessageRow.tenant_id == tenant_id, MessageRow.id == message_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def get_campaign(session: Session, tenant_id: str, campaign_id: str, *, for_update: bool = False) -> CampaignRow | None:
+    query = sa.select(CampaignRow).where(CampaignRow.tenant_id == tenant_id, CampaignRow.id == campaign_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).first()
