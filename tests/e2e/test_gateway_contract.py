@@ -87,6 +87,13 @@ ID_OF = {
     "/v1/segments/{id}:removeMembers": "segment",
     "/v1/templates/{id}": "template",
     "/v1/templates/{id}:preview": "template",
+    "/v1/sequences/{id}": "sequence",
+    "/v1/sequences/{id}:activate": "sequence",
+    "/v1/sequences/{id}:pause": "sequence",
+    "/v1/sequences/{sequence_id}/enrolments": "sequence",
+    # Both ids are tenant A's sequence: nothing of tenant A is reachable either way.
+    "/v1/sequences/{sequence_id}/enrolments/{id}": "sequence",
+    "/v1/sequences/{sequence_id}/enrolments/{id}:exit": "sequence",
     "/v1/agents/{id}": "agent",
     "/v1/groups/{id}": "group",
     "/v1/slaPolicies/{id}": "slaPolicy",
@@ -164,6 +171,8 @@ BODIES = {
     ("POST", "/v1/segments/{id}:addMembers"): {"contactIds": ["INTRUDER"]},
     ("POST", "/v1/segments/{id}:removeMembers"): {"contactIds": ["INTRUDER"]},
     ("POST", "/v1/templates/{id}:preview"): {"contactId": "INTRUDER"},
+    ("PATCH", "/v1/sequences/{id}"): {"name": "taken over"},
+    ("POST", "/v1/sequences/{sequence_id}/enrolments"): lambda ids: {"contactId": ids["contact"]},
     ("PATCH", "/v1/activities/{id}"): {"subject": "taken over"},
     ("PATCH", "/v1/webhooks/{id}"): {"description": "taken over"},
     ("PATCH", "/v1/pipelines/{id}"): {"name": "taken over"},
@@ -233,6 +242,7 @@ def tenant_a(suite, receiver) -> dict[str, str]:
     ids["scoringRule"] = made("/v1/scoringRules", {"attribute": "industry", "value": "saas", "points": 10})
     ids["segment"] = made("/v1/segments", {"name": "original", "kind": "STATIC"})
     ids["template"] = made("/v1/templates", {"name": "original", "subject": "Hi", "textBody": "Hello"})
+    ids["sequence"] = made("/v1/sequences", {"name": "original", "steps": [{"email": {"templateId": ids["template"]}}]})
     ids["activity"] = made(
         "/v1/activities",
         {"kind": "NOTE", "subject": "original", "contactIds": [ids["contact"]], "accountIds": [ids["account"]]},
@@ -301,6 +311,9 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
     assert contact.status_code == 200 and contact.json()["title"] == "original"
     assert owner.get(f"/v1/accounts/{tenant_a['account']}").json()["industry"] == "original"
     assert owner.get(f"/v1/segments/{tenant_a['segment']}").json()["name"] == "original"
+    sequence = owner.get(f"/v1/sequences/{tenant_a['sequence']}").json()
+    assert (sequence["name"], sequence["state"]) == ("original", "DRAFT")
+    assert owner.get(f"/v1/sequences/{tenant_a['sequence']}/enrolments").json().get("enrolments", []) == []
     assert owner.get(f"/v1/audienceMembers/{tenant_a['contact']}/subscriptions").json().get("history", []) == []
     assert owner.get(f"/v1/customFieldDefinitions/{tenant_a['customFieldDefinition']}").json()["label"] == "original"
     assert owner.get(f"/v1/contacts/{tenant_a['contact2']}").json()["id"] == tenant_a["contact2"], "not merged"
