@@ -6,6 +6,8 @@ a reply, a conversion or an unsubscribe."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -22,8 +24,10 @@ from crmkit.db import Database
 from crmkit.errors import AlreadyExists, InvalidArgument
 from crmkit.events.outbox import Outbox
 from crmkit.events.rabbitmq import RabbitBus
+from crmkit.migrations import upgrade
 from services.marketing import store
 from services.marketing.delivery import Delivery, IntegrationsMailer
+from services.marketing.domain import AudienceMember
 from services.marketing.domain import sequences as rules
 from services.marketing.domain.consent import ConsentRequest
 from services.marketing.domain.sequences import SequenceFields, Step
@@ -33,6 +37,7 @@ from services.marketing.sequences import DeliverySender, NotSent, Sent, Sequence
 from services.marketing.store import OUTBOX
 from services.marketing.tracking import TrackingKey
 from services.marketing.usecases import Consent, SegmentFields, Segments, Templates
+from tests.infra import migrations_of
 from tests.integration.events_support import RunningConsumer, wait_until
 from tests.integration.support_helpers import TOKENS, as_
 from tests.integration.test_integrations_email import ADMIN_A, Integrations, smtp_connection
@@ -343,3 +348,52 @@ def test_definitions_are_checked_field_by_field_and_paused_sequences_run_nothing
     marketing.sequences.activate(T, sequence_id, "")
     marketing.runner.tick()
     assert len(smtp.received) == 1
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_two_schedulers_at_once_share_the_steps_and_run_each_exactly_once(
+    backend: str, migrated, tmp_path: Path, integrations: Integrations, smtp: SmtpServer
+) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL: SKIP LOCKED and claims; SQLite (no SKIP LOCKED): claims, writers queued by
+    BEGIN IMMEDIATE, and the step record's key."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'marketing.db'}"
+        upgrade(migrations_of("marketing"), url)
+        database = Database(url)
+    else:
+        database = migrated("marketing")
+    clock = Clock()
+    mailer = IntegrationsMailer(f"127.0.0.1:{integrations.server.port}", 30, lambda: TOKENS)
+    sender = DeliverySender(
+        Delivery(database, Outbox("marketing", OUTBOX), mailer, TrackingKey(database, "", "https://x.example").urls)
+    )
+    sequences = Sequences(database, clock=clock)
+    template = Templates(database).create(T, "Step", TemplateParts("Hi", "", "Hello"))
+    steps = (email(template.id), Step(rules.WAIT, delay=dt.timedelta(hours=1)), email(template.id))
+    sequence_id = sequences.activate(T, sequences.create(T, SequenceFields("Two", "", steps)).row.id, "").row.id
+    people = [f"p{n}" for n in range(6)]
+    for contact_id in people:
+        with database.transaction() as session:
+            now = dt.datetime.now(dt.UTC)
+            store.put(session, AudienceMember(T, contact_id, f"{contact_id}@example.com", "P", "", "LEAD", (), now))
+        Consent(database).update(T, contact_id, ConsentRequest("email", "SUBSCRIBED", "CONSENT", "form", False))
+        sequences.enrol_contact(T, sequence_id, contact_id)
+
+    def both_tick() -> None:
+        runners = [SequenceRunner(database, sender, clock=clock, claim_seconds=600) for _ in range(2)]
+        threads = [threading.Thread(target=r.tick) for r in runners]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+
+    both_tick()
+    clock.advance(hours=1, seconds=1)
+    both_tick()
+    views, _ = sequences.enrolments(T, sequence_id, "", "", 100)
+    assert {v.row.contact_id: [(r.step, r.outcome) for r in v.runs] for v in views} == {
+        c: [(1, "SENT"), (2, "WAITED"), (3, "SENT")] for c in people
+    }
+    received = Counter(rcpt for mail in smtp.received for rcpt in mail.rcpt_tos)
+    assert received == {f"{c}@example.com": 2 for c in people}
+    database.dispose()
