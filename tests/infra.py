@@ -31,6 +31,7 @@ CONSUMERS_BY_SERVICE: dict[str, list[str]] = {
         "marketing.contact-projection",
         "marketing.engagement-log",
         "marketing.privacy",
+        "marketing.conversions",
         "marketing.sequence-exits",
     ],
     "sales": ["sales.lead-scoring", "sales.privacy"],

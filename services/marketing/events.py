@@ -144,6 +144,9 @@ def on_clicked(session: Session, envelope: Envelope, event: marketing_events.Ema
 def on_bounced(session: Session, envelope: Envelope, event: marketing_events.EmailBounced) -> None:
     if event.hard:
         _suppress(session, envelope, event.engagement, consent.HARD_BOUNCE)
+    if event.engagement.message_id:  # the campaign's analytics count it (docs/adr/0054)
+        occurred = event.engagement.occur_time if event.engagement.HasField("occur_time") else envelope.time
+        store.mark_bounced(session, envelope.tenant, event.engagement.message_id, occurred.ToDatetime(tzinfo=dt.UTC))
     _log(session, envelope, event.engagement, "bounced")
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crm.marketing.v1 import marketing_pb2, marketing_pb2_grpc, sequences_pb2, sequences_pb2_grpc
+from crm.marketing.v1 import (
+    campaigns_pb2,
+    campaigns_pb2_grpc,
+    marketing_pb2,
+    marketing_pb2_grpc,
+    sequences_pb2,
+    sequences_pb2_grpc,
+)
 
 from crmkit.config import Settings
 from crmkit.db import Database
@@ -18,29 +25,49 @@ from services.marketing.api import (
     SequenceServicer,
     TemplateServicer,
 )
+from services.marketing.campaign_api import CampaignServicer, TrackingServicer
+from services.marketing.campaigns import Campaigns, CampaignSender, conversions_consumer
 from services.marketing.delivery import Delivery, IntegrationsMailer
 from services.marketing.events import contact_projection, engagement_log, sequence_exits
 from services.marketing.privacy import privacy_consumer
 from services.marketing.sequences import DeliverySender, SequenceRunner, Sequences
 from services.marketing.store import OUTBOX
-from services.marketing.tracking import TrackingKey
+from services.marketing.tracking import Tracking, TrackingKey
 from services.marketing.usecases import Consent, EngagementExpiry, Segments, Templates
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 NAME = "marketing"
-# integrations' SendEmail deadline (its proto's deadline_seconds): an SMTP hand-over can be slow.
+# SendEmail may wait on the tenant's SMTP server (integrations' own deadline for it is 60 s).
 SEND_DEADLINE_SECONDS = 60.0
+
+
+class _Tokens:
+    """The process's internal token issuer, handed over when the target starts (ServiceModule.use_tokens)."""
+
+    def __init__(self) -> None:
+        self.issuer: InternalTokens | None = None
+
+    def set(self, issuer: InternalTokens) -> None:
+        self.issuer = issuer
+
+    def __call__(self) -> InternalTokens:
+        if self.issuer is None:
+            raise RuntimeError("marketing has no internal token issuer yet (the target starts it)")
+        return self.issuer
 
 
 def build(settings: Settings) -> ServiceModule:
     database = Database(settings.database_url_for(NAME))
     outbox = Outbox(NAME, OUTBOX)
-    # Background sends call integrations as the tenant's marketing service principal, with the
-    # token issuer the target hands over before it starts the workers (docs/adr/0052).
-    issuers: list[InternalTokens] = []
-    mailer = IntegrationsMailer(settings.grpc_addr("integrations"), SEND_DEADLINE_SECONDS, lambda: issuers[0])
-    tracking_key = TrackingKey(database, settings.tracking_secret, settings.public_base_url)
-    delivery = Delivery(database, outbox, mailer, tracking_key.urls)
+    tokens = _Tokens()
+    key = TrackingKey(database, settings.tracking_secret, settings.public_base_url)
+    mailer = IntegrationsMailer(settings.grpc_addr("integrations"), SEND_DEADLINE_SECONDS, tokens)
+    delivery = Delivery(database, outbox, mailer, key.urls)
+    services = {
+        marketing_pb2: ("AudienceService", "ConsentService", "SegmentService", "TemplateService"),
+        campaigns_pb2: ("CampaignService", "TrackingService"),
+        sequences_pb2: ("SequenceService",),
+    }
     runner = SequenceRunner(
         database,
         DeliverySender(delivery),
@@ -56,25 +83,26 @@ def build(settings: Settings) -> ServiceModule:
             (marketing_pb2_grpc.add_ConsentServiceServicer_to_server, ConsentServicer(Consent(database))),
             (marketing_pb2_grpc.add_SegmentServiceServicer_to_server, SegmentServicer(Segments(database))),
             (marketing_pb2_grpc.add_TemplateServiceServicer_to_server, TemplateServicer(Templates(database))),
+            (campaigns_pb2_grpc.add_CampaignServiceServicer_to_server, CampaignServicer(Campaigns(database))),
+            (
+                campaigns_pb2_grpc.add_TrackingServiceServicer_to_server,
+                TrackingServicer(Tracking(database, outbox, key)),
+            ),
             (sequences_pb2_grpc.add_SequenceServiceServicer_to_server, SequenceServicer(Sequences(database))),
         ],
-        grpc_services=[
-            *(
-                marketing_pb2.DESCRIPTOR.services_by_name[name].full_name
-                for name in ("AudienceService", "ConsentService", "SegmentService", "TemplateService")
-            ),
-            sequences_pb2.DESCRIPTOR.services_by_name["SequenceService"].full_name,
-        ],
+        grpc_services=[m.DESCRIPTOR.services_by_name[n].full_name for m, names in services.items() for n in names],
         consumers=[
             contact_projection(database),
             engagement_log(database),
             privacy_consumer(database, outbox),
+            conversions_consumer(database),
             sequence_exits(database),
         ],
         outbox=outbox,
         workers=[
             ("segment-engagement-expiry", EngagementExpiry(database).run),
+            (CampaignSender.NAME, CampaignSender(database, delivery).run),
             (SequenceRunner.NAME, runner.run),
         ],
-        use_tokens=issuers.append,
+        use_tokens=tokens.set,
     )

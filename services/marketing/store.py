@@ -910,3 +910,12 @@ def get_campaign(session: Session, tenant_id: str, campaign_id: str, *, for_upda
     if for_update:
         query = query.with_for_update()
     return session.scalars(query).first()
+
+
+def mark_bounced(session: Session, tenant_id: str, message_id: str, when: dt.datetime) -> None:
+    """The message bounced (first bounce kept); a message id we never sent changes nothing."""
+    session.execute(
+        sa.update(MessageRow)
+        .where(MessageRow.tenant_id == tenant_id, MessageRow.id == message_id, MessageRow.bounce_time.is_(None))
+        .values(bounce_time=when)
+    )

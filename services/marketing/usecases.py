@@ -324,6 +324,9 @@ class Segments:
 # --- templates --------------------------------------------------------------------------------
 
 
+PREVIEW_UNSUBSCRIBE_URL = "https://unsubscribe.invalid/preview"
+
+
 class Templates:
     def __init__(self, database: Database, clock: Clock = utcnow) -> None:
         self.database = database
@@ -372,7 +375,9 @@ class Templates:
             row = self._row(session, tenant_id, template_id)
             member = live_member(session, tenant_id, contact_id)
         parts = templating.TemplateParts(row.subject, row.html_body, row.text_body)
-        return templating.render(parts, {"contact": templating.contact_context(member)})
+        # A send gives `unsubscribeUrl` the recipient's signed one-click link (docs/adr/0053).
+        context = {"contact": templating.contact_context(member), "unsubscribeUrl": PREVIEW_UNSUBSCRIBE_URL}
+        return templating.render(parts, context)
 
     @staticmethod
     def _row(session: Session, tenant_id: str, template_id: str) -> TemplateRow:

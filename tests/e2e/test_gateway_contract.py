@@ -87,6 +87,15 @@ ID_OF = {
     "/v1/segments/{id}:removeMembers": "segment",
     "/v1/templates/{id}": "template",
     "/v1/templates/{id}:preview": "template",
+    "/v1/campaigns/{id}": "campaign",
+    "/v1/campaigns/{id}:schedule": "campaign",
+    "/v1/campaigns/{id}:cancel": "campaign",
+    "/v1/campaigns/{id}/messages": "campaign",
+    "/v1/campaigns/{id}/analytics": "campaign",
+    # Public tracking routes take a signed token, never an id: tenant A's campaign id is no token.
+    "/v1/tracking/opens/{token}": "campaign",
+    "/v1/tracking/clicks/{token}": "campaign",
+    "/v1/tracking/unsubscribes/{token}": "campaign",
     "/v1/sequences/{id}": "sequence",
     "/v1/sequences/{id}:activate": "sequence",
     "/v1/sequences/{id}:pause": "sequence",
@@ -171,6 +180,8 @@ BODIES = {
     ("POST", "/v1/segments/{id}:addMembers"): {"contactIds": ["INTRUDER"]},
     ("POST", "/v1/segments/{id}:removeMembers"): {"contactIds": ["INTRUDER"]},
     ("POST", "/v1/templates/{id}:preview"): {"contactId": "INTRUDER"},
+    ("PATCH", "/v1/campaigns/{id}"): {"name": "taken over"},
+    ("POST", "/v1/tracking/unsubscribes/{token}"): {"List-Unsubscribe": "One-Click"},
     ("PATCH", "/v1/sequences/{id}"): {"name": "taken over"},
     ("POST", "/v1/sequences/{sequence_id}/enrolments"): lambda ids: {"contactId": ids["contact"]},
     ("PATCH", "/v1/activities/{id}"): {"subject": "taken over"},
@@ -242,6 +253,9 @@ def tenant_a(suite, receiver) -> dict[str, str]:
     ids["scoringRule"] = made("/v1/scoringRules", {"attribute": "industry", "value": "saas", "points": 10})
     ids["segment"] = made("/v1/segments", {"name": "original", "kind": "STATIC"})
     ids["template"] = made("/v1/templates", {"name": "original", "subject": "Hi", "textBody": "Hello"})
+    ids["campaign"] = made(
+        "/v1/campaigns", {"name": "original", "segmentId": ids["segment"], "templateId": ids["template"]}
+    )
     ids["sequence"] = made("/v1/sequences", {"name": "original", "steps": [{"email": {"templateId": ids["template"]}}]})
     ids["activity"] = made(
         "/v1/activities",
@@ -311,6 +325,8 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
     assert contact.status_code == 200 and contact.json()["title"] == "original"
     assert owner.get(f"/v1/accounts/{tenant_a['account']}").json()["industry"] == "original"
     assert owner.get(f"/v1/segments/{tenant_a['segment']}").json()["name"] == "original"
+    campaign = owner.get(f"/v1/campaigns/{tenant_a['campaign']}").json()
+    assert (campaign["name"], campaign["status"]) == ("original", "DRAFT")
     sequence = owner.get(f"/v1/sequences/{tenant_a['sequence']}").json()
     assert (sequence["name"], sequence["state"]) == ("original", "DRAFT")
     assert owner.get(f"/v1/sequences/{tenant_a['sequence']}/enrolments").json().get("enrolments", []) == []

@@ -5,14 +5,12 @@ tracking and RFC 8058 headers are in every message, and a crash never sends twic
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from email import message_from_bytes, policy
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from crm.events.v1.envelope_pb2 import Envelope
-from crm.integrations.v1 import connections_pb2, email_pb2
+from crm.integrations.v1 import email_pb2
 from crm.marketing.v1 import events_pb2 as marketing_events
 
 from crmkit.db import Database
@@ -29,62 +27,11 @@ from services.marketing.delivery import (
     IntegrationsMailer,
     Outgoing,
 )
-from services.marketing.domain import AudienceMember
-from services.marketing.domain.consent import ConsentRequest
 from services.marketing.domain.templating import TemplateParts
 from services.marketing.store import OUTBOX
 from services.marketing.tracking import TrackingKey
-from services.marketing.usecases import Consent
-from tests.integration.support_helpers import TOKENS, as_
-from tests.integration.test_integrations_email import ADMIN_A, Integrations, smtp_connection
-from tests.mailservers import Certificate, SmtpServer, self_signed
-
-T = "TENANT_A"
-TEMPLATE = TemplateParts(
-    "Hello {{ contact.givenName | default('there') }}",
-    '<p>Hi {{ contact.givenName }}</p><a href="https://shop.example.com/spring?a=1&amp;b=2">Shop</a>'
-    '<a href="mailto:help@example.com">mail us</a><a href="{{ unsubscribeUrl }}">unsubscribe</a>',
-    "Hi {{ contact.givenName }} {{ contact.customFields.plan }}",
-)
-
-
-@pytest.fixture(scope="module")
-def certificate() -> Certificate:
-    return self_signed()
-
-
-@pytest.fixture
-def smtp(certificate: Certificate, tmp_path: Path) -> Iterator[SmtpServer]:
-    server = SmtpServer(certificate).start(tmp_path)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def integrations(migrated, smtp: SmtpServer, certificate: Certificate) -> Iterator[Integrations]:  # type: ignore[no-untyped-def]
-    from crmkit.secretbox import new_key
-
-    running = Integrations(migrated("integrations"), new_key())
-    running.connections.CreateConnection(
-        connections_pb2.CreateConnectionRequest(connection=smtp_connection(smtp, certificate, smtp.password)),
-        metadata=as_(ADMIN_A),
-    )
-    yield running
-    running.stop()
-
-
-def member(database: Database, contact_id: str, email: str, subscribed: bool | None, **custom: str) -> None:
-    now = dt.datetime.now(dt.UTC)
-    with database.transaction() as session:
-        store.put(
-            session, AudienceMember(T, contact_id, email, contact_id.title(), "", "LEAD", (), now, custom_fields=custom)
-        )
-    if subscribed is None:
-        return
-    consent = Consent(database)
-    consent.update(T, contact_id, ConsentRequest("email", "SUBSCRIBED", "CONSENT", "signup form", False))
-    if not subscribed:
-        consent.update(T, contact_id, ConsentRequest("email", "UNSUBSCRIBED", "CONSENT", "phone call", False))
+from tests.integration.marketing_helpers import TEMPLATE, Integrations, SmtpServer, T, member
+from tests.integration.support_helpers import TOKENS
 
 
 def sent_events(database: Database) -> list[marketing_events.EmailSent]:
@@ -110,7 +57,7 @@ class CrashAfterSending:
 
 
 def test_one_message_per_allowed_recipient_with_tracking_and_one_click_headers_and_never_twice(
-    migrated, integrations: Integrations, smtp: SmtpServer
+    migrated, integrations_smtp: Integrations, smtp_server: SmtpServer
 ) -> None:  # type: ignore[no-untyped-def]
     database = migrated("marketing")
     member(database, "ann", "ann@example.com", True, plan="pro")
@@ -120,7 +67,7 @@ def test_one_message_per_allowed_recipient_with_tracking_and_one_click_headers_a
     member(database, "eve", "eve@example.com", None, plan="pro")  # never subscribed
     with database.transaction() as session:
         store.suppress(session, T, store.Suppressed("cid@example.com", "HARD_BOUNCE", "cid", dt.datetime.now(dt.UTC)))
-    mailer = IntegrationsMailer(f"127.0.0.1:{integrations.server.port}", 30, lambda: TOKENS)
+    mailer = IntegrationsMailer(f"127.0.0.1:{integrations_smtp.server.port}", 30, lambda: TOKENS)
     key = TrackingKey(database, "", "https://crm.example.com")
     delivery = Delivery(database, Outbox("marketing", OUTBOX), mailer, key.urls)
 
@@ -133,8 +80,8 @@ def test_one_message_per_allowed_recipient_with_tracking_and_one_click_headers_a
         "eve": (SKIPPED, "no_consent"),
     }
     assert records["dee"].render_error.startswith("textBody:") and "plan" in records["dee"].render_error
-    assert [m.rcpt_tos for m in smtp.received] == [["ann@example.com"]]
-    mail = message_from_bytes(smtp.received[0].data, policy=policy.default)
+    assert [m.rcpt_tos for m in smtp_server.received] == [["ann@example.com"]]
+    mail = message_from_bytes(smtp_server.received[0].data, policy=policy.default)
     assert str(mail["List-Unsubscribe"]).startswith("<https://crm.example.com/v1/tracking/unsubscribes/")
     assert str(mail["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
     assert str(mail["Subject"]) == "Hello Ann"
@@ -158,15 +105,15 @@ def test_one_message_per_allowed_recipient_with_tracking_and_one_click_headers_a
 
     again = delivery.send(outgoing("ann"))
     assert (again.id, again.status) == (records["ann"].id, SENT)
-    assert len(smtp.received) == 1 and len(sent_events(database)) == 1
+    assert len(smtp_server.received) == 1 and len(sent_events(database)) == 1
 
 
 def test_a_crash_after_handing_over_the_mail_never_sends_it_twice(
-    migrated, integrations: Integrations, smtp: SmtpServer
+    migrated, integrations_smtp: Integrations, smtp_server: SmtpServer
 ) -> None:  # type: ignore[no-untyped-def]
     database = migrated("marketing")
     member(database, "ann", "ann@example.com", True, plan="pro")
-    mailer = IntegrationsMailer(f"127.0.0.1:{integrations.server.port}", 30, lambda: TOKENS)
+    mailer = IntegrationsMailer(f"127.0.0.1:{integrations_smtp.server.port}", 30, lambda: TOKENS)
     key = TrackingKey(database, "", "https://crm.example.com")
     crashing = Delivery(database, Outbox("marketing", OUTBOX), CrashAfterSending(mailer), key.urls)
     with pytest.raises(SystemExit):
@@ -174,16 +121,16 @@ def test_a_crash_after_handing_over_the_mail_never_sends_it_twice(
     with database.transaction() as session:
         [row] = session.scalars(sa.select(store.MessageRow)).all()
         assert row.status == SENDING
-    assert len(smtp.received) == 1
+    assert len(smtp_server.received) == 1
 
     restarted = Delivery(database, Outbox("marketing", OUTBOX), mailer, key.urls)
     record = restarted.send(outgoing("ann"))
     assert record.status == SENT and record.delivery_id
-    assert len(smtp.received) == 1  # integrations answered the first delivery for the same key
+    assert len(smtp_server.received) == 1  # integrations answered the first delivery for the same key
     assert len(sent_events(database)) == 1
 
 
-def test_a_refused_send_is_recorded_as_failed_with_the_reason(migrated, smtp: SmtpServer) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_send_is_recorded_as_failed_with_the_reason(migrated, smtp_server: SmtpServer) -> None:  # type: ignore[no-untyped-def]
     """Without an SMTP connection integrations refuses the call: FAILED with its answer, no event."""
     from crmkit.secretbox import new_key
 
@@ -197,4 +144,4 @@ def test_a_refused_send_is_recorded_as_failed_with_the_reason(migrated, smtp: Sm
     finally:
         bare.stop()
     assert record.status == FAILED and record.reason == "send_failed" and record.error
-    assert smtp.received == [] and sent_events(database) == []
+    assert smtp_server.received == [] and sent_events(database) == []
