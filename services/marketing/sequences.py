@@ -181,6 +181,25 @@ def exit_on_unsubscribe(session: Session, tenant_id: str, contact_id: str, chann
         exit_contacts(session, tenant_id, [contact_id], rules.UNSUBSCRIBED, "unsubscribed from email", now)
 
 
+def export(session: Session, tenant_id: str, contact_ids: set[str]) -> list[dict[str, object]]:
+    """The contacts' enrolments with their step runs, for a privacy export."""
+    found = store.enrolments_of_contacts(session, tenant_id, sorted(contact_ids))
+    runs = store.step_runs(session, tenant_id, [e.id for e in found])
+    return [
+        {
+            "sequenceId": e.sequence_id,
+            "contactId": e.contact_id,
+            "status": e.status,
+            "exitReason": e.exit_reason,
+            "enrolTime": e.enrol_time.isoformat(),
+            "stepRuns": [
+                {"step": r.step, "kind": r.kind, "outcome": r.outcome, "messageId": r.message_id} for r in runs[e.id]
+            ],
+        }
+        for e in found
+    ]
+
+
 # --- the API's use cases ----------------------------------------------------------------------
 
 

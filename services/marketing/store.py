@@ -685,6 +685,13 @@ def running_enrolments(
     return list(session.scalars(query.order_by(EnrolmentRow.id).with_for_update()))
 
 
+def enrolments_of_contacts(session: Session, tenant_id: str, contact_ids: list[str]) -> list[EnrolmentRow]:
+    if not contact_ids:
+        return []
+    query = sa.select(EnrolmentRow).where(EnrolmentRow.tenant_id == tenant_id, EnrolmentRow.contact_id.in_(contact_ids))
+    return list(session.scalars(query.order_by(EnrolmentRow.id)))
+
+
 def due_enrolments(session: Session, now: dt.datetime, limit: int) -> list[tuple[str, str]]:
     """(tenant_id, enrolment_id) of active enrolments whose step is due, in active sequences, across
     tenants (the scheduler is the one reader that works for every tenant)."""

@@ -364,9 +364,11 @@ def test_two_schedulers_at_once_share_the_steps_and_run_each_exactly_once(
         database = migrated("marketing")
     clock = Clock()
     mailer = IntegrationsMailer(f"127.0.0.1:{integrations.server.port}", 30, lambda: TOKENS)
-    sender = DeliverySender(
-        Delivery(database, Outbox("marketing", OUTBOX), mailer, TrackingKey(database, "", "https://x.example").urls)
-    )
+    key = TrackingKey(database, "", "https://x.example")
+    # Read once up front: delivery reads the key lazily inside its own transaction, which a second
+    # SQLite writer transaction cannot start under (reported to the campaigns work).
+    key.urls()
+    sender = DeliverySender(Delivery(database, Outbox("marketing", OUTBOX), mailer, key.urls))
     sequences = Sequences(database, clock=clock)
     template = Templates(database).create(T, "Step", TemplateParts("Hi", "", "Hello"))
     steps = (email(template.id), Step(rules.WAIT, delay=dt.timedelta(hours=1)), email(template.id))
