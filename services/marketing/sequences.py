@@ -16,7 +16,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crmkit.db import Database, utcnow
-from crmkit.errors import Aborted, AlreadyExists, FieldViolation, InvalidArgument, NotFound, Validator
+from crmkit.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    Validator,
+)
 from crmkit.etags import etag_of
 from crmkit.ids import new_id
 from crmkit.pagination import decode_cursor, page_of, page_size
@@ -340,7 +348,7 @@ class Sequences:
         with self.database.transaction() as session:
             row = self._row(session, tenant_id, sequence_id, for_update=True)
             if row.state == rules.ARCHIVED:
-                raise InvalidArgument.of([FieldViolation("sequenceId", "the sequence is archived")])
+                raise FailedPrecondition(f"sequence {sequence_id} is archived: nobody can be enrolled")
             member = store.get(session, tenant_id, contact_id)
             if member is None or member.deleted:
                 raise InvalidArgument.of([FieldViolation("contactId", f"unknown contact {contact_id}")])
