@@ -85,6 +85,8 @@ def test_a_sequence_is_checked_enrols_on_segment_entry_and_exits_on_unsubscribe_
     decision = {"channel": "email", "status": "UNSUBSCRIBED", "legalBasis": "CONSENT", "source": "phone call"}
     assert api.post(subscriptions, json=decision).status_code == 200
     lead = api.post("/v1/leads", json={"givenName": "Cleo", "email": "cleo@seq.example", "company": "Cleo Ltd"})
+    for status in ("working", "qualified"):
+        assert api.patch(f"/v1/leads/{lead.json()['id']}", json={"status": status}).status_code == 200
     converted = api.post(f"/v1/leads/{lead.json()['id']}:convert", json={})
     assert converted.status_code == 200 and converted.json()["contactId"] == people["Cleo"], converted.text
     stages = [
