@@ -58,22 +58,21 @@ def validate(fields: SequenceFields) -> SequenceFields:
     name = check.text("name", fields.name, 200)
     if not name:
         check.add("name", "is required")
-    segment_id = fields.segment_id.strip()
-    if len(segment_id) > 26:
-        check.add("segmentId", "must be a segment id")
+    segment_id = check.identifier("segmentId", fields.segment_id, 26)
     if not fields.steps:
         check.add("steps", "at least one step")
     elif len(fields.steps) > MAX_STEPS:
         check.add("steps", f"at most {MAX_STEPS} steps")
     elif not any(s.kind == EMAIL for s in fields.steps):
         check.add("steps", "at least one email step")
+    steps = list(fields.steps)
     for index, step in enumerate(fields.steps):
         path = f"steps[{index}]"
         if step.kind == EMAIL:
-            if not step.template_id.strip():
+            template_id = check.identifier(f"{path}.email.templateId", step.template_id, 26)
+            if not template_id:
                 check.add(f"{path}.email.templateId", "is required")
-            elif len(step.template_id) > 26:
-                check.add(f"{path}.email.templateId", "must be a template id")
+            steps[index] = Step(EMAIL, template_id=template_id)
         elif step.kind == WAIT:
             if not MIN_DELAY <= step.delay <= MAX_DELAY:
                 check.add(f"{path}.wait.delay", "must be from 1 second to 365 days")
@@ -94,7 +93,7 @@ def validate(fields: SequenceFields) -> SequenceFields:
         else:
             check.add(path, "must have one of: email, wait, condition")
     check.raise_if_any()
-    return SequenceFields(name, segment_id, fields.steps)
+    return SequenceFields(name, segment_id, tuple(steps))
 
 
 def condition_rule(steps: Sequence[Step], index: int) -> segments.Rule:
