@@ -399,3 +399,27 @@ def test_two_schedulers_at_once_share_the_steps_and_run_each_exactly_once(
     received = Counter(rcpt for mail in smtp.received for rcpt in mail.rcpt_tos)
     assert received == {f"{c}@example.com": 2 for c in people}
     database.dispose()
+
+
+def test_a_privacy_export_shows_the_enrolments_and_an_erasure_ends_them(marketing: Marketing, smtp: SmtpServer) -> None:
+    from crmkit.privacy import Identifiers
+    from services.marketing import privacy
+
+    template = marketing.template.id
+    sequence_id = marketing.sequence((email(template), Step(rules.WAIT, delay=dt.timedelta(days=1)), email(template)))
+    marketing.contact("ann", "ann@example.com", [])
+    marketing.subscribe("ann")
+    marketing.sequences.enrol_contact(T, sequence_id, "ann")
+    marketing.runner.tick()
+    with marketing.database.transaction() as session:
+        exported = privacy.export(session, T, "ann", Identifiers.of(["ann@example.com"], [], []))
+    [enrolment] = exported["sequenceEnrolments"]
+    assert (enrolment["sequenceId"], enrolment["status"]) == (sequence_id, "ACTIVE")
+    assert [(r["step"], r["outcome"]) for r in enrolment["stepRuns"]] == [(1, "SENT"), (2, "WAITED")]
+    with marketing.database.transaction() as session:
+        counts = privacy.erase(session, T, "ann", Identifiers.of(["ann@example.com"], [], []))
+    assert counts["sequenceEnrolments"] == 1
+    ann = marketing.enrolment(sequence_id, "ann")
+    assert (ann.row.status, ann.row.exit_reason) == (rules.EXITED, "CONTACT_DELETED")
+    marketing.clock.advance(days=1, seconds=1)
+    assert marketing.runner.tick() == 0 and len(smtp.received) == 1
