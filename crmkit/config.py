@@ -205,6 +205,11 @@ class Settings:
     automation_max_depth: int = 5
     # How often the IMAP capture worker polls each mailbox connection.
     imap_poll_seconds: float = 60.0
+    # How often marketing's sequence scheduler looks for due steps (docs/adr/0056).
+    sequences_poll_seconds: float = 5.0
+    # How long an email step claimed by a scheduler stays away from the others (a crash mid-send
+    # retries it after this long).
+    sequences_claim_seconds: float = 120.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -297,6 +302,8 @@ class Settings:
             automation_poll_seconds=_float(env, "CRM_AUTOMATION_POLL_SECONDS", 1.0),
             automation_max_depth=_int(env, "CRM_AUTOMATION_MAX_DEPTH", 5),
             imap_poll_seconds=_float(env, "CRM_IMAP_POLL_SECONDS", 60.0),
+            sequences_poll_seconds=_float(env, "CRM_SEQUENCES_POLL_SECONDS", 5.0),
+            sequences_claim_seconds=_float(env, "CRM_SEQUENCES_CLAIM_SECONDS", 120.0),
         ).validated()
 
     def validated(self) -> Settings:

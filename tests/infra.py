@@ -33,6 +33,7 @@ CONSUMERS_BY_SERVICE: dict[str, list[str]] = {
         "marketing.privacy",
         "marketing.conversions",
         "marketing.bounces",
+        "marketing.sequence-exits",
     ],
     "sales": ["sales.lead-scoring", "sales.privacy"],
     "support": ["support.contact-merges", "support.email-intake", "support.privacy"],

@@ -4,19 +4,33 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crm.marketing.v1 import campaigns_pb2, campaigns_pb2_grpc, marketing_pb2, marketing_pb2_grpc
+from crm.marketing.v1 import (
+    campaigns_pb2,
+    campaigns_pb2_grpc,
+    marketing_pb2,
+    marketing_pb2_grpc,
+    sequences_pb2,
+    sequences_pb2_grpc,
+)
 
 from crmkit.config import Settings
 from crmkit.db import Database
 from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
-from services.marketing.api import AudienceServicer, ConsentServicer, SegmentServicer, TemplateServicer
+from services.marketing.api import (
+    AudienceServicer,
+    ConsentServicer,
+    SegmentServicer,
+    SequenceServicer,
+    TemplateServicer,
+)
 from services.marketing.bounces import bounce_consumer
 from services.marketing.campaign_api import CampaignServicer, TrackingServicer
 from services.marketing.campaigns import Campaigns, CampaignSender, conversions_consumer
 from services.marketing.delivery import Delivery, IntegrationsMailer
-from services.marketing.events import contact_projection, engagement_log
+from services.marketing.events import contact_projection, engagement_log, sequence_exits
 from services.marketing.privacy import privacy_consumer
+from services.marketing.sequences import DeliverySender, SequenceRunner, Sequences
 from services.marketing.store import OUTBOX
 from services.marketing.tracking import Tracking, TrackingKey
 from services.marketing.usecases import Consent, EngagementExpiry, Segments, Templates
@@ -39,7 +53,14 @@ def build(settings: Settings) -> ServiceModule:
     services = {
         marketing_pb2: ("AudienceService", "ConsentService", "SegmentService", "TemplateService"),
         campaigns_pb2: ("CampaignService", "TrackingService"),
+        sequences_pb2: ("SequenceService",),
     }
+    runner = SequenceRunner(
+        database,
+        DeliverySender(delivery),
+        poll_seconds=settings.sequences_poll_seconds,
+        claim_seconds=settings.sequences_claim_seconds,
+    )
     module = ServiceModule(
         name=NAME,
         database=database,
@@ -54,6 +75,7 @@ def build(settings: Settings) -> ServiceModule:
                 campaigns_pb2_grpc.add_TrackingServiceServicer_to_server,
                 TrackingServicer(Tracking(database, outbox, key)),
             ),
+            (sequences_pb2_grpc.add_SequenceServiceServicer_to_server, SequenceServicer(Sequences(database))),
         ],
         grpc_services=[m.DESCRIPTOR.services_by_name[n].full_name for m, names in services.items() for n in names],
         consumers=[
@@ -62,11 +84,13 @@ def build(settings: Settings) -> ServiceModule:
             privacy_consumer(database, outbox),
             conversions_consumer(database),
             bounce_consumer(database, outbox),
+            sequence_exits(database),
         ],
         outbox=outbox,
         workers=[
             ("segment-engagement-expiry", EngagementExpiry(database).run),
             (CampaignSender.NAME, CampaignSender(database, delivery).run),
+            (SequenceRunner.NAME, runner.run),
         ],
     )
     return module

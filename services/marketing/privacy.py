@@ -1,7 +1,8 @@
 """Marketing's part of privacy requests (docs/adr/0048): the audience member of the contact (or
 with its email) is exported, or replaced by a tombstone without personal data; the contact's
 campaign message records are exported, or kept for the campaigns' counts without the address,
-the personalised subject and links."""
+the personalised subject and links. Sequence enrolments (ids, steps, outcomes) are exported; an
+erasure ends the active ones."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from crmkit.db import Database, utcnow
 from crmkit.events.consumer import EventConsumer
 from crmkit.events.outbox import Outbox
 from crmkit.privacy import Identifiers, participant, row_dict
+from services.marketing import sequences
+from services.marketing.domain.sequences import CONTACT_DELETED
 from services.marketing.store import INBOX, AudienceMemberRow, MessageRow
 
 MESSAGE_COLUMNS = (
@@ -46,6 +49,7 @@ def export(session: Session, tenant_id: str, contact_id: str, found: Identifiers
     return {
         "audienceMembers": [row_dict(m, COLUMNS) for m in members],
         "messages": [row_dict(m, MESSAGE_COLUMNS) for m in messages],
+        "sequenceEnrolments": sequences.export(session, tenant_id, {contact_id, *(m.contact_id for m in members)}),
     }
 
 
@@ -59,7 +63,10 @@ def erase(session: Session, tenant_id: str, contact_id: str, found: Identifiers)
     for message in messages:  # the record still counts in its campaign's analytics
         message.email, message.subject, message.links, message.clicked_urls = "", "", [], []
         message.render_error, message.error = "", ""
-    return {"audienceMembers": len(members), "messages": len(messages)}
+    ended = sequences.exit_contacts(
+        session, tenant_id, sorted({contact_id, *(m.contact_id for m in members)}), CONTACT_DELETED, "erased", utcnow()
+    )
+    return {"audienceMembers": len(members), "messages": len(messages), "sequenceEnrolments": ended}
 
 
 def privacy_consumer(database: Database, outbox: Outbox) -> EventConsumer:

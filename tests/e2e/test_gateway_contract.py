@@ -96,6 +96,13 @@ ID_OF = {
     "/v1/tracking/opens/{token}": "campaign",
     "/v1/tracking/clicks/{token}": "campaign",
     "/v1/tracking/unsubscribes/{token}": "campaign",
+    "/v1/sequences/{id}": "sequence",
+    "/v1/sequences/{id}:activate": "sequence",
+    "/v1/sequences/{id}:pause": "sequence",
+    "/v1/sequences/{sequence_id}/enrolments": "sequence",
+    # Both ids are tenant A's sequence: nothing of tenant A is reachable either way.
+    "/v1/sequences/{sequence_id}/enrolments/{id}": "sequence",
+    "/v1/sequences/{sequence_id}/enrolments/{id}:exit": "sequence",
     "/v1/agents/{id}": "agent",
     "/v1/groups/{id}": "group",
     "/v1/slaPolicies/{id}": "slaPolicy",
@@ -181,6 +188,8 @@ BODIES = {
     ("POST", "/v1/templates/{id}:preview"): {"contactId": "INTRUDER"},
     ("PATCH", "/v1/campaigns/{id}"): {"name": "taken over"},
     ("POST", "/v1/tracking/unsubscribes/{token}"): {"List-Unsubscribe": "One-Click"},
+    ("PATCH", "/v1/sequences/{id}"): {"name": "taken over"},
+    ("POST", "/v1/sequences/{sequence_id}/enrolments"): lambda ids: {"contactId": ids["contact"]},
     ("PATCH", "/v1/activities/{id}"): {"subject": "taken over"},
     ("PATCH", "/v1/webhooks/{id}"): {"description": "taken over"},
     ("PATCH", "/v1/automationRules/{id}"): {"description": "taken over"},
@@ -264,6 +273,7 @@ def tenant_a(suite, receiver) -> dict[str, str]:
     ids["campaign"] = made(
         "/v1/campaigns", {"name": "original", "segmentId": ids["segment"], "templateId": ids["template"]}
     )
+    ids["sequence"] = made("/v1/sequences", {"name": "original", "steps": [{"email": {"templateId": ids["template"]}}]})
     ids["activity"] = made(
         "/v1/activities",
         {"kind": "NOTE", "subject": "original", "contactIds": [ids["contact"]], "accountIds": [ids["account"]]},
@@ -338,6 +348,9 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
     assert owner.get(f"/v1/segments/{tenant_a['segment']}").json()["name"] == "original"
     campaign = owner.get(f"/v1/campaigns/{tenant_a['campaign']}").json()
     assert (campaign["name"], campaign["status"]) == ("original", "DRAFT")
+    sequence = owner.get(f"/v1/sequences/{tenant_a['sequence']}").json()
+    assert (sequence["name"], sequence["state"]) == ("original", "DRAFT")
+    assert owner.get(f"/v1/sequences/{tenant_a['sequence']}/enrolments").json().get("enrolments", []) == []
     assert owner.get(f"/v1/audienceMembers/{tenant_a['contact']}/subscriptions").json().get("history", []) == []
     assert owner.get(f"/v1/customFieldDefinitions/{tenant_a['customFieldDefinition']}").json()["label"] == "original"
     assert owner.get(f"/v1/contacts/{tenant_a['contact2']}").json()["id"] == tenant_a["contact2"], "not merged"
