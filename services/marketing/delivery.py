@@ -266,6 +266,9 @@ class Delivery:
     def _prepare(self, outgoing: Outgoing) -> _Prepared:
         now = self.clock()
         tenant, contact = outgoing.tenant_id, outgoing.contact_id
+        # Before the transaction: the first call reads the signing key in a transaction of its own,
+        # which on SQLite (one writer at a time) would wait for this one forever.
+        urls = self.tracking()
         with self.database.transaction() as session:
             row = store.message_for(session, tenant, outgoing.origin, outgoing.ref_id, contact, for_update=True)
             if row is None:
@@ -284,7 +287,6 @@ class Delivery:
             decision = may_send(Recipient(member, store.subscriptions(session, tenant, contact)), "email", suppressed)
             if not decision.allowed:
                 return _Prepared(self._close(row, SKIPPED, reason=decision.reason), None)
-            urls = self.tracking()
             unsubscribe_url = urls.unsubscribe_url(tenant, row.id)
             parts = outgoing.template
             if outgoing.subject:
