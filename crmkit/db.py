@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -67,6 +67,27 @@ def one_of(column: Any, values: list[str], dialect: str) -> Any:
     if dialect == "postgresql":
         return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(sa.String())))
     return column.in_(values)
+
+
+Row = TypeVar("Row")
+
+
+def tenant_row(
+    session: Session, model: type[Row], tenant_id: str, row_id: str, *, for_update: bool = False
+) -> Row | None:
+    """The tenant's row of this model (with `tenant_id` and `id` columns) by id, locked if asked."""
+    query = sa.select(model).where(model.tenant_id == tenant_id, model.id == row_id)  # type: ignore[attr-defined]
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def tenant_page(session: Session, model: type[Row], tenant_id: str, after: str | None, limit: int) -> list[Row]:
+    """Up to `limit` of the tenant's rows of this model in id order, after the id `after` (keyset)."""
+    query = sa.select(model).where(model.tenant_id == tenant_id)  # type: ignore[attr-defined]
+    if after:
+        query = query.where(model.id > after)  # type: ignore[attr-defined]
+    return list(session.scalars(query.order_by(model.id).limit(limit)))  # type: ignore[attr-defined]
 
 
 def utcnow() -> dt.datetime:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from crmkit.db import JSONType, UTCDateTime, make_metadata
+from crmkit.db import JSONType, UTCDateTime, make_metadata, tenant_page, tenant_row
 from crmkit.events.tables import add_messaging_tables
 from services.marketing.domain import AudienceMember
 from services.marketing.domain.consent import Subscription
@@ -324,17 +324,11 @@ class SegmentMemberRow(Base):
 
 
 def get_segment(session: Session, tenant_id: str, segment_id: str, *, for_update: bool = False) -> SegmentRow | None:
-    query = sa.select(SegmentRow).where(SegmentRow.tenant_id == tenant_id, SegmentRow.id == segment_id)
-    if for_update:
-        query = query.with_for_update()
-    return session.scalars(query).first()
+    return tenant_row(session, SegmentRow, tenant_id, segment_id, for_update=for_update)
 
 
 def segments_page(session: Session, tenant_id: str, after: str | None, limit: int) -> list[SegmentRow]:
-    query = sa.select(SegmentRow).where(SegmentRow.tenant_id == tenant_id)
-    if after:
-        query = query.where(SegmentRow.id > after)
-    return list(session.scalars(query.order_by(SegmentRow.id).limit(limit)))
+    return tenant_page(session, SegmentRow, tenant_id, after, limit)
 
 
 def dynamic_segments(session: Session, tenant_id: str) -> list[SegmentRow]:
@@ -455,10 +449,7 @@ def get_template(session: Session, tenant_id: str, template_id: str) -> Template
 
 
 def templates_page(session: Session, tenant_id: str, after: str | None, limit: int) -> list[TemplateRow]:
-    query = sa.select(TemplateRow).where(TemplateRow.tenant_id == tenant_id)
-    if after:
-        query = query.where(TemplateRow.id > after)
-    return list(session.scalars(query.order_by(TemplateRow.id).limit(limit)))
+    return tenant_page(session, TemplateRow, tenant_id, after, limit)
 
 
 def engagements_for(
@@ -586,17 +577,11 @@ class StepRunRow(Base):
 
 
 def get_sequence(session: Session, tenant_id: str, sequence_id: str, *, for_update: bool = False) -> SequenceRow | None:
-    query = sa.select(SequenceRow).where(SequenceRow.tenant_id == tenant_id, SequenceRow.id == sequence_id)
-    if for_update:
-        query = query.with_for_update()
-    return session.scalars(query).first()
+    return tenant_row(session, SequenceRow, tenant_id, sequence_id, for_update=for_update)
 
 
 def sequences_page(session: Session, tenant_id: str, after: str | None, limit: int) -> list[SequenceRow]:
-    query = sa.select(SequenceRow).where(SequenceRow.tenant_id == tenant_id)
-    if after:
-        query = query.where(SequenceRow.id > after)
-    return list(session.scalars(query.order_by(SequenceRow.id).limit(limit)))
+    return tenant_page(session, SequenceRow, tenant_id, after, limit)
 
 
 def active_sequences_of_segment(session: Session, tenant_id: str, segment_id: str) -> list[SequenceRow]:
@@ -911,10 +896,7 @@ def message_for(
 
 
 def get_message(session: Session, tenant_id: str, message_id: str, *, for_update: bool = False) -> MessageRow | None:
-    query = sa.select(MessageRow).where(MessageRow.tenant_id == tenant_id, MessageRow.id == message_id)
-    if for_update:
-        query = query.with_for_update()
-    return session.scalars(query).first()
+    return tenant_row(session, MessageRow, tenant_id, message_id, for_update=for_update)
 
 
 def message_by_rfc_id(session: Session, tenant_id: str, rfc_message_id: str) -> MessageRow | None:
@@ -926,10 +908,7 @@ def message_by_rfc_id(session: Session, tenant_id: str, rfc_message_id: str) -> 
 
 
 def get_campaign(session: Session, tenant_id: str, campaign_id: str, *, for_update: bool = False) -> CampaignRow | None:
-    query = sa.select(CampaignRow).where(CampaignRow.tenant_id == tenant_id, CampaignRow.id == campaign_id)
-    if for_update:
-        query = query.with_for_update()
-    return session.scalars(query).first()
+    return tenant_row(session, CampaignRow, tenant_id, campaign_id, for_update=for_update)
 
 
 def mark_bounced(session: Session, tenant_id: str, message_id: str, when: dt.datetime) -> None:

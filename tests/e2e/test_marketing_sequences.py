@@ -4,6 +4,8 @@ segment (or by hand), and enrolments exiting when the contact unsubscribes, conv
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from tests.e2e.support import wait_until
@@ -76,8 +78,12 @@ def test_a_sequence_is_checked_enrols_on_segment_entry_and_exits_on_unsubscribe_
         return {e["contactId"]: e for e in listed.json().get("enrolments", [])}
 
     wait_until(lambda: len(enrolments()) == 3, 30, "enrolment on segment entry")
+    # The first step (a day's wait) starts at once: each enrolment then waits for step 2, a day on.
+    wait_until(lambda: all(e["currentStep"] == 2 for e in enrolments().values()), 30, "the wait steps")
     ann = enrolments()[people["Ann"]]
-    assert (ann["source"], ann["status"], ann["currentStep"]) == ("SEGMENT_ENTRY", "ACTIVE", 1)
+    assert (ann["source"], ann["status"]) == ("SEGMENT_ENTRY", "ACTIVE")
+    next_run = dt.datetime.fromisoformat(ann["nextRunTime"].replace("Z", "+00:00"))
+    assert next_run > dt.datetime.now(dt.UTC) + dt.timedelta(hours=23)
     assert api.get(path).json()["activeEnrolmentCount"] == "3"
 
     # Ann unsubscribes; Cleo's lead (same address) is converted; Dan's deal is won.
