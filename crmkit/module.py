@@ -11,6 +11,7 @@ from crmkit.db import Database
 from crmkit.events.consumer import EventConsumer
 from crmkit.events.outbox import Outbox
 from crmkit.grpcserver import Registration
+from crmkit.tokens import InternalTokens
 
 
 @dataclass
@@ -26,3 +27,7 @@ class ServiceModule:
     # Background loops the service's target runs, one thread each, until the stop event is set
     # (e.g. support's SLA scheduler).
     workers: list[tuple[str, Callable[[threading.Event], None]]] = field(default_factory=list)
+    # The process's internal tokens, set by the target runner before anything starts: consumers and
+    # workers that call other services use them with tokens.acting_as (read them when working, not
+    # when building the module).
+    tokens: InternalTokens | None = None

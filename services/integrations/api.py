@@ -105,6 +105,7 @@ def run_to_proto(run: SyncRun) -> connections_pb2.SyncRun:
         created_count=run.created_count,
         skipped_count=run.skipped_count,
         failed_count=run.failed_count,
+        updated_count=run.updated_count,
         error=run.error,
         start_time=_stamp(run.start_time),
         end_time=_stamp(run.end_time),

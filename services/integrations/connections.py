@@ -603,6 +603,7 @@ class SyncRun:
     error: str = ""
     start_time: dt.datetime | None = None
     end_time: dt.datetime | None = None
+    updated_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -690,30 +691,63 @@ def external_id_of(session: Session, connection_id: str, object_type: str, inter
     ).first()
 
 
-def fingerprint(values: dict[str, Any]) -> str:
-    """A stable hash of synced values (keys sorted; empty values dropped, as "" and None and False are
-    one thing to most remote systems)."""
-    kept = {k: v for k, v in values.items() if v not in ("", None, False, [], {})}
-    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
+def _hash(value: Any) -> str:
+    if value is None or value is False:
+        value = ""  # one thing to most remote systems (Odoo answers False for an empty field)
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def fingerprint_of(session: Session, connection_id: str, object_type: str, external_id: str) -> str:
-    found = session.scalars(
-        sa.select(ExternalIdRow.fingerprint).where(*_mapped(connection_id, object_type, external_id))
-    ).first()
-    return found or ""
+def synced_of(
+    session: Session, connection_id: str, object_type: str, external_id: str, lock: bool = False
+) -> dict[str, str]:
+    """Field -> hash of the value last synced for a mapped record ({} when none). `lock` holds the
+    mapping until the transaction ends: the two directions of a sync lock it before comparing, so
+    one waits for the other's hashes instead of reading stale ones and echoing."""
+    query = sa.select(ExternalIdRow.synced).where(*_mapped(connection_id, object_type, external_id))
+    found = session.scalars(query.with_for_update() if lock else query).first()
+    return dict(found or {})
 
 
-def set_fingerprint(session: Session, connection_id: str, object_type: str, external_id: str, value: str) -> None:
+def unchanged(synced: dict[str, str], values: dict[str, Any]) -> bool:
+    """Whether every field of `values` is what was last synced (then sending it is an echo)."""
+    return bool(synced) and all(synced.get(name) == _hash(value) for name, value in values.items())
+
+
+def remember_synced(
+    session: Session, connection_id: str, object_type: str, external_id: str, values: dict[str, Any]
+) -> None:
+    """Record `values` (hashed) as the fields' last synced state, keeping other fields' hashes."""
+    synced = synced_of(session, connection_id, object_type, external_id)
+    synced.update({name: _hash(value) for name, value in values.items()})
     session.execute(
-        sa.update(ExternalIdRow).where(*_mapped(connection_id, object_type, external_id)).values(fingerprint=value)
+        sa.update(ExternalIdRow).where(*_mapped(connection_id, object_type, external_id)).values(synced=synced)
     )
 
 
 def add_dead_letter(
     session: Session, tenant_id: str, connection_id: str, stream: str, external_id: str, payload: bytes, error: str
 ) -> str:
+    """Keep a failed record. A record already waiting unresolved (same stream and external id) gets
+    the new payload and error and one more attempt, rather than a second letter."""
     now = utcnow()
+    external_id = external_id[:998]
+    if external_id:
+        waiting = session.scalars(
+            sa.select(DeadLetterRow)
+            .where(
+                DeadLetterRow.connection_id == connection_id,
+                DeadLetterRow.stream == stream,
+                DeadLetterRow.external_id == external_id,
+                DeadLetterRow.resolve_time.is_(None),
+            )
+            .with_for_update()
+        ).first()
+        if waiting is not None:
+            waiting.payload, waiting.error = payload, error[:2000]
+            waiting.attempts += 1
+            waiting.update_time = now
+            session.flush()
+            return waiting.id
     letter_id = new_id()
     session.add(
         DeadLetterRow(
@@ -721,7 +755,7 @@ def add_dead_letter(
             tenant_id=tenant_id,
             connection_id=connection_id,
             stream=stream,
-            external_id=external_id[:998],
+            external_id=external_id,
             payload=payload,
             error=error[:2000],
             attempts=1,
@@ -747,6 +781,7 @@ def _run(row: SyncRunRow) -> SyncRun:
         row.error,
         row.start_time,
         row.end_time,
+        row.updated_count,
     )
 
 
@@ -798,6 +833,7 @@ class SyncState:
                     created_count=0,
                     skipped_count=0,
                     failed_count=0,
+                    updated_count=0,
                     error="",
                     start_time=run.start_time,
                     end_time=None,
@@ -818,6 +854,7 @@ class SyncState:
                 "created_count",
                 "skipped_count",
                 "failed_count",
+                "updated_count",
                 "error",
                 "end_time",
             ):

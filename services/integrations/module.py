@@ -13,7 +13,9 @@ from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
 from services.integrations.api import ConnectionsServicer, EmailServicer
 from services.integrations.connections import Connections, SyncState
-from services.integrations.connectors import Connectors
+from services.integrations.connectors import Connectors, SyncWorker
+from services.integrations.connectors.crm import CrmDirectory
+from services.integrations.connectors.http import HttpApi
 from services.integrations.email.usecases import (
     Capture,
     Emails,
@@ -22,6 +24,8 @@ from services.integrations.email.usecases import (
     SmtpConnector,
     support_replies,
 )
+from services.integrations.odoo.client import OdooClient
+from services.integrations.odoo.connector import OdooConnector, odoo_consumer
 from services.integrations.secrets import LazySecretBox
 from services.integrations.store import OUTBOX
 from services.integrations.webhooks.module import add_webhooks
@@ -43,7 +47,18 @@ def build(settings: Settings) -> ServiceModule:
     )
     module.grpc_services.append(connections_pb2.DESCRIPTOR.services_by_name["ConnectionsService"].full_name)
     add_email(module, settings, connectors, sync)
+    add_erp(module, settings, connectors, sync)
     return module
+
+
+def add_erp(module: ServiceModule, settings: Settings, connectors: Connectors, sync: SyncState) -> None:
+    """HTTP-API connectors (docs/adr/0057): Odoo now; one HTTP client and one CRM directory for all."""
+    api = HttpApi(sync.connections)
+    crm = CrmDirectory(module, settings.grpc_addr("contacts"), settings.grpc_deadline_seconds)
+    odoo = OdooConnector(module.database, sync.connections, OdooClient(api), crm)
+    connectors.register(odoo)
+    module.consumers.append(odoo_consumer(module.database, odoo))
+    module.workers.append(("connectors", SyncWorker(sync, ("ODOO",), settings.connector_poll_seconds).run))
 
 
 def add_email(module: ServiceModule, settings: Settings, connectors: Connectors, sync: SyncState) -> None:

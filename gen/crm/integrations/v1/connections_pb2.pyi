@@ -205,7 +205,7 @@ class SyncConnectionRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ..., full_refresh: _Optional[bool] = ...) -> None: ...
 
 class SyncRun(_message.Message):
-    __slots__ = ("id", "connection_id", "status", "trigger", "fetched_count", "created_count", "skipped_count", "failed_count", "error", "start_time", "end_time")
+    __slots__ = ("id", "connection_id", "status", "trigger", "fetched_count", "created_count", "skipped_count", "failed_count", "error", "start_time", "end_time", "updated_count")
     class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATUS_UNSPECIFIED: _ClassVar[SyncRun.Status]
@@ -227,6 +227,7 @@ class SyncRun(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_COUNT_FIELD_NUMBER: _ClassVar[int]
     id: str
     connection_id: str
     status: SyncRun.Status
@@ -238,7 +239,8 @@ class SyncRun(_message.Message):
     error: str
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., connection_id: _Optional[str] = ..., status: _Optional[_Union[SyncRun.Status, str]] = ..., trigger: _Optional[str] = ..., fetched_count: _Optional[int] = ..., created_count: _Optional[int] = ..., skipped_count: _Optional[int] = ..., failed_count: _Optional[int] = ..., error: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    updated_count: int
+    def __init__(self, id: _Optional[str] = ..., connection_id: _Optional[str] = ..., status: _Optional[_Union[SyncRun.Status, str]] = ..., trigger: _Optional[str] = ..., fetched_count: _Optional[int] = ..., created_count: _Optional[int] = ..., skipped_count: _Optional[int] = ..., failed_count: _Optional[int] = ..., error: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_count: _Optional[int] = ...) -> None: ...
 
 class ListSyncRunsRequest(_message.Message):
     __slots__ = ("connection_id", "page_size", "page_token")
