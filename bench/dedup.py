@@ -75,7 +75,7 @@ def _person(rng: random.Random, n: int, given: list[str], family: list[str], tak
     return Profile(f"P{n:08d}", g, f, email, phone)
 
 
-def _corrupt(rng: random.Random, original: Profile, n: int) -> Profile:
+def _corrupt(rng: random.Random, original: Profile, n: int, taken: set[str]) -> Profile:
     g, f, email, phone = original.given_name, original.family_name, original.email, original.phone
     for kind in rng.sample(("typo", "swap", "phone", "email", "missing", "typo2"), rng.randint(1, 3)):
         if kind in ("typo", "typo2"):
@@ -90,14 +90,18 @@ def _corrupt(rng: random.Random, original: Profile, n: int) -> Profile:
             phone = f"+{digits[:-7]} {digits[-7:-4]}-{digits[-4:]}"
         elif kind == "email" and email:
             local, domain = email.split("@")
+            moved = f"{local}@{rng.choice(PROVIDERS)}"
+            if dedup.email_key(moved) in taken and dedup.email_key(moved) != dedup.email_key(email):
+                moved = email.upper()  # that mailbox is someone else's: a copy cannot have it
             email = rng.choice(
                 (
                     email.upper(),
                     f"{local.replace('.', '')}@{domain}" if domain == "gmail.com" else email.title(),
                     f"{local}+crm@{domain}",
-                    f"{local}@{rng.choice(PROVIDERS)}",
+                    moved,
                 )
             )
+            taken.add(dedup.email_key(email))
         elif kind == "missing":
             which = rng.choice(("email", "phone", "given"))
             if which == "email" and (phone or g or f):
@@ -120,7 +124,7 @@ def labelled_set(size: int, seed: int = SEED) -> tuple[list[Profile], set[tuple[
         person = _person(rng, n, given, family, taken)
         people.append(person)
         if rng.random() < DUPLICATE_SHARE and len(people) < size:
-            copy = _corrupt(rng, person, n)
+            copy = _corrupt(rng, person, n, taken)
             people.append(copy)
             truth.add(tuple(sorted((person.id, copy.id))))  # type: ignore[arg-type]
         n += 1

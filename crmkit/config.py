@@ -95,6 +95,13 @@ def _rate_limits(raw: str | None) -> dict[str, tuple[int, float]]:
     return limits
 
 
+def _non_negative(env: Mapping[str, str], name: str) -> int:
+    value = _int(env, name, 0)
+    if value < 0:
+        raise ConfigError(f"{name} must be 0 or more, got {value}")
+    return value
+
+
 def _public_rate_limit(raw: str | None) -> tuple[int, float]:
     """`10/60`: requests per period (seconds) per public route resource and client address."""
     if not raw:
@@ -125,6 +132,11 @@ class Settings:
     # Signs customer survey links (support). Empty: the key each deployment's migration generated.
     survey_secret: str = ""
     gateway_addr: str = "127.0.0.1:8080"
+    # Signs marketing's tracking links (opens, clicks, unsubscribes). Empty: the key the marketing
+    # migration generated (docs/adr/0053).
+    tracking_secret: str = ""
+    # The gateway as recipients' mail clients reach it (tracking links); http://<gateway_addr> when empty.
+    public_url: str = ""
     gateway_workers: int = 1
     gateway_threads: int = 16
     grpc_bind_host: str = "127.0.0.1"
@@ -144,6 +156,8 @@ class Settings:
     outbox_retention_hours: float = 72.0
     inbox_retention_hours: float = 24.0 * 14
     retention_interval_seconds: float = 600.0
+    # A privacy request a service has not answered after this long is published to it again (ADR 48).
+    privacy_reask_seconds: float = 3600.0
     log_level: str = "INFO"
     log_format: str = "json"
     # Gateway, partner grade (docs/adr/0009..0015).
@@ -168,6 +182,9 @@ class Settings:
     tenant_rate_factor: int = 5
     # Anonymous calls per public resource (the path's values) and client address (docs/adr/0043).
     public_rate_limit: tuple[int, float] = DEFAULT_PUBLIC_RATE_LIMIT
+    # Reverse proxies (ingress, load balancer) in front of the gateway whose X-Forwarded-For /
+    # X-Forwarded-Proto it believes; 0 (the default) believes none, so a caller cannot pick its address.
+    trusted_proxy_hops: int = 0
     idempotency_ttl_seconds: int = 24 * 3600
     get_retries: int = 2
     # Keys that encrypt secrets kept at rest (webhook signing secrets, connection passwords): Fernet
@@ -182,11 +199,20 @@ class Settings:
     webhooks_disable_after_failures: int = 20
     webhooks_disable_after_hours: float = 24.0
     webhooks_poll_seconds: float = 1.0
+    # Automation rules (docs/adr/0061): how often the worker looks for due executions, and how many
+    # rules may run one after another, each caused by the one before.
+    automation_poll_seconds: float = 1.0
+    automation_max_depth: int = 5
     # How often the IMAP capture worker polls each mailbox connection.
     imap_poll_seconds: float = 60.0
     # How often ERP and accounting connections are synced incrementally in the background (0: never;
     # :sync still works).
     connector_poll_seconds: float = 300.0
+    # How often marketing's sequence scheduler looks for due steps (docs/adr/0056).
+    sequences_poll_seconds: float = 5.0
+    # How long an email step claimed by a scheduler stays away from the others (a crash mid-send
+    # retries it after this long).
+    sequences_claim_seconds: float = 120.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -227,6 +253,8 @@ class Settings:
             internal_token_ttl_seconds=_int(env, "CRM_INTERNAL_TOKEN_TTL_SECONDS", 60),
             survey_secret=env.get("CRM_SURVEY_SECRET") or "",
             gateway_addr=env.get("CRM_GATEWAY_ADDR") or "127.0.0.1:8080",
+            tracking_secret=env.get("CRM_TRACKING_SECRET") or "",
+            public_url=(env.get("CRM_PUBLIC_URL") or "").rstrip("/"),
             gateway_workers=_int(env, "CRM_GATEWAY_WORKERS", 1),
             gateway_threads=_int(env, "CRM_GATEWAY_THREADS", 16),
             grpc_bind_host=env.get("CRM_GRPC_BIND_HOST") or "127.0.0.1",
@@ -244,6 +272,7 @@ class Settings:
             outbox_retention_hours=_float(env, "CRM_OUTBOX_RETENTION_HOURS", 72.0),
             inbox_retention_hours=_float(env, "CRM_INBOX_RETENTION_HOURS", 24.0 * 14),
             retention_interval_seconds=_float(env, "CRM_RETENTION_INTERVAL_SECONDS", 600.0),
+            privacy_reask_seconds=_float(env, "CRM_PRIVACY_REASK_SECONDS", 3600.0),
             log_level=(env.get("CRM_LOG_LEVEL") or "INFO").upper(),
             log_format=log_format,
             redis_prefix=env.get("CRM_REDIS_PREFIX") or "crm",
@@ -262,6 +291,7 @@ class Settings:
             rate_limits=_rate_limits(env.get("CRM_RATE_LIMITS")),
             tenant_rate_factor=_int(env, "CRM_TENANT_RATE_FACTOR", 5),
             public_rate_limit=_public_rate_limit(env.get("CRM_PUBLIC_RATE_LIMIT")),
+            trusted_proxy_hops=_non_negative(env, "CRM_TRUSTED_PROXY_HOPS"),
             idempotency_ttl_seconds=_int(env, "CRM_IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
             get_retries=_int(env, "CRM_GET_RETRIES", 2),
             secret_keys=_list(env.get("CRM_SECRET_KEYS")),
@@ -272,8 +302,12 @@ class Settings:
             webhooks_disable_after_failures=_int(env, "CRM_WEBHOOKS_DISABLE_AFTER_FAILURES", 20),
             webhooks_disable_after_hours=_float(env, "CRM_WEBHOOKS_DISABLE_AFTER_HOURS", 24.0),
             webhooks_poll_seconds=_float(env, "CRM_WEBHOOKS_POLL_SECONDS", 1.0),
+            automation_poll_seconds=_float(env, "CRM_AUTOMATION_POLL_SECONDS", 1.0),
+            automation_max_depth=_int(env, "CRM_AUTOMATION_MAX_DEPTH", 5),
             imap_poll_seconds=_float(env, "CRM_IMAP_POLL_SECONDS", 60.0),
             connector_poll_seconds=_float(env, "CRM_CONNECTOR_POLL_SECONDS", 300.0),
+            sequences_poll_seconds=_float(env, "CRM_SEQUENCES_POLL_SECONDS", 5.0),
+            sequences_claim_seconds=_float(env, "CRM_SEQUENCES_CLAIM_SECONDS", 120.0),
         ).validated()
 
     def validated(self) -> Settings:
@@ -281,6 +315,8 @@ class Settings:
             raise ConfigError("CRM_OIDC_ISSUER needs CRM_OIDC_AUDIENCE and CRM_OIDC_JWKS_URL as well")
         if self.survey_secret and len(self.survey_secret) < 32:
             raise ConfigError("CRM_SURVEY_SECRET must be at least 32 characters")
+        if self.tracking_secret and len(self.tracking_secret) < 32:
+            raise ConfigError("CRM_TRACKING_SECRET must be at least 32 characters")
         if self.tenant_rate_factor < 1:
             raise ConfigError("CRM_TENANT_RATE_FACTOR must be at least 1")
         if self.webhooks_max_attempts < 1 or self.webhooks_timeout_seconds <= 0:
@@ -293,6 +329,10 @@ class Settings:
         if self.database_url:
             return self.database_url.replace("{service}", service)
         return f"sqlite:///{self.data_dir / f'{service}.db'}"
+
+    @property
+    def public_base_url(self) -> str:
+        return self.public_url or f"http://{self.gateway_addr}"
 
     def grpc_addr(self, service: str) -> str:
         return self.service_addrs.get(service) or f"127.0.0.1:{DEFAULT_GRPC_PORTS[service]}"

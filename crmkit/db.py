@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -58,6 +58,15 @@ def is_conflict(exc: BaseException) -> bool:
         return False
     sqlstate = getattr(exc.orig, "sqlstate", None)  # psycopg
     return sqlstate == "23505" or "UNIQUE constraint failed" in str(exc.orig)  # or SQLite
+
+
+def one_of(column: Any, values: list[str], dialect: str) -> Any:
+    """`column IN values`; on PostgreSQL `= ANY` of one array parameter, so the statement and its
+    parameter count do not grow with the values (psycopg parses a statement of over 50 parameters
+    anew on every call and cannot reuse a prepared one: ~4 ms of a 50-row page)."""
+    if dialect == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(sa.String())))
+    return column.in_(values)
 
 
 def utcnow() -> dt.datetime:

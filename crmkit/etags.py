@@ -18,7 +18,9 @@ def etag_of(resource_id: str, state: Any, version_time: dt.datetime, *extra: Any
 
 
 def _plain(value: Any) -> Any:
-    """Times as RFC 3339 text, anything else iterable (tuples, sets of labels) as a list."""
+    """Times as RFC 3339 text, nested dataclasses as dicts, anything else iterable (tuples, sets) as a list."""
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # a nested value object
+        return dataclasses.asdict(value)
     return list(value)

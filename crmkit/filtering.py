@@ -390,3 +390,80 @@ def keyset_page(
         query = query.where(after_position(orders, tiebreak, after))
     rows = session.execute(query.order_by(*order_clauses(orders, tiebreak)).limit(limit)).all()
     return [(row[0], [*row[1:], getattr(row[0], tiebreak.key)]) for row in rows]
+
+
+# --- the same filters over one JSON document in memory (e.g. an event's data) ---
+
+
+def evaluate(tree: lark.Tree | None, document: Mapping[str, Any]) -> bool:
+    """Whether a parsed filter holds for a JSON document (protobuf's JSON shape: lowerCamelCase,
+    enums as names, times as RFC 3339 strings). Any dotted path may be named; there is no schema,
+    so the literal decides the comparison: a number compares numbers, true/false booleans, anything
+    else text. A missing path is no value: only `!=` holds for it. `:` is membership for a list and
+    a case-insensitive substring for text."""
+    if tree is None:
+        return True
+    return _Evaluator(document).visit(tree)
+
+
+class _Evaluator:
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.document = document
+
+    def visit(self, node: lark.Tree) -> bool:
+        if node.data in ("expression", "sequence"):
+            return all(self.visit(child) for child in node.children)
+        if node.data == "factor":
+            return any(self.visit(child) for child in node.children)
+        if node.data == "negation":
+            return not self.visit(node.children[0])
+        if node.data == "restriction":
+            member, comparator, value = node.children
+            return self.restriction([str(t) for t in member.children], str(comparator), _literal(value))
+        raise _invalid("filter", f"unsupported construct {node.data}")  # pragma: no cover - grammar bound
+
+    def restriction(self, names: list[str], op: str, literal: Any) -> bool:
+        found: Any = self.document
+        for name in names:
+            if not isinstance(found, Mapping) or name not in found:
+                return op == "!="
+            found = found[name]
+        if found is None:
+            return op == "!="
+        if op == ":":
+            if isinstance(found, list):
+                return any(_equal_text(item, literal) for item in found)
+            return str(literal).lower() in _text(found).lower()
+        if isinstance(found, list | Mapping):
+            return op == "!="
+        if isinstance(literal, bool):
+            if op not in ("=", "!="):
+                return False
+            return (found is literal or _text(found) == _text(literal)) == (op == "=")
+        if isinstance(literal, int | float):
+            try:
+                number = float(found)
+            except (TypeError, ValueError):
+                return op == "!="
+            return bool(_OPERATORS[op](number, float(literal)))
+        return bool(_OPERATORS[op](_text(found), str(literal)))
+
+
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _equal_text(item: Any, literal: Any) -> bool:
+    return _text(item).lower() == _text(literal).lower()

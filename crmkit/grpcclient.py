@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 from opentelemetry.instrumentation.grpc import client_interceptor, grpcext
 
+from crmkit import causation
 from crmkit.tokens import caller_token
 
 CHANNEL_OPTIONS = [
@@ -40,7 +41,8 @@ class _CallDetails(
 
 
 class IdentityAndDeadline(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]
-    """Every service-to-service call carries the identity it acts for and a deadline (DESIGN.md)."""
+    """Every service-to-service call carries the identity it acts for, a deadline (DESIGN.md) and
+    the causation chain of the work it is part of (crmkit/causation.py)."""
 
     def __init__(self, deadline_seconds: float) -> None:
         self.deadline = deadline_seconds
@@ -49,6 +51,9 @@ class IdentityAndDeadline(grpc.UnaryUnaryClientInterceptor):  # type: ignore[mis
         metadata = list(details.metadata or [])
         if not any(key == "authorization" for key, _ in metadata):
             metadata.append(("authorization", f"Bearer {caller_token()}"))
+        chain = causation.current()
+        if chain and not any(key == causation.METADATA_KEY for key, _ in metadata):
+            metadata.append((causation.METADATA_KEY, causation.to_metadata(chain)))
         timeout = details.timeout if details.timeout is not None else self.deadline
         return continuation(
             _CallDetails(

@@ -21,7 +21,7 @@ from grpc_status import rpc_status
 from opentelemetry import trace
 from opentelemetry.instrumentation.grpc import server_interceptor as otel_server_interceptor
 
-from crmkit import metrics
+from crmkit import causation, metrics
 from crmkit.config import ConfigError
 from crmkit.db import is_conflict, is_unavailable
 from crmkit.errors import ServiceError
@@ -142,8 +142,10 @@ class CrmServerInterceptor(grpc.ServerInterceptor):
                     bound = bind_principal(principal)
                     token_bound = bind_caller_token(token)
                     tenant_bound = tenant_id_var.set(principal.tenant_id)
+                    chain = causation.from_metadata(dict(context.invocation_metadata()).get(causation.METADATA_KEY))
                     try:
-                        yield from inner(request, context)
+                        with causation.bound(chain):
+                            yield from inner(request, context)
                     except ServiceError as exc:
                         failure = status_for(exc)
                     except Exception as exc:
@@ -207,7 +209,8 @@ class CrmServerInterceptor(grpc.ServerInterceptor):
             token_bound = bind_caller_token(token)
             tenant_bound = tenant_id_var.set(principal.tenant_id)
             try:
-                response = inner(request, context)
+                with causation.bound(causation.from_metadata(metadata.get(causation.METADATA_KEY))):
+                    response = inner(request, context)
             except ServiceError as exc:
                 failure = status_for(exc)
             except Exception as exc:

@@ -56,6 +56,11 @@ WEBHOOK_ATTEMPTS = Counter(
 )
 WEBHOOK_LATENCY = Histogram("crm_webhook_attempt_seconds", "Time until a webhook endpoint answered")
 WEBHOOKS_DISABLED = Counter("crm_webhooks_disabled", "Subscriptions disabled (410 Gone, or failing too long)")
+AUTOMATION_EXECUTIONS = Counter(
+    "crm_automation_executions",
+    "Automation rule executions by how they ended: succeeded, failed, skipped (loop or depth), retried",
+    ["outcome"],
+)
 
 CONSUMER_QUEUE_DEPTH = Gauge("crm_consumer_queue_depth", "Deliveries waiting for a consumer (its lag)", ["consumer"])
 CONSUMER_DEAD_LETTERS = Gauge("crm_consumer_dead_letters", "Dead letters parked for a consumer", ["consumer"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,8 @@ from crmkit.events.consumer import EventConsumer
 from crmkit.events.outbox import Outbox
 from crmkit.grpcserver import Registration
 from crmkit.tokens import InternalTokens
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -27,7 +30,28 @@ class ServiceModule:
     # Background loops the service's target runs, one thread each, until the stop event is set
     # (e.g. support's SLA scheduler).
     workers: list[tuple[str, Callable[[threading.Event], None]]] = field(default_factory=list)
-    # The process's internal tokens, set by the target runner before anything starts: consumers and
-    # workers that call other services use them with tokens.acting_as (read them when working, not
-    # when building the module).
+    # The process's internal-token key, set by the target before it starts the workers: background
+    # work that calls other services as the tenant's service principal mints its identity with it
+    # (tokens.acting_as; docs/adr/0052, 0062).
     tokens: InternalTokens | None = None
+
+    def token_issuer(self) -> InternalTokens:
+        """The internal-token key (for a worker's calls); set once the target started the module."""
+        if self.tokens is None:
+            raise RuntimeError(f"{self.name} has no internal token key yet: its target sets it on start")
+        return self.tokens
+
+
+def every(seconds: float, tick: Callable[[], object], what: str) -> Callable[[threading.Event], None]:
+    """A worker that runs `tick` now and then every `seconds` until stopped; a failing tick (the
+    database away, say) is logged and the next one tries again, so the thread never dies."""
+
+    def run(stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                tick()
+            except Exception:
+                log.exception("%s failed; trying again in %.0f s", what, seconds)
+            stop.wait(seconds)
+
+    return run

@@ -11,7 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 from crm.events.v1.envelope_pb2 import Envelope
 from google.protobuf import struct_pb2
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from crmkit.db import Database
 from crmkit.events.consumer import EventConsumer, Handles
@@ -66,20 +68,37 @@ def purge_outbox(session: Session, outbox: sa.Table, needles: Sequence[str]) -> 
     """Delete the outbox rows whose serialized event contains a needle (sent or not: an unsent
     event about an erased person would carry the data back into the services that just erased it).
     Matching is on the exact bytes, as services store the identifiers they were given."""
-    deleted = 0
-    dialect = session.get_bind().dialect.name
-    for index, needle in enumerate(needles):
-        value = sa.bindparam(f"needle_{index}", needle.encode(), type_=sa.LargeBinary())
-        if dialect == "postgresql":
-            condition = sa.text(f"position(:needle_{index} in payload) > 0").bindparams(value)
-        else:
-            condition = sa.text(f"instr(payload, :needle_{index}) > 0").bindparams(value)
-        result = session.execute(sa.delete(outbox).where(condition))
-        deleted += result.rowcount or 0  # type: ignore[attr-defined]
-    return deleted
+    if not needles:
+        return 0
+    result = session.execute(sa.delete(outbox).where(holds_bytes(outbox.c.payload, needles)))
+    return result.rowcount or 0  # type: ignore[attr-defined]
 
 
-def mentions(columns: Sequence[sa.ColumnElement[str]], needles: Sequence[str]) -> sa.ColumnElement[bool]:
+def holds_bytes(column: sa.SQLColumnExpression[bytes], needles: Sequence[str]) -> sa.ColumnElement[bool]:
+    """SQL: the binary column contains some needle's exact UTF-8 bytes (PostgreSQL or SQLite)."""
+    return sa.or_(*(_position(column, sa.literal(n.encode(), sa.LargeBinary())) > 0 for n in needles))
+
+
+class _position(FunctionElement[int]):
+    """position(needle in haystack) on PostgreSQL, instr(haystack, needle) elsewhere (SQLite)."""
+
+    type = sa.Integer()
+    inherit_cache = True
+
+
+@compiles(_position, "postgresql")
+def _position_postgresql(element: _position, compiler: Any, **kw: Any) -> str:
+    haystack, needle = list(element.clauses)
+    return f"position({compiler.process(needle, **kw)} in {compiler.process(haystack, **kw)})"
+
+
+@compiles(_position)
+def _position_default(element: _position, compiler: Any, **kw: Any) -> str:
+    haystack, needle = list(element.clauses)
+    return f"instr({compiler.process(haystack, **kw)}, {compiler.process(needle, **kw)})"
+
+
+def mentions(columns: Sequence[sa.SQLColumnExpression[str]], needles: Sequence[str]) -> sa.ColumnElement[bool]:
     """SQL: some column contains some needle, in any case."""
     return sa.or_(
         *(sa.func.lower(column).contains(needle.lower(), autoescape=True) for column in columns for needle in needles)

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, urlsplit
 
 import grpc
 import redis
@@ -21,6 +21,7 @@ from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry import trace
 from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter
 
 from crmkit import grpcclient, metrics
@@ -86,6 +87,8 @@ LOCAL_BACKEND = "gateway"
 RETRY_PAUSE_SECONDS = 0.05
 # HTTP methods whose calls are written to the audit log (docs/adr/0014).
 AUDITED_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+# Bodies a public route also takes, besides JSON (HTML forms, RFC 8058 one-click unsubscribes).
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class SegmentConverter(BaseConverter):
@@ -280,6 +283,11 @@ def create_app(
     local: dict[str, Handler] = {**credentials_handlers(tenancy, clients), **audit_handlers(audit)}
     spec = openapi.document(routes)
     app = Flask("crm-gateway")
+    if settings.trusted_proxy_hops:
+        # Behind an ingress every caller has the proxy's address: take the client's from the
+        # headers the trusted hops append, so anonymous callers get buckets of their own (ADR 69).
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.extensions["crm_revocations"] = revocations
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.url_map.converters["segment"] = SegmentConverter
@@ -530,6 +538,10 @@ def create_app(
     def read_body(route: Route) -> Any:
         if not route.body:
             return None
+        if route.public and request.mimetype in FORM_TYPES:
+            # What a credential-less caller posts without scripts: an HTML form, or a mail client's
+            # RFC 8058 one-click unsubscribe (`List-Unsubscribe=One-Click`). Fields by JSON name.
+            return {key: request.form.get(key, "") for key in request.form}
         if not request.content_length and not request.data:
             return {}
         if not request.is_json:
@@ -553,10 +565,23 @@ def create_app(
                 reply = backends.call(route, message, metadata)
             except grpc.RpcError as exc:
                 raise ApiError.from_rpc_error(exc) from None
+        if route.redirects:
+            return redirect_to(reply.location)
         payload = json_format.MessageToDict(reply, always_print_fields_with_no_presence=True)
         response = jsonify(payload)
         if isinstance(payload.get("etag"), str) and payload["etag"]:
             response.headers["ETag"] = f'"{payload["etag"]}"'
+        return response
+
+    def redirect_to(location: str) -> Response:
+        """302 to where the service said; only an absolute http(s) URL (never a relative or
+        scripted one), and never cached: each follow of a tracked link must reach the service."""
+        if urlsplit(location).scheme not in ("http", "https") or not urlsplit(location).netloc:
+            log.error("refused a redirect to a location that is not an absolute http(s) URL")
+            raise ApiError(500, INTERNAL_MESSAGE, "INTERNAL")
+        response = Response(status=302)
+        response.headers["Location"] = location
+        response.headers["Cache-Control"] = "no-store"
         return response
 
     def streamed(route: Route, message: Any, metadata: list[tuple[str, str]]) -> Response:

@@ -207,6 +207,13 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
             "content": {"application/json": {"schema": _ref(route.method.output_type, schemas)}},
         }
     }
+    if route.redirects:  # crm.common.v1.Redirect: 302 to the reply's location, no body
+        responses = {
+            "302": {
+                "description": "Found: follow Location",
+                "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+            }
+        }
     if route.streaming:  # google.api.HttpBody pieces, streamed as one body (e.g. text/csv)
         responses["200"] = {
             "description": "OK, streamed",
@@ -229,10 +236,10 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
         operation["security"] = []  # no credentials
     if route.body:
         body_type = request if route.body == "*" else request.fields_by_name[route.body].message_type
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": _ref(body_type, schemas)}},
-        }
+        content = {"application/json": {"schema": _ref(body_type, schemas)}}
+        if route.public:  # also an HTML form's or a mail client's post (gateway/app.py read_body)
+            content["application/x-www-form-urlencoded"] = {"schema": _ref(body_type, schemas)}
+        operation["requestBody"] = {"required": True, "content": content}
     return operation
 
 

@@ -25,6 +25,8 @@ from crmkit.protos import generated_modules
 TEMPLATE_VARIABLE = re.compile(r"\{([A-Za-z0-9_.]+)(?:=([^}]*))?\}")
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 HTTP_BODY = "google.api.HttpBody"
+# A method answering this is answered with `302 Found` and its `location` (crm/common/v1/redirect.proto).
+REDIRECT = "crm.common.v1.Redirect"
 # Messages whose JSON form is not an object of their fields (protobuf's JSON mapping).
 WELL_KNOWN_SCALARS = {
     "google.protobuf.Timestamp",
@@ -61,6 +63,11 @@ class Route:
         """A server-streaming method answering google.api.HttpBody pieces: the gateway passes them
         on as one streamed HTTP response of their content type (e.g. a CSV export)."""
         return bool(self.method.server_streaming)
+
+    @property
+    def redirects(self) -> bool:
+        """Answered as `302 Found` to the reply's `location` (e.g. a tracked link), with no body."""
+        return bool(self.method.output_type.full_name == REDIRECT)
 
     @property
     def stream_content_type(self) -> str:
@@ -256,7 +263,11 @@ def unknown_fields(value: Mapping[str, Any], message: descriptor.Descriptor, pre
     """Keys of a JSON object that are not fields of `message`, with their full paths."""
     found = []
     for key, item in value.items():
-        field = message.fields_by_camelcase_name.get(key) or message.fields_by_name.get(key)
+        field = (
+            message.fields_by_camelcase_name.get(key)
+            or message.fields_by_name.get(key)
+            or next((f for f in message.fields if f.json_name == key), None)  # an explicit json_name
+        )
         path = f"{prefix}{key}"
         if field is None:
             found.append(FieldViolation(path, "unknown field"))

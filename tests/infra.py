@@ -27,10 +27,23 @@ LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 # a test's broker prefix. tests/unit/test_consumer_registry.py keeps it equal to the modules' own.
 CONSUMERS_BY_SERVICE: dict[str, list[str]] = {
     "contacts": ["contacts.timeline", "contacts.privacy-progress"],
-    "marketing": ["marketing.contact-projection", "marketing.engagement-log", "marketing.privacy"],
+    "marketing": [
+        "marketing.contact-projection",
+        "marketing.engagement-log",
+        "marketing.privacy",
+        "marketing.conversions",
+        "marketing.bounces",
+        "marketing.sequence-exits",
+    ],
     "sales": ["sales.lead-scoring", "sales.privacy"],
     "support": ["support.contact-merges", "support.email-intake", "support.privacy"],
-    "integrations": ["integrations.webhooks", "integrations.support-replies", "integrations.odoo"],
+    "integrations": [
+        "integrations.webhooks",
+        "integrations.support-replies",
+        "integrations.privacy",
+        "integrations.automation",
+        "integrations.odoo",
+    ],
 }
 ALL_CONSUMERS = [name for names in CONSUMERS_BY_SERVICE.values() for name in names]
 

@@ -88,6 +88,8 @@ class SmtpServer:
     port: int = field(default_factory=free_port)
     received: list[Received] = field(default_factory=list)
     auth_attempts: list[str] = field(default_factory=list)
+    # Recipients refused at RCPT TO, with the reply ("550 5.1.1 User unknown", "450 4.2.1 Busy").
+    refuse: dict[str, str] = field(default_factory=dict)
     controller: Any = None
 
     def start(self, folder: Path) -> SmtpServer:
@@ -100,6 +102,14 @@ class SmtpServer:
         server = self
 
         class Handler:
+            async def handle_RCPT(
+                self, _server: Any, _session: Any, envelope: Any, address: str, _options: list[str]
+            ) -> str:
+                if address.lower() in server.refuse:
+                    return server.refuse[address.lower()]
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
                 server.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
                 return "250 OK queued"
@@ -264,3 +274,22 @@ service stats {{
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def smtp_connection(smtp: SmtpServer, certificate: Certificate, password: str, purpose: str = "") -> Any:
+    """The integrations connection (a Connection message) that sends through this server."""
+    from crm.integrations.v1 import connections_pb2
+
+    conn = connections_pb2.Connection
+    return conn(
+        type=conn.SMTP,
+        display_name="Outbound mail",
+        host="localhost",
+        port=smtp.port,
+        security=conn.STARTTLS,
+        username=smtp.username,
+        password=password,
+        from_address="help@acme.example.com",
+        purpose=purpose,
+        ca_certificate=certificate.cert_pem,
+    )

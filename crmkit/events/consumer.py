@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crmkit import metrics
+from crmkit import causation, metrics
 from crmkit.db import Database, utcnow
 from crmkit.events.transport import Delivery, Outcome, Subscription, Verdict
 from crmkit.telemetry import attached, context_from_headers, tracer
@@ -55,7 +55,12 @@ class _Work:
 def _consumer_span(
     span_tracer: trace.Tracer, name: str, parent: Context, item: _Work, batch_size: int
 ) -> Iterator[trace.Span]:
-    with attached(parent), span_tracer.start_as_current_span(name, kind=trace.SpanKind.CONSUMER) as span:
+    # The events a handler writes are caused by the one it handles, as they share its trace.
+    with (
+        attached(parent),
+        causation.bound(item.envelope.causation_chain),
+        span_tracer.start_as_current_span(name, kind=trace.SpanKind.CONSUMER) as span,
+    ):
         span.set_attribute("messaging.message.id", item.envelope.id)
         span.set_attribute("messaging.destination.name", item.envelope.type)
         span.set_attribute("crm.tenant_id", item.envelope.tenant)

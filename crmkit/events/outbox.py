@@ -11,6 +11,7 @@ from google.protobuf.message import Message
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
+from crmkit import causation
 from crmkit.db import utcnow
 from crmkit.ids import new_id
 from crmkit.telemetry import current_trace_headers
@@ -30,6 +31,7 @@ class Outbox:
         """Write (message, tenant_id, subject) events in one INSERT, in the caller's transaction."""
         now = utcnow()
         headers = current_trace_headers()
+        chain = causation.current()
         envelopes, rows = [], []
         for message, tenant_id, subject in events:
             envelope = Envelope(
@@ -41,6 +43,7 @@ class Outbox:
                 traceparent=headers.get("traceparent", ""),
                 tracestate=headers.get("tracestate", ""),
                 data=message.SerializeToString(),
+                causation_chain=chain,
             )
             envelope.time.FromDatetime(now)
             envelopes.append(envelope)
@@ -56,14 +59,18 @@ class Outbox:
             )
         if rows:
             session.execute(sa.insert(self.table), rows)
-            if session.get_bind().dialect.name == "postgresql" and not session.info.get("crm_outbox_notified"):
-                # Delivered on commit only: a relay in another process wakes for committed events alone.
-                session.info["crm_outbox_notified"] = True
-                session.execute(sa.select(sa.func.pg_notify(notify_channel(self.source), "")))
+        self.wake_on_commit(session)
+        return envelopes
+
+    def wake_on_commit(self, session: Session) -> None:
+        """Wake the relay when this transaction commits (it wrote, or put back, unsent rows)."""
+        if session.get_bind().dialect.name == "postgresql" and not session.info.get("crm_outbox_notified"):
+            # Delivered on commit only: a relay in another process wakes for committed events alone.
+            session.info["crm_outbox_notified"] = True
+            session.execute(sa.select(sa.func.pg_notify(notify_channel(self.source), "")))
         if not session.info.get("crm_outbox_hooked"):
             session.info["crm_outbox_hooked"] = True
             sa_event.listen(session, "after_commit", lambda _s: self.written.set(), once=True)
-        return envelopes
 
 
 def notify_channel(source: str) -> str:

@@ -7,8 +7,9 @@ MAX_BLOCK contacts say little ("info@", a common name) and are skipped, which ke
 scan near-linear in the number of contacts.
 
 A pair's score in [0, 1] is the weighted mean of the similarities of the fields both contacts
-have; evidence from the name alone is damped, and a different email and phone count against the
-pair. Every score comes with its explanation, one FieldMatch per compared field.
+have; a name alone (or with a mailbox name that only spells it) stays below the default threshold,
+since namesakes are common in a large tenant, and a different email and phone count against the
+pair (docs/adr/0063). Every score comes with its explanation, one FieldMatch per compared field.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 
 import jellyfish
 from rapidfuzz import fuzz
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import Indel, JaroWinkler
 
 DEFAULT_THRESHOLD = 0.8
 # A blocking key shared by more contacts than this is not selective; its pairs are not generated.
@@ -38,8 +39,12 @@ PHONE_SUFFIX = 9
 WEIGHTS = {"email": 0.40, "phone": 0.30, "name": 0.30, "company": 0.10}
 # Only the name was comparable: strangers share names, so the score is the similarity less this
 # (less more for half a name).
-NAME_ONLY_PENALTY = 0.12
-PARTIAL_NAME_ONLY_PENALTY = 0.3
+NAME_ONLY_PENALTY = 0.25
+PARTIAL_NAME_ONLY_PENALTY = 0.35
+# The same mailbox name at another provider, when that name is only the person's name spelt out
+# (adalovelace, alovelace): no more evidence than the name itself, which already counts.
+NAME_SPELT_MAILBOX = 0.5
+SPELT_SIMILARITY = 0.85
 
 
 @dataclass(frozen=True)
@@ -134,7 +139,9 @@ def blocking_keys(profile: Profile) -> set[str]:
 
 
 def _jw(x: str, y: str) -> float:
-    return JaroWinkler.similarity(x, y)
+    """Similarity of two name parts: Jaro-Winkler, or the share of letters in common where that is
+    higher (Jaro-Winkler's matching window is empty for short names: 'ry' and 'ruy' would be 0.61)."""
+    return max(JaroWinkler.similarity(x, y), Indel.normalized_similarity(x, y))
 
 
 def _name_similarity(a: Profile, b: Profile) -> FieldMatch | None:
@@ -158,8 +165,9 @@ def _name_similarity(a: Profile, b: Profile) -> FieldMatch | None:
     else:
         # One side has a single part: it is compared with whichever part of the other fits best
         # (and weighs less than a whole name, see score()).
-        short, long = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
-        similarity = max(_jw(" ".join(short), token) for token in [*long, " ".join(long)])
+        short, long, parts = (ta, tb, (gb, fb)) if len(ta) <= len(tb) else (tb, ta, (ga, fa))
+        whole_parts = [p for p in parts if p]  # 'Le Goff' is one family name of two words
+        similarity = max(_jw(" ".join(short), token) for token in [*long, " ".join(long), *whole_parts])
         how = "partial"
     if similarity < 0.8:
         how = "different"
@@ -177,13 +185,33 @@ def _email_similarity(a: Profile, b: Profile) -> FieldMatch | None:
     la, lb = _local_part(ka), _local_part(kb)
     same_domain = ka.split("@", 1)[1] == kb.split("@", 1)[1]
     if la == lb:  # the same mailbox name at another provider: often the same person, not always
+        if _spells_a_name(la, a, b):
+            return FieldMatch("email", "similar", NAME_SPELT_MAILBOX)
         return FieldMatch("email", "similar", 0.85)
     # Another mailbox name is another address; only a near-identical one at the same domain (a typo)
     # still counts. jsmith12 and jsmith7 are two people.
     local = fuzz.ratio(la, lb) / 100 if la and lb else 0.0
-    if same_domain and local >= 0.9 and re.sub(r"\d", "", la) != re.sub(r"\d", "", lb):
+    # ... and jsmith12 and jsnith12 may be a typo, unlike jsmith12 and jsnith7.
+    same_number = re.sub(r"\D", "", la) == re.sub(r"\D", "", lb)
+    if same_domain and local >= 0.9 and re.sub(r"\d", "", la) != re.sub(r"\d", "", lb) and same_number:
+        if _spells_a_name(la, a) and _spells_a_name(lb, b):  # they differ as the names do: no news
+            return FieldMatch("email", "similar", NAME_SPELT_MAILBOX)
         return FieldMatch("email", "similar", round(local, 4))
     return FieldMatch("email", "different", 0.0)
+
+
+def _spells_a_name(local: str, *profiles: Profile) -> bool:
+    """Whether a mailbox name (letters and digits only) is nothing but one of the contacts' names,
+    give or take a typo: given and family name in either order, whole or as an initial, or alone."""
+    if not local.isalpha():
+        return False
+    forms: set[str] = set()
+    for profile in profiles:
+        given, family = (re.sub(r"[^a-z0-9]", "", fold(part)) for part in (profile.given_name, profile.family_name))
+        forms |= {given, family} - {""}
+        if given and family:
+            forms |= {given + family, family + given, given[0] + family, family[0] + given, given + family[0]}
+    return any(Indel.normalized_similarity(local, form) >= SPELT_SIMILARITY for form in forms)
 
 
 def _phone_similarity(a: Profile, b: Profile) -> FieldMatch | None:
@@ -219,12 +247,12 @@ def score(a: Profile, b: Profile) -> Scored:
         # name still has to be plausible (a shared family phone is not the same person).
         name = next((m for m in matches if m.field == "name"), None)
         value = max(m.similarity for m in strong)
-        if name is not None:  # names from 0.6 (unrelated) to 1 (equal) scale the score from 1/2 to 1
-            fit = min(max((name.similarity - 0.6) / 0.4, 0.0), 1.0)
+        if name is not None:  # names from 0.5 (unrelated) to 0.9 scale the score from 1/2 to 1
+            fit = min(max((name.similarity - 0.5) / 0.4, 0.0), 1.0)
             agreeing = sum(1 for m in strong if m.similarity >= 0.95)
             value *= 0.5 + 0.5 * fit if agreeing < 2 else 0.75 + 0.25 * fit  # email and phone: name matters less
         if any(m.how == "different" for m in strong):  # e.g. same email, another phone
-            value *= 0.9
+            value *= 0.8
     else:
         weight = sum(WEIGHTS[m.field] for m in matches)
         # A field that differs counts as nothing alike, not as "70 % alike".

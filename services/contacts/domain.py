@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -34,6 +34,7 @@ CUSTOM_FIELD_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 # Output-only or concurrency fields: ignored in an update mask (AIP-161), never written by a caller.
 SYSTEM_FIELDS = frozenset({"id", "create_time", "update_time", "etag"})
 MAX_ASSOCIATION_LABEL = 100
+MAX_ADDITIONAL = 10
 
 if TYPE_CHECKING:
     from services.contacts.custom_fields import Schema
@@ -65,6 +66,18 @@ class ContactFields:
     account_associations: tuple[Association, ...] = ()
     # The caller's own id for the contact; unique per tenant when set (imports match by it).
     external_id: str = ""
+    # Further addresses and numbers; `email` and `phone` are the primary ones.
+    additional_emails: tuple[str, ...] = ()
+    additional_phones: tuple[str, ...] = ()
+
+    @property
+    def emails(self) -> tuple[str, ...]:
+        """Every address of the contact, the primary one first."""
+        return tuple(e for e in (self.email, *self.additional_emails) if e)
+
+    @property
+    def phones(self) -> tuple[str, ...]:
+        return tuple(p for p in (self.phone, *self.additional_phones) if p)
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,7 @@ def normalise(
     previous: ContactFields | None = None,
     *,
     require_identity: bool = True,
+    contact_points_normalised: bool = False,
 ) -> ContactFields:
     """Validate every field at once and return the normalised copy (E.164 phones, canonical emails).
 
@@ -90,6 +104,9 @@ def normalise(
     custom-field definitions for contacts; `previous` is the contact before an update (None on
     create). `require_identity=False` skips only the "needs a name, email or phone" rule: an
     imported row that updates an existing contact may carry just the fields it changes.
+    `contact_points_normalised=True` takes the emails and phones as they are: they came out of this
+    function already (an import's staged rows, checked when the file was read; parsing them is
+    most of the cost of a row).
     """
     from services.contacts.custom_fields import check_values
 
@@ -97,8 +114,17 @@ def normalise(
     values: dict[str, Any] = {}
     for name in ("given_name", "family_name", "title"):
         values[name] = check.text(name, getattr(data, name), MAX_NAME)
-    values["email"] = check.email("email", data.email)
-    values["phone"] = check.phone("phone", data.phone)
+    if contact_points_normalised:
+        values["email"], values["phone"] = data.email, data.phone
+        values["additional_emails"], values["additional_phones"] = data.additional_emails, data.additional_phones
+    else:
+        values["email"] = check.email("email", data.email)
+        values["phone"] = check.phone("phone", data.phone)
+        values["additional_emails"] = _additional(check, "additional_emails", data.additional_emails, check.email)
+        values["additional_phones"] = _additional(check, "additional_phones", data.additional_phones, check.phone)
+    # A further address equal to the primary one says nothing new (emails compared without case).
+    values["additional_emails"] = others_than(values["email"], values["additional_emails"], str.lower)
+    values["additional_phones"] = others_than(values["phone"], values["additional_phones"], str)
     values["owner_id"] = check.identifier("owner_id", data.owner_id, MAX_ID)
     values["account_ids"] = check.labels(
         "account_ids", data.account_ids, limit=MAX_ACCOUNTS, max_length=MAX_ID, allow_slash=False
@@ -123,7 +149,31 @@ def normalise(
 
 
 def has_identity(data: ContactFields) -> bool:
-    return bool(data.given_name or data.family_name or data.email or data.phone)
+    return bool(data.given_name or data.family_name or data.emails or data.phones)
+
+
+def _additional(check: Validator, name: str, items: Sequence[str], normalise: Any) -> tuple[str, ...]:
+    """Further emails or phones: each normalised (its error names its position), empties refused."""
+    if len(items) > MAX_ADDITIONAL:
+        check.add(name, f"at most {MAX_ADDITIONAL} entries")
+    cleaned = []
+    for index, item in enumerate(items):
+        if not item.strip():
+            check.add(f"{name}[{index}]", "must not be empty")
+            continue
+        cleaned.append(normalise(f"{name}[{index}]", item))
+    return tuple(cleaned)
+
+
+def others_than(primary: str, items: Iterable[str], key: Callable[[str], str]) -> tuple[str, ...]:
+    """The items without the primary value and without repeats (compared by key), in order."""
+    seen = {key(primary)} if primary else set()
+    kept = []
+    for item in items:
+        if key(item) not in seen:
+            seen.add(key(item))
+            kept.append(item)
+    return tuple(kept)
 
 
 def new_contact(

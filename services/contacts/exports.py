@@ -28,6 +28,8 @@ HEADER = [
     "customFields",
     "createTime",
     "updateTime",
+    "additionalEmails",
+    "additionalPhones",
 ]
 PAGE_ROWS = 1000
 PIECE_BYTES = 64 * 1024
@@ -52,6 +54,8 @@ def csv_row(contact: Contact) -> list[str]:
         json.dumps(dict(data.custom_fields), sort_keys=True, ensure_ascii=False) if data.custom_fields else "",
         contact.create_time.isoformat(),
         contact.update_time.isoformat(),
+        ";".join(data.additional_emails),
+        ";".join(data.additional_phones),
     ]
 
 

@@ -237,7 +237,7 @@ def insert_contacts(session: Session, rows: list[dict[str, Any]]) -> None:
     if session.get_bind().dialect.name == "postgresql":
         columns = list(rows[0])
         cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-        json_columns = {"account_ids", "tags", "custom_fields"}
+        json_columns = {c.name for c in ContactRow.__table__.columns if isinstance(c.type, sa.JSON)}
         with cursor.copy(f"COPY contacts ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row([json.dumps(row[c]) if c in json_columns else row[c] for c in columns])

@@ -597,7 +597,9 @@ class ImportWorker:
                     continue
                 if row is None:
                     try:
-                        data = domain.normalise(replace(ContactFields(), **values), schema)
+                        data = domain.normalise(
+                            replace(ContactFields(), **values), schema, contact_points_normalised=True
+                        )
                     except InvalidArgument as exc:  # e.g. a required custom field the row lacks
                         failed += 1
                         errors += [(number, i, _api_name(v.field), v.description) for i, v in enumerate(exc.violations)]
@@ -613,7 +615,9 @@ class ImportWorker:
                 else:
                     current = import_store.to_domain(session, row)
                     try:
-                        data = domain.normalise(merge(current.data, values), schema, current.data)
+                        data = domain.normalise(
+                            merge(current.data, values), schema, current.data, contact_points_normalised=True
+                        )
                     except InvalidArgument as exc:  # e.g. custom fields over the limit once merged
                         failed += 1
                         errors += [(number, i, _api_name(v.field), v.description) for i, v in enumerate(exc.violations)]
@@ -629,8 +633,10 @@ class ImportWorker:
                 written.append(contact)
             import_store.insert_contacts(session, inserts)
             import_store.update_contacts(session, updates)
-            for contact in changed:  # after the contacts rows: associations reference them
-                store.write_associations(session, contact)
+            # After the contacts rows (associations reference them); new contacts have none to replace.
+            fresh = {row["id"] for row in inserts}
+            store.write_associations_of(session, [c for c in changed if c.id in fresh], new=True)
+            store.write_associations_of(session, [c for c in changed if c.id not in fresh])
             # Blocking keys of the duplicate finder, as every other write files them (ADR 36).
             dedup_store.file_keys(session, changed)
             import_store.add_errors(session, job_id, errors)

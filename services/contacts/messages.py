@@ -31,6 +31,8 @@ def fields_from_proto(message: contacts_pb2.Contact) -> ContactFields:
         custom_fields=json_format.MessageToDict(message.custom_fields),
         account_associations=associations,
         external_id=message.external_id,
+        additional_emails=tuple(message.additional_emails),
+        additional_phones=tuple(message.additional_phones),
     )
 
 
@@ -53,6 +55,8 @@ def contact_to_proto(contact: Contact) -> contacts_pb2.Contact:
             for a in data.account_associations
         ],
         external_id=data.external_id,
+        additional_emails=data.additional_emails,
+        additional_phones=data.additional_phones,
     )
     custom = struct_pb2.Struct()
     custom.update(dict(data.custom_fields))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from crm.contacts.v1 import (
@@ -26,7 +27,7 @@ from crm.contacts.v1 import (
 from crmkit.config import Settings
 from crmkit.db import Database
 from crmkit.events.outbox import Outbox
-from crmkit.module import ServiceModule
+from crmkit.module import ServiceModule, every
 from services.contacts import merging
 from services.contacts.activities import Activities
 from services.contacts.activities_api import ActivitiesServicer, TimelineServicer
@@ -92,5 +93,13 @@ def build(settings: Settings) -> ServiceModule:
         workers=[
             ("contact-imports", ImportWorker(database, outbox).run),
             ("duplicate-scans", merging.DuplicateScanner(database).run),
+            (
+                "privacy-reask",
+                every(
+                    min(settings.privacy_reask_seconds, 600.0),
+                    lambda: privacy.reask(dt.timedelta(seconds=settings.privacy_reask_seconds)),
+                    "asking again for unanswered privacy requests",
+                ),
+            ),
         ],
     )

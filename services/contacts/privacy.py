@@ -5,6 +5,7 @@ the request for the other services and completes it when each of them has answer
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,10 +31,16 @@ from services.contacts.timeline_store import ActivityRow, TimelineEntryRow
 
 # Every service that holds personal data and answers privacy requests; a request completes when
 # all of them have. A new participant is added here once its handler is deployed (ADR 48).
-PARTICIPANTS: tuple[str, ...] = ("contacts", "marketing", "sales", "support")
+log = logging.getLogger(__name__)
+
+PARTICIPANTS: tuple[str, ...] = ("contacts", "integrations", "marketing", "sales", "support")
 SERVICE = "contacts"
 CONSUMER = "contacts.privacy-progress"
 EXPORT, ERASURE = "EXPORT", "ERASURE"
+REQUEST_EVENTS = (
+    privacy_pb2.PersonalDataExportRequested.DESCRIPTOR.full_name,
+    privacy_pb2.PersonalDataErasureRequested.DESCRIPTOR.full_name,
+)
 PENDING, COMPLETED = "PENDING", "COMPLETED"
 
 
@@ -53,6 +60,8 @@ class PrivacyRequestRow(Base):
     document: Mapped[dict[str, Any]] = mapped_column(JSONType)
     create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     complete_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # When the request was last published to the services (None: only at create_time).
+    ask_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,35 @@ class PrivacyRequests:
         session.add(row)
         return row
 
+    def reask(self, after: dt.timedelta, limit: int = 100) -> int:
+        """Publish again the requests some service has not answered for `after`: their outbox rows
+        (the same message ids) go back to unsent, so the relay sends them once more. A service that
+        handled one already ignores it (its inbox has the id); one that never got it, or parked it
+        as a dead letter, does its part now. How many requests were asked again."""
+        now = self.clock()
+        with self.database.transaction() as session:
+            asked = sa.func.coalesce(PrivacyRequestRow.ask_time, PrivacyRequestRow.create_time)
+            query = (
+                sa.select(PrivacyRequestRow)
+                .where(PrivacyRequestRow.state == PENDING, asked < now - after)
+                .order_by(PrivacyRequestRow.create_time)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            rows = list(session.scalars(query))
+            for row in rows:
+                session.execute(
+                    sa.update(OUTBOX)
+                    .where(OUTBOX.c.subject == row.id, OUTBOX.c.event_type.in_(REQUEST_EVENTS))
+                    .values(sent_at=None)
+                )
+                row.ask_time = now
+                waiting = sorted(set(row.expected) - set(row.progress))
+                log.warning("privacy request %s still waits for %s; published again", row.id, ", ".join(waiting))
+            if rows:
+                self.outbox.wake_on_commit(session)
+        return len(rows)
+
     # Answers of the other services (the consumer's transaction; the inbox makes them idempotent).
 
     def on_exported(self, session: Session, envelope: Envelope, event: privacy_pb2.PersonalDataExported) -> None:
@@ -212,7 +250,7 @@ def _row(session: Session, tenant_id: str, request_id: str, for_update: bool = F
 def identifiers_of(contact: Any) -> Identifiers:
     data = contact.data
     full = f"{data.given_name} {data.family_name}".strip()
-    return Identifiers.of([data.email], [data.phone], [full, data.given_name, data.family_name])
+    return Identifiers.of(data.emails, data.phones, [full, data.given_name, data.family_name])
 
 
 def erase_here(

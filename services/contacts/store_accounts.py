@@ -17,7 +17,7 @@ from crmkit.db import JSONType, UTCDateTime
 from crmkit.filtering import Field, KeyType, Kind, Order, compile_filter, keyset_page, parse_order_by
 from services.contacts.accounts import Account, AccountFields, Address, search_text
 from services.contacts.custom_fields import Definition, DefinitionFields
-from services.contacts.store import AccountAssociationRow, Base, ContactRow, free_text, typed_fields
+from services.contacts.store import AccountAssociationRow, Base, ContactRow, custom_plans, free_text, typed_fields
 
 
 class AccountRow(Base):
@@ -187,7 +187,9 @@ def account_page(
 ) -> list[tuple[Account, list[Any]]]:
     dialect = session.get_bind().dialect.name
     conditions = [AccountRow.tenant_id == tenant_id, compile_filter(listing.filter, listing.fields(), dialect)]
-    conditions.append(free_text(AccountRow.search_text, listing.q))
+    conditions.append(free_text(AccountRow.search_text, listing.q, dialect))
+    if listing.q and dialect == "postgresql":
+        custom_plans(session)
     if listing.owner_id is not None:
         conditions.append(AccountRow.owner_id == listing.owner_id)
     rows = keyset_page(session, AccountRow, AccountRow.id, listing.orders(dialect), conditions, after, limit)

@@ -2,17 +2,20 @@
 
 Defaults: the winner's non-empty value stays, else the most recently updated loser's; tags and
 account ids are united (winner's first); custom fields are merged key by key the same way. An
-explicit choice (field -> contact id) takes that contact's value, even an empty one.
+explicit choice (field -> contact id) takes that contact's value, even an empty one. No address
+or number is lost: every email and phone of the merged contacts that is not the surviving primary
+one becomes a further one (winner's first).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from itertools import chain
 from typing import Any
 
 from crmkit.errors import FieldViolation, InvalidArgument
-from services.contacts.domain import Association, Contact, ContactFields
+from services.contacts.domain import Association, Contact, ContactFields, others_than
 
 SCALAR_FIELDS = {
     "givenName": "given_name",
@@ -73,6 +76,8 @@ def survivors(
         account_ids=_union(c.data.account_ids for c in ordered),
         account_associations=_united_associations(ordered),
         custom_fields=custom,
+        additional_emails=others_than(values["email"], chain(*(c.data.emails for c in ordered)), str.lower),
+        additional_phones=others_than(values["phone"], chain(*(c.data.phones for c in ordered)), str),
     )
     return merged, sources
 

@@ -24,7 +24,7 @@ from crmkit.filtering import (
 from crmkit.ids import new_id
 from services.contacts import store_accounts
 from services.contacts.activity_rules import Activity, ActivityFields, without_contact
-from services.contacts.store import Base, ContactRow
+from services.contacts.store import AdditionalEmailRow, Base, ContactRow
 from services.contacts.timeline_rules import CONTACTS, Entry, activity_entries
 
 # PostgreSQL-only GIN indexes (migration 0004) serve "activities of this contact/account" (JSONB @>);
@@ -397,12 +397,15 @@ def _entry(row: TimelineEntryRow) -> Entry:
 
 
 def contact_ids_with_emails(session: Session, tenant_id: str, addresses: Iterable[str]) -> list[str]:
-    """The tenant's contacts whose email is one of these addresses (compared as contacts are deduplicated)."""
+    """The tenant's contacts with one of these addresses, primary or further (compared as contacts are deduplicated)."""
     keys = sorted({a.strip().lower() for a in addresses if a.strip()})
     if not keys:
         return []
-    query = sa.select(ContactRow.id).where(ContactRow.tenant_id == tenant_id, ContactRow.email_key.in_(keys))
-    return list(session.scalars(query.order_by(ContactRow.id)))
+    primary = sa.select(ContactRow.id).where(ContactRow.tenant_id == tenant_id, ContactRow.email_key.in_(keys))
+    further = sa.select(AdditionalEmailRow.contact_id).where(
+        AdditionalEmailRow.tenant_id == tenant_id, AdditionalEmailRow.email_key.in_(keys)
+    )
+    return sorted(set(session.scalars(primary)) | set(session.scalars(further)))
 
 
 def _dialect(session: Session) -> str:

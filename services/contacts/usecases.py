@@ -33,8 +33,8 @@ class Contacts:
             schema: Schema = schema_of(session, principal.tenant_id, "CONTACT")
             contact = domain.new_contact(new_id(), principal.tenant_id, data, self.clock(), schema)
             check_accounts_exist(session, contact.tenant_id, contact.data.account_associations)
-            if contact.data.email and not allow_duplicate_email:
-                _refuse_duplicate_email(session, contact, "create")
+            if not allow_duplicate_email:
+                _refuse_duplicate_email(session, contact, contact.data.emails, "create")
             store.add(session, contact)
             self.outbox.add(session, events.contact_created(contact), tenant_id=contact.tenant_id, subject=contact.id)
         return contact
@@ -93,9 +93,10 @@ class Contacts:
             updated, changed = domain.apply_update(current, patch, mask, self.clock(), schema)
             if "account_associations" in changed:
                 check_accounts_exist(session, updated.tenant_id, updated.data.account_associations)
-            new_email = updated.data.email.lower() != current.data.email.lower()
-            if "email" in changed and new_email and updated.data.email and not allow_duplicate_email:
-                _refuse_duplicate_email(session, updated, "update")
+            before = {e.lower() for e in current.data.emails}
+            added = [e for e in updated.data.emails if e.lower() not in before]
+            if added and not allow_duplicate_email:
+                _refuse_duplicate_email(session, updated, added, "update")
             if changed:
                 store.save(session, updated)
                 event = events.contact_updated(updated, changed)
@@ -116,13 +117,20 @@ class Contacts:
             )
 
 
-def _refuse_duplicate_email(session: Session, contact: Contact, verb: str) -> None:
-    existing = store.with_email(session, contact.tenant_id, contact.data.email)
-    if existing is not None and existing != contact.id:
-        raise AlreadyExists(
-            f"contact {existing} already has this email; set allowDuplicateEmail to {verb} anyway",
-            [FieldViolation("email", f"already used by contact {existing}")],
-        )
+def _refuse_duplicate_email(session: Session, contact: Contact, emails: Sequence[str], verb: str) -> None:
+    """Refuse an address (primary or further) that another contact of the tenant already has."""
+    for email in emails:
+        existing = store.with_email(session, contact.tenant_id, email)
+        if existing is not None and existing != contact.id:
+            name = "email" if email == contact.data.email else _field_of(contact.data.additional_emails, email)
+            raise AlreadyExists(
+                f"contact {existing} already has this email; set allowDuplicateEmail to {verb} anyway",
+                [FieldViolation(name, f"already used by contact {existing}")],
+            )
+
+
+def _field_of(additional: Sequence[str], email: str) -> str:
+    return f"additional_emails[{list(additional).index(email)}]"
 
 
 def _resolved(session: Session, tenant_id: str, contact_id: str, *, for_update: bool = False) -> Contact | None:

@@ -1,5 +1,5 @@
 """Composition root of the integrations service: its database and outbox, partner webhooks,
-connections with their sync state, and email (SMTP out, IMAP capture in) — issue #7."""
+connections with their sync state, email (SMTP out, IMAP capture in) and automation rules — issue #7."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from crmkit.db import Database
 from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
 from services.integrations.api import ConnectionsServicer, EmailServicer
+from services.integrations.automation.module import add_automation
 from services.integrations.connections import Connections, SyncState
 from services.integrations.connectors import Connectors, SyncWorker
 from services.integrations.connectors.crm import CrmDirectory
@@ -26,6 +27,7 @@ from services.integrations.email.usecases import (
 )
 from services.integrations.odoo.client import OdooClient
 from services.integrations.odoo.connector import OdooConnector, odoo_consumer
+from services.integrations.privacy import privacy_consumer
 from services.integrations.secrets import LazySecretBox
 from services.integrations.store import OUTBOX
 from services.integrations.webhooks.module import add_webhooks
@@ -38,7 +40,7 @@ def build(settings: Settings) -> ServiceModule:
     database = Database(settings.database_url_for(NAME))
     outbox = Outbox(NAME, OUTBOX)
     module = ServiceModule(NAME, database, MIGRATIONS, outbox=outbox)
-    add_webhooks(module, settings)
+    deliveries = add_webhooks(module, settings)
     connectors = Connectors()
     connections = Connections(module.database, LazySecretBox(module.database, settings.secret_keys), connectors)
     sync = SyncState(module.database, connections, connectors)
@@ -46,8 +48,10 @@ def build(settings: Settings) -> ServiceModule:
         (connections_pb2_grpc.add_ConnectionsServiceServicer_to_server, ConnectionsServicer(connections, sync))
     )
     module.grpc_services.append(connections_pb2.DESCRIPTOR.services_by_name["ConnectionsService"].full_name)
-    add_email(module, settings, connectors, sync)
+    emails = add_email(module, settings, connectors, sync)
     add_erp(module, settings, connectors, sync)
+    add_automation(module, settings, emails, deliveries)
+    module.consumers.append(privacy_consumer(database, outbox))
     return module
 
 
@@ -61,7 +65,7 @@ def add_erp(module: ServiceModule, settings: Settings, connectors: Connectors, s
     module.workers.append(("connectors", SyncWorker(sync, ("ODOO",), settings.connector_poll_seconds).run))
 
 
-def add_email(module: ServiceModule, settings: Settings, connectors: Connectors, sync: SyncState) -> None:
+def add_email(module: ServiceModule, settings: Settings, connectors: Connectors, sync: SyncState) -> Emails:
     database, outbox = module.database, module.outbox
     assert outbox is not None
     capture = Capture(database, outbox)
@@ -74,3 +78,4 @@ def add_email(module: ServiceModule, settings: Settings, connectors: Connectors,
     module.grpc_services += [email_pb2.DESCRIPTOR.services_by_name["EmailService"].full_name]
     module.consumers.append(support_replies(database, emails))
     module.workers.append(("email", EmailWorker(emails, sync, settings.imap_poll_seconds).run))
+    return emails

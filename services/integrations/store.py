@@ -150,4 +150,5 @@ class EmailDeliveryRow(Base):
 
 
 # The webhook tables share this metadata (one Alembic history per service).
+from services.integrations.automation import store as _automation_store  # noqa: E402, F401
 from services.integrations.webhooks import store as _webhooks_store  # noqa: E402, F401

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import grpc
-from crm.marketing.v1 import marketing_pb2, marketing_pb2_grpc
+from crm.marketing.v1 import marketing_pb2, marketing_pb2_grpc, sequences_pb2, sequences_pb2_grpc
 from google.protobuf import empty_pb2, json_format
 
 from crmkit.db import Database
@@ -12,7 +12,9 @@ from crmkit.pagination import decode_cursor, page_of, page_size
 from crmkit.tokens import current_principal
 from services.marketing import store
 from services.marketing.domain import AudienceMember, templating
+from services.marketing.domain import sequences as sequence_rules
 from services.marketing.domain.consent import ConsentRequest, Subscription
+from services.marketing.sequences import EnrolmentView, Sequences, SequenceView
 from services.marketing.store import TemplateRow
 from services.marketing.usecases import Consent, SegmentFields, Segments, SegmentView, Templates
 
@@ -214,3 +216,154 @@ class TemplateServicer(marketing_pb2_grpc.TemplateServiceServicer):
         return marketing_pb2.PreviewTemplateResponse(
             subject=result.subject, html_body=result.html_body, text_body=result.text_body
         )
+
+
+def step_to_proto(step: sequence_rules.Step) -> sequences_pb2.SequenceStep:
+    message = sequences_pb2.SequenceStep()
+    if step.kind == sequence_rules.EMAIL:
+        message.email.template_id = step.template_id
+    elif step.kind == sequence_rules.WAIT:
+        message.wait.delay.FromTimedelta(step.delay)
+    else:
+        message.condition.rules.update(dict(step.rules))
+        message.condition.else_step = step.else_step
+    return message
+
+
+def step_from_proto(message: sequences_pb2.SequenceStep) -> sequence_rules.Step:
+    kind = message.WhichOneof("kind") or ""
+    if kind == sequence_rules.EMAIL:
+        return sequence_rules.Step(kind, template_id=message.email.template_id)
+    if kind == sequence_rules.WAIT:
+        return sequence_rules.Step(kind, delay=message.wait.delay.ToTimedelta())
+    if kind == sequence_rules.CONDITION:
+        rules = json_format.MessageToDict(message.condition.rules)
+        return sequence_rules.Step(kind, rules=rules, else_step=message.condition.else_step)
+    return sequence_rules.Step("")
+
+
+def sequence_fields(message: sequences_pb2.Sequence) -> sequence_rules.SequenceFields:
+    return sequence_rules.SequenceFields(
+        message.name, message.segment_id, tuple(step_from_proto(s) for s in message.steps)
+    )
+
+
+def sequence_to_proto(view: SequenceView) -> sequences_pb2.Sequence:
+    row = view.row
+    message = sequences_pb2.Sequence(
+        id=row.id,
+        name=row.name,
+        segment_id=row.segment_id,
+        steps=[step_to_proto(s) for s in view.steps],
+        state=row.state,
+        active_enrolment_count=view.active_enrolments,
+        etag=row.etag,
+    )
+    message.create_time.FromDatetime(row.create_time)
+    message.update_time.FromDatetime(row.update_time)
+    return message
+
+
+def enrolment_to_proto(view: EnrolmentView) -> sequences_pb2.Enrolment:
+    row = view.row
+    running = row.status == sequence_rules.RUNNING
+    message = sequences_pb2.Enrolment(
+        id=row.id,
+        sequence_id=row.sequence_id,
+        contact_id=row.contact_id,
+        source=row.source,
+        status=row.status,
+        current_step=row.next_step + 1 if running else 0,
+        exit_reason=row.exit_reason,
+        exit_detail=row.exit_detail,
+    )
+    if running and row.due_time is not None:
+        message.next_run_time.FromDatetime(row.due_time)
+    message.enrol_time.FromDatetime(row.enrol_time)
+    if row.end_time is not None:
+        message.end_time.FromDatetime(row.end_time)
+    for run in view.runs:
+        step = message.step_runs.add(
+            step=run.step, kind=run.kind, outcome=run.outcome, message_id=run.message_id, detail=run.detail
+        )
+        step.run_time.FromDatetime(run.run_time)
+    return message
+
+
+class SequenceServicer(sequences_pb2_grpc.SequenceServiceServicer):
+    def __init__(self, sequences: Sequences) -> None:
+        self.sequences = sequences
+
+    def CreateSequence(
+        self, request: sequences_pb2.CreateSequenceRequest, context: grpc.ServicerContext
+    ) -> sequences_pb2.Sequence:
+        view = self.sequences.create(current_principal().tenant_id, sequence_fields(request.sequence))
+        return sequence_to_proto(view)
+
+    def GetSequence(
+        self, request: sequences_pb2.GetSequenceRequest, context: grpc.ServicerContext
+    ) -> sequences_pb2.Sequence:
+        return sequence_to_proto(self.sequences.get(current_principal().tenant_id, request.id))
+
+    def ListSequences(
+        self, request: sequences_pb2.ListSequencesRequest, context: grpc.ServicerContext
+    ) -> sequences_pb2.ListSequencesResponse:
+        views, token = self.sequences.page(current_principal().tenant_id, request.page_token, request.page_size)
+        return sequences_pb2.ListSequencesResponse(
+            sequences=[sequence_to_proto(v) for v in views], next_page_token=token
+        )
+
+    def UpdateSequence(
+        self, request: sequences_pb2.UpdateSequenceRequest, context: grpc.ServicerContext
+    ) -> sequences_pb2.Sequence:
+        view = self.sequences.update(
+            current_principal().tenant_id,
+            request.id,
+            sequence_fields(request.sequence),
+            list(request.update_mask.paths),
+            request.sequence.etag,
+        )
+        return sequence_to_proto(view)
+
+    def DeleteSequence(
+        self, request: sequences_pb2.DeleteSequenceRequest, context: grpc.ServicerContext
+    ) -> sequences_pb2.Sequence:
+        return sequence_to_proto(self.sequences.archive(current_principal().tenant_id, request.id, request.etag))
+
+    def ActivateSequence(
+        self, request: sequences_pb2.ActivateSequenceRequest, context: grpc.ServicerContext
+    ) -> sequences_pb2.Sequence:
+        return sequence_to_proto(self.sequences.activate(current_principal().tenant_id, request.id, request.etag))
+
+    def PauseSequence(
+        self, request: sequences_pb2.PauseSequenceRequest, context: grpc.ServicerContext
+    ) -> sequences_pb2.Sequence:
+        return sequence_to_proto(self.sequences.pause(current_principal().tenant_id, request.id, request.etag))
+
+    def EnrolContact(
+        self, request: sequences_pb2.EnrolContactRequest, context: grpc.ServicerContext
+    ) -> sequences_pb2.Enrolment:
+        view = self.sequences.enrol_contact(current_principal().tenant_id, request.sequence_id, request.contact_id)
+        return enrolment_to_proto(view)
+
+    def ListEnrolments(
+        self, request: sequences_pb2.ListEnrolmentsRequest, context: grpc.ServicerContext
+    ) -> sequences_pb2.ListEnrolmentsResponse:
+        views, token = self.sequences.enrolments(
+            current_principal().tenant_id, request.sequence_id, request.status, request.page_token, request.page_size
+        )
+        return sequences_pb2.ListEnrolmentsResponse(
+            enrolments=[enrolment_to_proto(v) for v in views], next_page_token=token
+        )
+
+    def GetEnrolment(
+        self, request: sequences_pb2.GetEnrolmentRequest, context: grpc.ServicerContext
+    ) -> sequences_pb2.Enrolment:
+        view = self.sequences.enrolment(current_principal().tenant_id, request.sequence_id, request.id)
+        return enrolment_to_proto(view)
+
+    def ExitEnrolment(
+        self, request: sequences_pb2.ExitEnrolmentRequest, context: grpc.ServicerContext
+    ) -> sequences_pb2.Enrolment:
+        view = self.sequences.exit(current_principal().tenant_id, request.sequence_id, request.id)
+        return enrolment_to_proto(view)

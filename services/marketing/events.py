@@ -6,16 +6,19 @@ import datetime as dt
 
 from crm.contacts.v1 import contacts_pb2, events_pb2
 from crm.events.v1.envelope_pb2 import Envelope
+from crm.integrations.v1 import events_pb2 as integration_events
 from crm.marketing.v1 import events_pb2 as marketing_events
+from crm.sales.v1 import events_pb2 as sales_events
 from google.protobuf import json_format
 from sqlalchemy.orm import Session
 
 from crmkit.db import Database, utcnow
 from crmkit.events.consumer import EventConsumer, Handles
 from crmkit.ids import new_id
-from services.marketing import domain, store, usecases
+from services.marketing import domain, sequences, store, usecases
 from services.marketing.domain import consent
 from services.marketing.domain.segments import Engagement
+from services.marketing.domain.sequences import CONVERTED
 from services.marketing.store import INBOX
 
 CONSUMER = "marketing.contact-projection"
@@ -141,6 +144,9 @@ def on_clicked(session: Session, envelope: Envelope, event: marketing_events.Ema
 def on_bounced(session: Session, envelope: Envelope, event: marketing_events.EmailBounced) -> None:
     if event.hard:
         _suppress(session, envelope, event.engagement, consent.HARD_BOUNCE)
+    if event.engagement.message_id:  # the campaign's analytics count it (docs/adr/0054)
+        occurred = event.engagement.occur_time if event.engagement.HasField("occur_time") else envelope.time
+        store.mark_bounced(session, envelope.tenant, event.engagement.message_id, occurred.ToDatetime(tzinfo=dt.UTC))
     _log(session, envelope, event.engagement, "bounced")
 
 
@@ -175,5 +181,40 @@ def engagement_log(database: Database) -> EventConsumer:
             Handles(marketing_events.EmailComplained, on_complained),  # type: ignore[arg-type]
             Handles(marketing_events.Unsubscribed, on_unsubscribed),  # type: ignore[arg-type]
             Handles(marketing_events.FormSubmitted, on_form_submitted),  # type: ignore[arg-type]
+        ],
+    )
+
+
+# --- replies and conversions -> sequence exits ---------------------------------------------------
+
+SEQUENCE_EXITS_CONSUMER = "marketing.sequence-exits"
+
+
+def on_inbound_email(session: Session, envelope: Envelope, event: integration_events.InboundEmailReceived) -> None:
+    referenced = [event.in_reply_to, *event.references] if event.in_reply_to else list(event.references)
+    sequences.exit_on_reply(session, envelope.tenant, referenced, event.from_address, utcnow())
+
+
+def on_lead_converted(session: Session, envelope: Envelope, event: sales_events.LeadConverted) -> None:
+    if event.contact_id:
+        detail = f"lead {event.lead.id} converted"
+        sequences.exit_contacts(session, envelope.tenant, [event.contact_id], CONVERTED, detail, utcnow())
+
+
+def on_opportunity_won(session: Session, envelope: Envelope, event: sales_events.OpportunityWon) -> None:
+    if event.opportunity.contact_id:
+        detail = f"deal {event.opportunity.id} won"
+        sequences.exit_contacts(session, envelope.tenant, [event.opportunity.contact_id], CONVERTED, detail, utcnow())
+
+
+def sequence_exits(database: Database) -> EventConsumer:
+    return EventConsumer(
+        SEQUENCE_EXITS_CONSUMER,
+        database,
+        INBOX,
+        [
+            Handles(integration_events.InboundEmailReceived, on_inbound_email),  # type: ignore[arg-type]
+            Handles(sales_events.LeadConverted, on_lead_converted),  # type: ignore[arg-type]
+            Handles(sales_events.OpportunityWon, on_opportunity_won),  # type: ignore[arg-type]
         ],
     )

@@ -1,5 +1,8 @@
 """Marketing's part of privacy requests (docs/adr/0048): the audience member of the contact (or
-with its email) is exported, or replaced by a tombstone without personal data."""
+with its email) is exported, or replaced by a tombstone without personal data; the contact's
+campaign message records are exported, or kept for the campaigns' counts without the address,
+the personalised subject and links. Sequence enrolments (ids, steps, outcomes) are exported; an
+erasure ends the active ones."""
 
 from __future__ import annotations
 
@@ -12,8 +15,15 @@ from crmkit.db import Database, utcnow
 from crmkit.events.consumer import EventConsumer
 from crmkit.events.outbox import Outbox
 from crmkit.privacy import Identifiers, participant, row_dict
-from services.marketing.store import INBOX, AudienceMemberRow
+from services.marketing import sequences
+from services.marketing.domain.sequences import CONTACT_DELETED
+from services.marketing.store import INBOX, AudienceMemberRow, MessageRow
 
+MESSAGE_COLUMNS = (
+    *("id", "origin", "campaign_id", "sequence_id", "email", "status", "reason", "subject"),
+    *("sent_time", "first_open_time", "first_click_time", "clicked_urls", "bounce_time", "unsubscribe_time"),
+    "complaint_time",
+)
 COLUMNS = (
     *("contact_id", "email", "given_name", "family_name", "phone"),
     *("lifecycle_stage", "tags", "custom_fields", "deleted"),
@@ -28,9 +38,19 @@ def _members(session: Session, tenant_id: str, contact_id: str, found: Identifie
     return list(session.scalars(query.with_for_update()))
 
 
+def _messages(session: Session, tenant_id: str, contact_ids: set[str]) -> list[MessageRow]:
+    query = sa.select(MessageRow).where(MessageRow.tenant_id == tenant_id, MessageRow.contact_id.in_(contact_ids))
+    return list(session.scalars(query.order_by(MessageRow.id).with_for_update()))
+
+
 def export(session: Session, tenant_id: str, contact_id: str, found: Identifiers) -> dict[str, Any]:
     members = [m for m in _members(session, tenant_id, contact_id, found) if not m.deleted]
-    return {"audienceMembers": [row_dict(m, COLUMNS) for m in members]}
+    messages = _messages(session, tenant_id, {contact_id, *(m.contact_id for m in members)})
+    return {
+        "audienceMembers": [row_dict(m, COLUMNS) for m in members],
+        "messages": [row_dict(m, MESSAGE_COLUMNS) for m in messages],
+        "sequenceEnrolments": sequences.export(session, tenant_id, {contact_id, *(m.contact_id for m in members)}),
+    }
 
 
 def erase(session: Session, tenant_id: str, contact_id: str, found: Identifiers) -> dict[str, int]:
@@ -39,7 +59,14 @@ def erase(session: Session, tenant_id: str, contact_id: str, found: Identifiers)
         member.email, member.given_name, member.family_name, member.tags = "", "", "", []
         member.phone, member.custom_fields = "", {}
         member.deleted, member.source_update_time = True, max(member.source_update_time, utcnow())
-    return {"audienceMembers": len(members)}
+    messages = _messages(session, tenant_id, {contact_id, *(m.contact_id for m in members)})
+    for message in messages:  # the record still counts in its campaign's analytics
+        message.email, message.subject, message.links, message.clicked_urls = "", "", [], []
+        message.render_error, message.error = "", ""
+    ended = sequences.exit_contacts(
+        session, tenant_id, sorted({contact_id, *(m.contact_id for m in members)}), CONTACT_DELETED, "erased", utcnow()
+    )
+    return {"audienceMembers": len(members), "messages": len(messages), "sequenceEnrolments": ended}
 
 
 def privacy_consumer(database: Database, outbox: Outbox) -> EventConsumer:

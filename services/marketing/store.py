@@ -296,7 +296,7 @@ def engagements(session: Session, tenant_id: str, contact_id: str, since: dt.dat
             EngagementRow.occur_time >= since,
         )
     )
-    return [Engagement(r.kind, r.campaign_id, r.occur_time) for r in rows]
+    return [Engagement(r.kind, r.campaign_id, r.occur_time, r.message_id) for r in rows]
 
 
 # --- segments --------------------------------------------------------------------------------
@@ -368,7 +368,8 @@ def segment_ids_of(session: Session, tenant_id: str, contact_id: str) -> set[str
     )
 
 
-def add_members(session: Session, tenant_id: str, segment_id: str, contact_ids: list[str]) -> None:
+def add_members(session: Session, tenant_id: str, segment_id: str, contact_ids: list[str]) -> list[str]:
+    """Adds the contacts not in the segment yet; returns those (the segment's entries)."""
     present = set(
         session.scalars(
             sa.select(SegmentMemberRow.contact_id).where(
@@ -384,6 +385,7 @@ def add_members(session: Session, tenant_id: str, segment_id: str, contact_ids: 
             sa.insert(SegmentMemberRow),
             [{"tenant_id": tenant_id, "segment_id": segment_id, "contact_id": c} for c in new],
         )
+    return new
 
 
 def remove_members(session: Session, tenant_id: str, segment_id: str, contact_ids: list[str] | None) -> None:
@@ -394,6 +396,16 @@ def remove_members(session: Session, tenant_id: str, segment_id: str, contact_id
     if contact_ids is not None:
         query = query.where(SegmentMemberRow.contact_id.in_(contact_ids))
     session.execute(query)
+
+
+def segment_member_ids(session: Session, tenant_id: str, segment_id: str) -> set[str]:
+    return set(
+        session.scalars(
+            sa.select(SegmentMemberRow.contact_id).where(
+                SegmentMemberRow.tenant_id == tenant_id, SegmentMemberRow.segment_id == segment_id
+            )
+        )
+    )
 
 
 def remove_from_all(session: Session, tenant_id: str, contact_id: str) -> None:
@@ -464,7 +476,7 @@ def engagements_for(
         )
     )
     for r in rows:
-        found[r.contact_id].append(Engagement(r.kind, r.campaign_id, r.occur_time))
+        found[r.contact_id].append(Engagement(r.kind, r.campaign_id, r.occur_time, r.message_id))
     return found
 
 
@@ -507,4 +519,423 @@ def contacts_engaged_between(session: Session, tenant_id: str, start: dt.datetim
             )
             .distinct()
         )
+    )
+
+
+# --- sequences -------------------------------------------------------------------------------
+
+
+class SequenceRow(Base):
+    __tablename__ = "sequences"
+    __table_args__ = (sa.Index("ix_sequences_segment", "tenant_id", "segment_id"),)
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    segment_id: Mapped[str] = mapped_column(sa.String(26))
+    state: Mapped[str] = mapped_column(sa.String(16))
+    # The steps as domain/sequences.steps_to_json stores them.
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    update_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    etag: Mapped[str] = mapped_column(sa.String(32))
+
+
+class EnrolmentRow(Base):
+    """One contact going through one sequence: `next_step` (index) is due at `due_time`."""
+
+    __tablename__ = "sequence_enrolments"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "sequence_id", "contact_id", name="uq_sequence_enrolments_contact"),
+        sa.Index("ix_sequence_enrolments_due", "status", "due_time"),
+        sa.Index("ix_sequence_enrolments_of_contact", "tenant_id", "contact_id", "status"),
+        sa.Index("ix_sequence_enrolments_of_sequence", "tenant_id", "sequence_id", "id"),
+    )
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    sequence_id: Mapped[str] = mapped_column(sa.String(26))
+    contact_id: Mapped[str] = mapped_column(sa.String(26))
+    source: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    next_step: Mapped[int] = mapped_column(sa.Integer())
+    due_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    exit_reason: Mapped[str] = mapped_column(sa.String(32))
+    exit_detail: Mapped[str] = mapped_column(sa.String(200))
+    enrol_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    end_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class StepRunRow(Base):
+    """A step run for an enrolment: the primary key is what makes a step run at most once, on
+    PostgreSQL and SQLite alike (a second runner's insert fails and its transaction rolls back)."""
+
+    __tablename__ = "sequence_step_runs"
+    __table_args__ = (sa.Index("ix_sequence_step_runs_mail", "tenant_id", "mail_message_id"),)
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    enrolment_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    step: Mapped[int] = mapped_column(sa.Integer(), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    outcome: Mapped[str] = mapped_column(sa.String(16))
+    # The per-recipient message record, and the Message-ID header it went out with (replies name it).
+    message_id: Mapped[str] = mapped_column(sa.String(64))
+    mail_message_id: Mapped[str] = mapped_column(sa.String(255))
+    detail: Mapped[str] = mapped_column(sa.String(200))
+    run_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+def get_sequence(session: Session, tenant_id: str, sequence_id: str, *, for_update: bool = False) -> SequenceRow | None:
+    query = sa.select(SequenceRow).where(SequenceRow.tenant_id == tenant_id, SequenceRow.id == sequence_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def sequences_page(session: Session, tenant_id: str, after: str | None, limit: int) -> list[SequenceRow]:
+    query = sa.select(SequenceRow).where(SequenceRow.tenant_id == tenant_id)
+    if after:
+        query = query.where(SequenceRow.id > after)
+    return list(session.scalars(query.order_by(SequenceRow.id).limit(limit)))
+
+
+def active_sequences_of_segment(session: Session, tenant_id: str, segment_id: str) -> list[SequenceRow]:
+    return list(
+        session.scalars(
+            sa.select(SequenceRow)
+            .where(
+                SequenceRow.tenant_id == tenant_id,
+                SequenceRow.segment_id == segment_id,
+                SequenceRow.state == "ACTIVE",
+            )
+            .order_by(SequenceRow.id)
+        )
+    )
+
+
+def active_enrolment_counts(session: Session, tenant_id: str, sequence_ids: list[str]) -> dict[str, int]:
+    if not sequence_ids:
+        return {}
+    rows = session.execute(
+        sa.select(EnrolmentRow.sequence_id, sa.func.count())
+        .where(
+            EnrolmentRow.tenant_id == tenant_id,
+            EnrolmentRow.sequence_id.in_(sequence_ids),
+            EnrolmentRow.status == "ACTIVE",
+        )
+        .group_by(EnrolmentRow.sequence_id)
+    )
+    return {sequence_id: int(count) for sequence_id, count in rows}
+
+
+def enrolled_among(session: Session, tenant_id: str, sequence_id: str, contact_ids: list[str]) -> set[str]:
+    """Which of these contacts were ever enrolled in the sequence."""
+    if not contact_ids:
+        return set()
+    return set(
+        session.scalars(
+            sa.select(EnrolmentRow.contact_id).where(
+                EnrolmentRow.tenant_id == tenant_id,
+                EnrolmentRow.sequence_id == sequence_id,
+                EnrolmentRow.contact_id.in_(contact_ids),
+            )
+        )
+    )
+
+
+def get_enrolment(
+    session: Session, tenant_id: str, sequence_id: str, enrolment_id: str, *, for_update: bool = False
+) -> EnrolmentRow | None:
+    query = sa.select(EnrolmentRow).where(
+        EnrolmentRow.tenant_id == tenant_id, EnrolmentRow.sequence_id == sequence_id, EnrolmentRow.id == enrolment_id
+    )
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def enrolments_page(
+    session: Session, tenant_id: str, sequence_id: str, status: str, after: str | None, limit: int
+) -> list[EnrolmentRow]:
+    query = sa.select(EnrolmentRow).where(EnrolmentRow.tenant_id == tenant_id, EnrolmentRow.sequence_id == sequence_id)
+    if status:
+        query = query.where(EnrolmentRow.status == status)
+    if after:
+        query = query.where(EnrolmentRow.id > after)
+    return list(session.scalars(query.order_by(EnrolmentRow.id).limit(limit)))
+
+
+def running_enrolments(
+    session: Session,
+    tenant_id: str,
+    *,
+    contact_ids: list[str] | None = None,
+    sequence_id: str | None = None,
+    enrolment_ids: list[str] | None = None,
+) -> list[EnrolmentRow]:
+    """Active enrolments of these contacts, of this sequence or with these ids, locked for the
+    caller's transaction."""
+    query = sa.select(EnrolmentRow).where(EnrolmentRow.tenant_id == tenant_id, EnrolmentRow.status == "ACTIVE")
+    if enrolment_ids is not None:
+        query = query.where(EnrolmentRow.id.in_(enrolment_ids))
+    if contact_ids is not None:
+        query = query.where(EnrolmentRow.contact_id.in_(contact_ids))
+    if sequence_id is not None:
+        query = query.where(EnrolmentRow.sequence_id == sequence_id)
+    return list(session.scalars(query.order_by(EnrolmentRow.id).with_for_update()))
+
+
+def enrolments_of_contacts(session: Session, tenant_id: str, contact_ids: list[str]) -> list[EnrolmentRow]:
+    if not contact_ids:
+        return []
+    query = sa.select(EnrolmentRow).where(EnrolmentRow.tenant_id == tenant_id, EnrolmentRow.contact_id.in_(contact_ids))
+    return list(session.scalars(query.order_by(EnrolmentRow.id)))
+
+
+def due_enrolments(session: Session, now: dt.datetime, limit: int) -> list[tuple[str, str]]:
+    """(tenant_id, enrolment_id) of active enrolments whose step is due, in active sequences, across
+    tenants (the scheduler is the one reader that works for every tenant)."""
+    query = (
+        sa.select(EnrolmentRow.tenant_id, EnrolmentRow.id)
+        .join(
+            SequenceRow,
+            sa.and_(SequenceRow.tenant_id == EnrolmentRow.tenant_id, SequenceRow.id == EnrolmentRow.sequence_id),
+        )
+        .where(EnrolmentRow.status == "ACTIVE", EnrolmentRow.due_time <= now, SequenceRow.state == "ACTIVE")
+        .order_by(EnrolmentRow.due_time, EnrolmentRow.id)
+        .limit(limit)
+    )
+    return [(tenant_id, enrolment_id) for tenant_id, enrolment_id in session.execute(query)]
+
+
+def lock_enrolment_if_free(session: Session, tenant_id: str, enrolment_id: str) -> EnrolmentRow | None:
+    """The enrolment locked for this transaction, or None when another transaction holds it."""
+    query = (
+        sa.select(EnrolmentRow)
+        .where(EnrolmentRow.tenant_id == tenant_id, EnrolmentRow.id == enrolment_id)
+        .with_for_update(skip_locked=True)
+    )
+    return session.scalars(query).first()
+
+
+def lock_enrolment(session: Session, tenant_id: str, enrolment_id: str) -> EnrolmentRow | None:
+    query = (
+        sa.select(EnrolmentRow)
+        .where(EnrolmentRow.tenant_id == tenant_id, EnrolmentRow.id == enrolment_id)
+        .with_for_update()
+    )
+    return session.scalars(query).first()
+
+
+def step_runs(session: Session, tenant_id: str, enrolment_ids: list[str]) -> dict[str, list[StepRunRow]]:
+    found: dict[str, list[StepRunRow]] = {e: [] for e in enrolment_ids}
+    if not enrolment_ids:
+        return found
+    rows = session.scalars(
+        sa.select(StepRunRow)
+        .where(StepRunRow.tenant_id == tenant_id, StepRunRow.enrolment_id.in_(enrolment_ids))
+        .order_by(StepRunRow.enrolment_id, StepRunRow.run_time, StepRunRow.step)
+    )
+    for row in rows:
+        found[row.enrolment_id].append(row)
+    return found
+
+
+def add_step_run(session: Session, row: StepRunRow) -> None:
+    session.add(row)
+    session.flush()  # the primary key refuses a second run of the same step here, before any commit
+
+
+def enrolments_of_mail(session: Session, tenant_id: str, mail_message_ids: list[str]) -> list[str]:
+    """Ids of the enrolments that sent a message with one of these Message-IDs (a reply names them)."""
+    if not mail_message_ids:
+        return []
+    return list(
+        session.scalars(
+            sa.select(StepRunRow.enrolment_id)
+            .where(StepRunRow.tenant_id == tenant_id, StepRunRow.mail_message_id.in_(mail_message_ids))
+            .distinct()
+        )
+    )
+
+
+def enrolments_mailed_to(session: Session, tenant_id: str, contact_ids: list[str]) -> list[str]:
+    """Ids of the active enrolments of these contacts that sent them at least one email."""
+    if not contact_ids:
+        return []
+    return list(
+        session.scalars(
+            sa.select(EnrolmentRow.id)
+            .join(
+                StepRunRow,
+                sa.and_(StepRunRow.tenant_id == EnrolmentRow.tenant_id, StepRunRow.enrolment_id == EnrolmentRow.id),
+            )
+            .where(
+                EnrolmentRow.tenant_id == tenant_id,
+                EnrolmentRow.contact_id.in_(contact_ids),
+                EnrolmentRow.status == "ACTIVE",
+                StepRunRow.outcome == "SENT",
+            )
+            .distinct()
+        )
+    )
+
+
+def contacts_with_email(session: Session, tenant_id: str, normalised_email: str) -> list[str]:
+    """Live audience members whose address is this one (trimmed, lower-cased)."""
+    return list(
+        session.scalars(
+            sa.select(AudienceMemberRow.contact_id).where(
+                AudienceMemberRow.tenant_id == tenant_id,
+                sa.func.lower(AudienceMemberRow.email) == normalised_email,
+                AudienceMemberRow.deleted.is_(False),
+            )
+        )
+    )
+
+
+# --- campaigns, per-recipient messages, attributions (docs/adr/0052..0054) --------------------
+
+
+class CampaignRow(Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (sa.Index("ix_campaigns_status_schedule", "status", "schedule_time"),)
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    segment_id: Mapped[str] = mapped_column(sa.String(26))
+    template_id: Mapped[str] = mapped_column(sa.String(26))
+    from_address: Mapped[str] = mapped_column(sa.String(320))
+    subject: Mapped[str] = mapped_column(sa.String(998))
+    connection_id: Mapped[str] = mapped_column(sa.String(64))
+    send_rate_per_minute: Mapped[int] = mapped_column(sa.Integer())
+    cost_currency: Mapped[str] = mapped_column(sa.String(3))
+    # The cost in billionths of the currency unit (google.type.Money's units and nanos as one integer).
+    cost_nanos: Mapped[int | None] = mapped_column(sa.BigInteger(), nullable=True)
+    schedule_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    start_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finish_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The sender working on it holds it until then (one replica at a time, no long transaction).
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    update_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class MessageRow(Base):
+    """One record per recipient and message: a campaign's recipient, or a sequence step's."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "origin", "ref_id", "contact_id", name="uq_messages_recipient"),
+        sa.Index("ix_messages_campaign_status", "tenant_id", "campaign_id", "status", "id"),
+        sa.Index("ix_messages_contact", "tenant_id", "contact_id"),
+        sa.Index("ix_messages_rfc_message_id", "tenant_id", "rfc_message_id"),
+    )
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    origin: Mapped[str] = mapped_column(sa.String(16))
+    ref_id: Mapped[str] = mapped_column(sa.String(64))
+    campaign_id: Mapped[str] = mapped_column(sa.String(26))
+    sequence_id: Mapped[str] = mapped_column(sa.String(26))
+    contact_id: Mapped[str] = mapped_column(sa.String(26))
+    email: Mapped[str] = mapped_column(sa.String(320))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    reason: Mapped[str] = mapped_column(sa.String(64))
+    render_error: Mapped[str] = mapped_column(sa.Text())
+    # What integrations or the mail server answered when the send FAILED.
+    error: Mapped[str] = mapped_column(sa.Text())
+    subject: Mapped[str] = mapped_column(sa.String(998))
+    # The http(s) links of the rendered message: the only places its click redirect may go.
+    links: Mapped[list[str]] = mapped_column(JSONType)
+    delivery_id: Mapped[str] = mapped_column(sa.String(64))
+    rfc_message_id: Mapped[str] = mapped_column(sa.String(300))
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    sent_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    first_open_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    open_count: Mapped[int] = mapped_column(sa.Integer())
+    first_click_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    clicked_urls: Mapped[list[str]] = mapped_column(JSONType)
+    bounce_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The recorded bounce was permanent (a hard bounce); a soft one may later turn hard.
+    bounce_hard: Mapped[bool] = mapped_column(sa.Boolean(), default=False)
+    # The recipient reported the message as spam (a feedback-loop report, docs/adr/0067).
+    complaint_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    unsubscribe_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AttributionRow(Base):
+    """A won deal's revenue share credited to one campaign (docs/adr/0054)."""
+
+    __tablename__ = "attributions"
+    __table_args__ = (sa.Index("ix_attributions_campaign", "tenant_id", "campaign_id"),)
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    opportunity_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(sa.String(26))
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    revenue_nanos: Mapped[int] = mapped_column(sa.BigInteger())
+    won_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class MarketingSecretRow(Base):
+    """Per-deployment secrets generated at migration time (the tracking link signing key)."""
+
+    __tablename__ = "marketing_secrets"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(200))
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+def secret(session: Session, name: str) -> str:
+    row = session.get(MarketingSecretRow, name)
+    return row.value if row is not None else ""
+
+
+def message_for(
+    session: Session, tenant_id: str, origin: str, ref_id: str, contact_id: str, *, for_update: bool = False
+) -> MessageRow | None:
+    query = sa.select(MessageRow).where(
+        MessageRow.tenant_id == tenant_id,
+        MessageRow.origin == origin,
+        MessageRow.ref_id == ref_id,
+        MessageRow.contact_id == contact_id,
+    )
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def get_message(session: Session, tenant_id: str, message_id: str, *, for_update: bool = False) -> MessageRow | None:
+    query = sa.select(MessageRow).where(MessageRow.tenant_id == tenant_id, MessageRow.id == message_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def message_by_rfc_id(session: Session, tenant_id: str, rfc_message_id: str) -> MessageRow | None:
+    """The message we sent with this Message-ID (locked: a report updates it)."""
+    if not rfc_message_id:
+        return None
+    query = sa.select(MessageRow).where(MessageRow.tenant_id == tenant_id, MessageRow.rfc_message_id == rfc_message_id)
+    return session.scalars(query.order_by(MessageRow.id).limit(1).with_for_update()).first()
+
+
+def get_campaign(session: Session, tenant_id: str, campaign_id: str, *, for_update: bool = False) -> CampaignRow | None:
+    query = sa.select(CampaignRow).where(CampaignRow.tenant_id == tenant_id, CampaignRow.id == campaign_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def mark_bounced(session: Session, tenant_id: str, message_id: str, when: dt.datetime) -> None:
+    """The message bounced (first bounce kept); a message id we never sent changes nothing."""
+    session.execute(
+        sa.update(MessageRow)
+        .where(MessageRow.tenant_id == tenant_id, MessageRow.id == message_id, MessageRow.bounce_time.is_(None))
+        .values(bounce_time=when)
     )

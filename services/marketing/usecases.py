@@ -15,7 +15,7 @@ from crmkit.db import Database, utcnow
 from crmkit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, Validator
 from crmkit.ids import new_id
 from crmkit.pagination import decode_cursor, page_of, page_size
-from services.marketing import store
+from services.marketing import sequences, store
 from services.marketing.domain import AudienceMember, templating
 from services.marketing.domain import consent as consent_rules
 from services.marketing.domain import segments as segment_rules
@@ -57,12 +57,15 @@ def refresh_contact(session: Session, tenant_id: str, contact_id: str, now: dt.d
         belongs = segment_rules.matches(rule, member, engaged, now)
         if belongs and segment_id not in current:
             store.add_members(session, tenant_id, segment_id, [contact_id])
+            sequences.enrol_on_entry(session, tenant_id, segment_id, [contact_id], now)
         elif not belongs and segment_id in current:
             store.remove_members(session, tenant_id, segment_id, [contact_id])
 
 
 def rebuild(session: Session, tenant_id: str, segment_id: str, rule: segment_rules.Rule, now: dt.datetime) -> None:
-    """The segment's membership recomputed from the whole audience, a chunk at a time."""
+    """The segment's membership recomputed from the whole audience, a chunk at a time; those who
+    were not members before have entered it."""
+    before = store.segment_member_ids(session, tenant_id, segment_id)
     store.remove_members(session, tenant_id, segment_id, None)
     window = segment_rules.engagement_window([rule])
     after: str | None = None
@@ -75,6 +78,8 @@ def rebuild(session: Session, tenant_id: str, segment_id: str, rule: segment_rul
         matching = [m.contact_id for m in chunk if segment_rules.matches(rule, m, engaged.get(m.contact_id, []), now)]
         if matching:
             store.add_members(session, tenant_id, segment_id, matching)
+            entered = [c for c in matching if c not in before]
+            sequences.enrol_on_entry(session, tenant_id, segment_id, entered, now)
         after = ids[-1]
 
 
@@ -151,6 +156,8 @@ class Consent:
                 assert current is not None
                 return current
             store.put_subscription(session, updated, new_id())
+            if updated.status == consent_rules.UNSUBSCRIBED:
+                sequences.exit_on_unsubscribe(session, tenant_id, contact_id, updated.channel, updated.update_time)
             return updated
 
     def suppressions(self, tenant_id: str, token: str, requested: int) -> tuple[list[Suppressed], str]:
@@ -169,6 +176,7 @@ def record_unsubscribe(session: Session, tenant_id: str, contact_id: str, channe
     updated = consent_rules.change(current, request, tenant_id, contact_id, now)
     if updated is not None:
         store.put_subscription(session, updated, new_id())
+    sequences.exit_on_unsubscribe(session, tenant_id, contact_id, channel, now)
 
 
 # --- segments ---------------------------------------------------------------------------------
@@ -294,7 +302,8 @@ class Segments:
                     raise InvalidArgument.of(
                         [FieldViolation("contactIds", f"unknown contacts: {', '.join(missing[:10])}")]
                     )
-                store.add_members(session, tenant_id, segment_id, list(ids))
+                entered = store.add_members(session, tenant_id, segment_id, list(ids))
+                sequences.enrol_on_entry(session, tenant_id, segment_id, entered, self.clock())
             else:
                 store.remove_members(session, tenant_id, segment_id, list(ids))
             return self._view(session, row)
@@ -313,6 +322,9 @@ class Segments:
 
 
 # --- templates --------------------------------------------------------------------------------
+
+
+PREVIEW_UNSUBSCRIBE_URL = "https://unsubscribe.invalid/preview"
 
 
 class Templates:
@@ -363,7 +375,9 @@ class Templates:
             row = self._row(session, tenant_id, template_id)
             member = live_member(session, tenant_id, contact_id)
         parts = templating.TemplateParts(row.subject, row.html_body, row.text_body)
-        return templating.render(parts, {"contact": templating.contact_context(member)})
+        # A send gives `unsubscribeUrl` the recipient's signed one-click link (docs/adr/0053).
+        context = {"contact": templating.contact_context(member), "unsubscribeUrl": PREVIEW_UNSUBSCRIBE_URL}
+        return templating.render(parts, context)
 
     @staticmethod
     def _row(session: Session, tenant_id: str, template_id: str) -> TemplateRow:

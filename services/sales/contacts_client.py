@@ -1,6 +1,8 @@
-"""The contacts service as the lead conversion needs it: find or create a contact and an account,
-and link them. Every call runs on behalf of the caller being served (its internal token is
-forwarded, so a rep limited to its own records stays limited), with a deadline.
+"""The contacts service as sales needs it: check an opportunity's contact, and for the lead
+conversion find or create a contact and an account, and link them. Every call runs on behalf of
+the caller being served (its internal token is forwarded, so a rep limited to its own records stays
+limited, and a contact the caller may not see is refused exactly like a missing one), with a
+deadline (ADR 0043, 0044).
 
 ContactsService has no idempotency key, so each step is made repeatable by looking first: a
 contact by the lead's email (or, for a lead without one, by the external id `lead:<lead id>` that
@@ -11,6 +13,7 @@ each step produced, so a retry never looks twice for what it already has (docs/a
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -19,7 +22,7 @@ import grpc
 from crm.contacts.v1 import accounts_pb2, accounts_pb2_grpc, contacts_pb2, contacts_pb2_grpc
 from google.protobuf import field_mask_pb2
 
-from crmkit.errors import FailedPrecondition, ServiceError, Unavailable
+from crmkit.errors import FailedPrecondition, FieldViolation, InvalidArgument, ServiceError, Unavailable
 from crmkit.grpcclient import service_channel
 from services.sales.domain.leads import Lead
 
@@ -37,13 +40,29 @@ class ContactsDirectory:
         self.address = address
         self.deadline = deadline_seconds
         self._channel: grpc.Channel | None = None
+        self._lock = threading.Lock()
 
     def _stubs(self) -> tuple[contacts_pb2_grpc.ContactsServiceStub, accounts_pb2_grpc.AccountsServiceStub]:
-        if self._channel is None:
-            self._channel = service_channel(self.address, self.deadline)
-        return contacts_pb2_grpc.ContactsServiceStub(self._channel), accounts_pb2_grpc.AccountsServiceStub(
-            self._channel
-        )
+        with self._lock:
+            if self._channel is None:
+                self._channel = service_channel(self.address, self.deadline)
+            channel = self._channel
+        return contacts_pb2_grpc.ContactsServiceStub(channel), accounts_pb2_grpc.AccountsServiceStub(channel)
+
+    def check(self, contact_id: str, field: str = "contactId") -> None:
+        """The contact exists and the caller may see it; else a 400 naming the field."""
+        contacts, _ = self._stubs()
+        try:
+            contacts.GetContact(contacts_pb2.GetContactRequest(id=contact_id))
+        except grpc.RpcError as exc:
+            code = exc.code()  # type: ignore[attr-defined]
+            if code == grpc.StatusCode.NOT_FOUND:
+                raise InvalidArgument.of([FieldViolation(field, f"no contact {contact_id}")]) from None
+            if code == grpc.StatusCode.PERMISSION_DENIED:
+                raise InvalidArgument.of(
+                    [FieldViolation(field, "linking a contact needs the contacts:read scope")]
+                ) from None
+            raise Unavailable(f"the contacts service could not check contact {contact_id}: {code.name}") from None
 
     def close(self) -> None:
         if self._channel is not None:
@@ -81,12 +100,18 @@ class ContactsDirectory:
         return Found(created.id, False)
 
     def _find_contact(self, lead: Lead) -> str:
-        """The oldest visible contact with the lead's email, ignoring case as contacts' duplicate
-        check does (its `=` filter compares exactly, so `:` narrows and the match is made here);
-        for a lead without an email, the contact an earlier attempt made for this lead."""
+        """The oldest visible contact with the lead's email as its primary or a further address,
+        ignoring case as contacts' duplicate check does (its `=` filter compares exactly, so `:`
+        narrows and the match is made here); for a lead without an email, the contact an earlier
+        attempt made for this lead."""
         contacts, _ = self._stubs()
         email = lead.data.email
-        wanted = f"email : {json.dumps(email)}" if email else f"externalId = {json.dumps(_external_id(lead))}"
+        quoted = json.dumps(email)
+        wanted = (
+            f"email : {quoted} OR additionalEmails : {quoted}"
+            if email
+            else f"externalId = {json.dumps(_external_id(lead))}"
+        )
         found = _call(
             "find the contact",
             lambda: contacts.ListContacts(
@@ -94,7 +119,7 @@ class ContactsDirectory:
             ),
         )
         for contact in found.contacts:
-            if not email or contact.email.lower() == email.lower():
+            if not email or email.lower() in {e.lower() for e in (contact.email, *contact.additional_emails)}:
                 return str(contact.id)
         return ""
 

@@ -19,7 +19,6 @@ from crmkit.config import Settings
 from crmkit.db import Database
 from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
-from services.sales.contact_check import ContactDirectory
 from services.sales.contacts_client import ContactsDirectory
 from services.sales.forecast import SalesAnalytics, SalesAnalyticsServicer
 from services.sales.lead_api import AssignmentRulesServicer, LeadsServicer, ScoringRulesServicer, WebFormsServicer
@@ -46,10 +45,9 @@ def build(settings: Settings) -> ServiceModule:
     database = Database(settings.database_url_for(NAME))
     outbox = Outbox(NAME, OUTBOX)
     contacts_address, deadline = settings.grpc_addr("contacts"), settings.grpc_deadline_seconds
-    opportunities = Opportunities(database, outbox, ContactDirectory(contacts_address, deadline))
-    leads = Leads(
-        database, outbox, ContactsDirectory(contacts_address, deadline), open_opportunity=opportunities.open_for_lead
-    )
+    directory = ContactsDirectory(contacts_address, deadline)
+    opportunities = Opportunities(database, outbox, directory)
+    leads = Leads(database, outbox, directory, open_opportunity=opportunities.open_for_lead)
     return ServiceModule(
         name=NAME,
         database=database,

@@ -18,7 +18,7 @@ from crmkit.ids import new_id
 from crmkit.pagination import keyset_after, listing_scope, page_of, page_size
 from crmkit.tokens import Principal, current_principal
 from services.sales import deal_store as store
-from services.sales.contact_check import ContactDirectory
+from services.sales.contacts_client import ContactsDirectory
 from services.sales.deal_messages import opportunity_fields_from_proto, opportunity_to_proto, snapshot
 from services.sales.domain import opportunities as rules
 from services.sales.domain.leads import Lead
@@ -46,7 +46,7 @@ class Opportunities:
         self,
         database: Database,
         outbox: Outbox,
-        contacts: ContactDirectory | None,
+        contacts: ContactsDirectory | None,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.database = database

@@ -73,3 +73,21 @@ def test_accounts_associations_and_custom_fields_over_rest(api, partner):
         "billing",
         False,
     )
+
+
+def test_several_emails_and_phones_over_rest(api):
+    ada = api.post(
+        "/v1/contacts",
+        json={"givenName": "Ada", "email": "ada@several.example", "additionalEmails": ["Ada@Work.Example"]}
+        | {"additionalPhones": ["+1 415 555 0123"]},
+    )
+    assert ada.status_code == 200, ada.text
+    assert (ada.json()["additionalEmails"], ada.json()["additionalPhones"]) == (["Ada@work.example"], ["+14155550123"])
+    before = api.get("/v1/contacts", params={"q": "several"}).json()["contacts"]
+    bad = api.post("/v1/contacts", json={"givenName": "B", "additionalEmails": ["b@ok.example", "not-an-address"]})
+    assert field_of(bad) == ["additionalEmails[1]"]
+    taken = api.post("/v1/contacts", json={"givenName": "C", "email": "ADA@work.example"})
+    assert taken.status_code == 409 and ada.json()["id"] in taken.json()["error"]["message"]
+    assert api.get("/v1/contacts", params={"q": "several"}).json()["contacts"] == before  # nothing written
+    found = api.get("/v1/contacts", params={"q": "ada@work.example"}).json()["contacts"]
+    assert [c["id"] for c in found] == [ada.json()["id"]]

@@ -104,6 +104,8 @@ def test_a_contact_is_exported_and_erased_in_every_service_through_the_gateway(s
     section; the erasure completes once all confirmed, and no service database keeps the person."""
     person = ("Philippa", "Vantongeren", "philippa.v@privacy.example", "+442071838750")
     given, family, email, phone = person
+    hook = {"url": "http://127.0.0.1:9/crm", "eventTypes": ["contact.created"]}  # integrations keeps each delivery
+    assert api.post("/v1/webhooks", json=hook).status_code == 200
     contact = api.post(
         "/v1/contacts", json={"givenName": given, "familyName": family, "email": email, "phone": phone}
     ).json()
@@ -126,8 +128,9 @@ def test_a_contact_is_exported_and_erased_in_every_service_through_the_gateway(s
     path = f"/v1/privacyRequests/{started.json()['id']}"
     wait_until(lambda: api.get(path).json()["state"] == "COMPLETED", 30, "every service's export")
     document = api.get(path).json()["document"]
-    assert set(document) == {"contacts", "marketing", "sales", "support"}
+    assert set(document) == {"contacts", "integrations", "marketing", "sales", "support"}
     assert [lead["email"] for lead in document["sales"]["leads"]] == [email]
+    assert [d["payload"]["data"]["email"] for d in document["integrations"]["webhookDeliveries"]] == [email]
 
     erasure = api.post(f"/v1/contacts/{contact['id']}:erase", json={}).json()
     assert erasure["state"] == "PENDING"
@@ -137,7 +140,7 @@ def test_a_contact_is_exported_and_erased_in_every_service_through_the_gateway(s
     assert api.get(f"/v1/contacts/{contact['id']}").status_code == 404
     assert api.get(f"/v1/tickets/{ticket['id']}").json()["subject"] == "Call [erased] back"
     template = suite.env["CRM_DATABASE_URL"]
-    for service in ("contacts", "marketing", "sales", "support", "gateway"):
+    for service in ("contacts", "integrations", "marketing", "sales", "support", "gateway"):
         database = Database(template.replace("{service}", service))
         try:
             assert find_personal_data(database, person) == [], service

@@ -70,6 +70,33 @@ def test_webhooks_are_delivered_in_the_embedded_mode(embedded):
     assert received.json["type"] == "contact.created" and received.json["data"]["id"] == contact["id"]
 
 
+def test_automation_rules_run_and_stop_their_own_loops_on_sqlite(embedded):
+    api = Api(embedded.base, embedded.create_tenant("Automation")["apiKey"])
+    rules = []
+    for value, other in (("ping", "pong"), ("pong", "ping")):
+        made = api.post(
+            "/v1/automationRules",
+            json={
+                "displayName": f"{value} to {other}",
+                "eventType": "contact.updated",
+                "condition": f'contact.title = "{value}"',
+                "actions": [{"updateField": {"field": "title", "value": other}}],
+            },
+        )
+        assert made.status_code == 200, made.text
+        rules.append(made.json()["id"])
+    contact = api.post("/v1/contacts", json={"givenName": "Loop"}).json()
+    api.patch(f"/v1/contacts/{contact['id']}", json={"title": "ping"})
+
+    def settled():
+        found = api.get("/v1/automationExecutions").json().get("executions", [])
+        return found if len(found) == 3 and all(e["state"] != "PENDING" for e in found) else None
+
+    found = wait_until(settled, 30, "both rules to run and the loop to stop")
+    assert sorted(e["state"] for e in found) == ["SKIPPED", "SUCCEEDED", "SUCCEEDED"]
+    assert api.get(f"/v1/contacts/{contact['id']}").json()["title"] == "ping"
+
+
 def test_the_process_exposes_prometheus_metrics(embedded):
     import requests
 

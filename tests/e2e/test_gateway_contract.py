@@ -87,6 +87,22 @@ ID_OF = {
     "/v1/segments/{id}:removeMembers": "segment",
     "/v1/templates/{id}": "template",
     "/v1/templates/{id}:preview": "template",
+    "/v1/campaigns/{id}": "campaign",
+    "/v1/campaigns/{id}:schedule": "campaign",
+    "/v1/campaigns/{id}:cancel": "campaign",
+    "/v1/campaigns/{id}/messages": "campaign",
+    "/v1/campaigns/{id}/analytics": "campaign",
+    # Public tracking routes take a signed token, never an id: tenant A's campaign id is no token.
+    "/v1/tracking/opens/{token}": "campaign",
+    "/v1/tracking/clicks/{token}": "campaign",
+    "/v1/tracking/unsubscribes/{token}": "campaign",
+    "/v1/sequences/{id}": "sequence",
+    "/v1/sequences/{id}:activate": "sequence",
+    "/v1/sequences/{id}:pause": "sequence",
+    "/v1/sequences/{sequence_id}/enrolments": "sequence",
+    # Both ids are tenant A's sequence: nothing of tenant A is reachable either way.
+    "/v1/sequences/{sequence_id}/enrolments/{id}": "sequence",
+    "/v1/sequences/{sequence_id}/enrolments/{id}:exit": "sequence",
     "/v1/agents/{id}": "agent",
     "/v1/groups/{id}": "group",
     "/v1/slaPolicies/{id}": "slaPolicy",
@@ -138,6 +154,12 @@ ID_OF = {
     "/v1/connections/{connection_id}/syncRuns": "connection",
     "/v1/connections/{connection_id}/deadLetters": "connection",
     "/v1/connections/{connection_id}/deadLetters/{id}:replay": "connection",
+    "/v1/automationRules/{id}": "automationRule",
+    "/v1/automationRules/{id}:enable": "automationRule",
+    "/v1/automationRules/{id}:disable": "automationRule",
+    "/v1/automationRules/{id}:test": "automationRule",
+    "/v1/automationRules/{rule_id}/executions": "automationRule",
+    "/v1/automationExecutions/{id}": "automationExecution",
 }
 # Minimal valid bodies for writes (anything else with a body gets {}).
 BODIES = {
@@ -164,8 +186,13 @@ BODIES = {
     ("POST", "/v1/segments/{id}:addMembers"): {"contactIds": ["INTRUDER"]},
     ("POST", "/v1/segments/{id}:removeMembers"): {"contactIds": ["INTRUDER"]},
     ("POST", "/v1/templates/{id}:preview"): {"contactId": "INTRUDER"},
+    ("PATCH", "/v1/campaigns/{id}"): {"name": "taken over"},
+    ("POST", "/v1/tracking/unsubscribes/{token}"): {"List-Unsubscribe": "One-Click"},
+    ("PATCH", "/v1/sequences/{id}"): {"name": "taken over"},
+    ("POST", "/v1/sequences/{sequence_id}/enrolments"): lambda ids: {"contactId": ids["contact"]},
     ("PATCH", "/v1/activities/{id}"): {"subject": "taken over"},
     ("PATCH", "/v1/webhooks/{id}"): {"description": "taken over"},
+    ("PATCH", "/v1/automationRules/{id}"): {"description": "taken over"},
     ("PATCH", "/v1/pipelines/{id}"): {"name": "taken over"},
     ("PATCH", "/v1/opportunities/{id}"): {"name": "taken over"},
     ("PATCH", "/v1/products/{id}"): {"name": "taken over"},
@@ -194,6 +221,16 @@ def tenant_a(suite, receiver) -> dict[str, str]:
     ids = {"key": api.session.headers["Authorization"].split(" ", 1)[1]}
     # Subscribed before the contact is made, so that the contact's event gives it a delivery.
     ids["webhook"] = made("/v1/webhooks", {"url": receiver.url, "eventTypes": ["contact.created"]})
+    # A rule the contact's creation runs (posting to the subscription), so it has an execution.
+    ids["automationRule"] = made(
+        "/v1/automationRules",
+        {
+            "displayName": "Tell the partner",
+            "eventType": "contact.created",
+            "condition": 'givenName = "Victim"',
+            "actions": [{"callWebhook": {"webhookId": ids["webhook"]}}],
+        },
+    )
     ids["contact"] = made("/v1/contacts", {"givenName": "Victim", "title": "original"})
     ids["account"] = made("/v1/accounts", {"name": "Victim Inc", "industry": "original"})
     ids["customFieldDefinition"] = made(
@@ -234,6 +271,10 @@ def tenant_a(suite, receiver) -> dict[str, str]:
     ids["scoringRule"] = made("/v1/scoringRules", {"attribute": "industry", "value": "saas", "points": 10})
     ids["segment"] = made("/v1/segments", {"name": "original", "kind": "STATIC"})
     ids["template"] = made("/v1/templates", {"name": "original", "subject": "Hi", "textBody": "Hello"})
+    ids["campaign"] = made(
+        "/v1/campaigns", {"name": "original", "segmentId": ids["segment"], "templateId": ids["template"]}
+    )
+    ids["sequence"] = made("/v1/sequences", {"name": "original", "steps": [{"email": {"templateId": ids["template"]}}]})
     ids["activity"] = made(
         "/v1/activities",
         {"kind": "NOTE", "subject": "original", "contactIds": [ids["contact"]], "accountIds": [ids["account"]]},
@@ -267,6 +308,10 @@ def tenant_a(suite, receiver) -> dict[str, str]:
         lambda: api.get(f"/v1/webhooks/{ids['webhook']}/deliveries").json()["deliveries"], 30, "the webhook delivery"
     )
     ids["webhookDelivery"] = deliveries[0]["id"]
+    executions = wait_until(
+        lambda: api.get("/v1/automationExecutions").json().get("executions"), 30, "the rule's execution"
+    )
+    ids["automationExecution"] = executions[0]["id"]
     return ids
 
 
@@ -302,6 +347,11 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
     assert contact.status_code == 200 and contact.json()["title"] == "original"
     assert owner.get(f"/v1/accounts/{tenant_a['account']}").json()["industry"] == "original"
     assert owner.get(f"/v1/segments/{tenant_a['segment']}").json()["name"] == "original"
+    campaign = owner.get(f"/v1/campaigns/{tenant_a['campaign']}").json()
+    assert (campaign["name"], campaign["status"]) == ("original", "DRAFT")
+    sequence = owner.get(f"/v1/sequences/{tenant_a['sequence']}").json()
+    assert (sequence["name"], sequence["state"]) == ("original", "DRAFT")
+    assert owner.get(f"/v1/sequences/{tenant_a['sequence']}/enrolments").json().get("enrolments", []) == []
     assert owner.get(f"/v1/audienceMembers/{tenant_a['contact']}/subscriptions").json().get("history", []) == []
     assert owner.get(f"/v1/customFieldDefinitions/{tenant_a['customFieldDefinition']}").json()["label"] == "original"
     assert owner.get(f"/v1/contacts/{tenant_a['contact2']}").json()["id"] == tenant_a["contact2"], "not merged"
@@ -334,6 +384,8 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
     assert quote["status"] == "DRAFT" and quote["currencyCode"] == "USD"
     assert owner.get(f"/v1/connections/{tenant_a['connection']}").status_code == 200
     assert owner.get(f"/v1/connections/{tenant_a['connection']}/syncRuns").json().get("syncRuns", []) == []
+    rule = owner.get(f"/v1/automationRules/{tenant_a['automationRule']}").json()
+    assert rule["state"] == "ENABLED" and rule.get("description", "") == ""
 
 
 def test_an_smtp_connection_made_over_rest_is_checked_for_real_and_never_shows_its_password(suite, tmp_path):

@@ -48,6 +48,9 @@ def test_malformed_json_unknown_fields_and_wrong_types_are_400_naming_the_field(
 def test_a_body_that_is_not_json_is_415(acme_api):
     response = acme_api.post("/v1/contacts", data="<contact/>", headers={"Content-Type": "application/xml"})
     assert_error_shape(response, 415, "INVALID_ARGUMENT")
+    # Form bodies are for public routes only (HTML forms, RFC 8058 one-click unsubscribes).
+    form = acme_api.post("/v1/contacts", data={"givenName": "Ada"})
+    assert_error_shape(form, 415, "INVALID_ARGUMENT")
 
 
 def test_unknown_routes_and_methods_answer_in_the_error_shape(partner, acme_api):

@@ -90,3 +90,27 @@ def test_a_key_revoked_through_one_gateway_is_refused_by_both_at_once(two_gatewa
     revoked = Api(two_gateways[1], tenant_admin).post(f"/v1/apiKeys/{key_id}:revoke", json={})
     assert revoked.status_code == 200, revoked.text
     assert [reader.get("/v1/contacts").status_code for reader in readers] == [401, 401]
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_anonymous_budget(partner, tenant_admin):
+    """With CRM_TRUSTED_PROXY_HOPS=1 the client's address comes from X-Forwarded-For, so one
+    flooding visitor does not lock out the others; without it the header is not believed."""
+    proxied = partner.start_gateway("proxied", {"CRM_TRUSTED_PROXY_HOPS": "1", "CRM_PUBLIC_RATE_LIMIT": "3/3600"})
+    direct = partner.start_gateway("direct", {"CRM_PUBLIC_RATE_LIMIT": "3/3600"})
+    try:
+        form = Api(proxied, tenant_admin).post("/v1/webForms", json={"name": "Proxied"}).json()
+        path = f"/v1/webForms/{form['publicKey']}:submit"
+
+        def submit(base: str, address: str) -> int:
+            answer = Api(base, None).post(
+                path, json={"fields": {"company": "Co"}}, headers={"X-Forwarded-For": address}
+            )
+            return answer.status_code
+
+        assert [submit(proxied, "203.0.113.7") for _ in range(4)] == [200, 200, 200, 429]
+        assert submit(proxied, "198.51.100.9") == 200  # another visitor behind the same proxy
+        # Not trusted: a caller changing the header is still the same address, and still limited.
+        assert [submit(direct, f"192.0.2.{n}") for n in range(4)] == [200, 200, 200, 429]
+    finally:
+        partner.stop("proxied")
+        partner.stop("direct")

@@ -48,3 +48,30 @@ def sales_deals(migrated):
     running, stop = run_sales(migrated("sales"), migrated("contacts"))
     yield running
     stop()
+
+
+@pytest.fixture(scope="module")
+def mail_certificate():
+    from tests.mailservers import self_signed
+
+    return self_signed()
+
+
+@pytest.fixture
+def smtp_server(mail_certificate, tmp_path):
+    """A real SMTP server (aiosmtpd: STARTTLS, AUTH) on loopback, keeping what it received."""
+    from tests.integration.marketing_helpers import start_smtp
+
+    server = start_smtp(mail_certificate, tmp_path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def integrations_smtp(migrated, smtp_server, mail_certificate):
+    """The integrations service (real gRPC) with tenant A's SMTP connection to `smtp_server`."""
+    from tests.integration.marketing_helpers import start_integrations_with_smtp
+
+    running = start_integrations_with_smtp(migrated("integrations"), smtp_server, mail_certificate)
+    yield running
+    running.stop()

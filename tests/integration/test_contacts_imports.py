@@ -18,9 +18,10 @@ from crmkit.events.relay import OutboxRelay
 from crmkit.grpcserver import start_server
 from crmkit.migrations import upgrade
 from crmkit.tokens import InternalTokens, Principal
-from services.contacts import import_store
+from services.contacts import dedup, dedup_store, import_store
 from services.contacts.accounts import AccountFields
 from services.contacts.custom_fields import DefinitionFields
+from services.contacts.dedup_store import ContactMatchKeyRow
 from services.contacts.exports import export_csv
 from services.contacts.imports import ImportJobs, ImportWorker
 from services.contacts.module import MIGRATIONS, build
@@ -431,3 +432,21 @@ def test_imports_keep_custom_field_definitions_account_links_and_free_text(servi
     assert ada.data.email == "ada@example.com" and ada.data.custom_fields == {"seats": 12}
     assert [a.account_id for a in ada.data.account_associations] == [acme.id]
     assert set(contacts_of(database)) == {"ada@example.com"}
+
+
+def test_a_large_batch_files_every_contacts_blocking_keys(service):
+    """A batch's keys go in at once (COPY on PostgreSQL): each contact is filed exactly under its keys."""
+    client, database = service
+    rows = "".join(f"Ada{i},Love{i},ada{i}@example.com,+1415555{i:04d},,,,\n" for i in range(120))
+    worker = ImportWorker(database, Outbox("contacts", OUTBOX), batch_rows=200)
+    job = client.import_csv(HEADER + rows, run=False)
+    worker.run_until_idle()
+    assert client.get(job.id).rows_created == 120
+    with database.transaction() as session:
+        filed: dict[str, set[str]] = {}
+        for key, contact_id in session.execute(sa.select(ContactMatchKeyRow.key, ContactMatchKeyRow.contact_id)):
+            filed.setdefault(contact_id, set()).add(key)
+        contacts = session.scalars(sa.select(ContactRow)).all()
+        expected = {row.id: dedup.blocking_keys(dedup_store.profile_of_row(row)) for row in contacts}
+    assert len(expected) == 120 and sum(len(keys) for keys in expected.values()) >= dedup_store.COPY_FROM
+    assert filed == expected

@@ -154,7 +154,9 @@ def test_find_duplicates_explains_each_candidate_and_stays_in_the_tenant(world):
     swapped = world.add(given_name="Johnson", family_name="Katherine", phone="+12025550100")
     world.add(given_name="Dorothy", family_name="Vaughan", email="dvaughan@nasa.gov")
     world.add(OTHER, given_name="Katherine", family_name="Johnson", email="k.johnson@nasa.gov")
-    found = world.merges.find_duplicates(ME, ada.id)
+    # A name alone (swapped has only a phone, ada only an email) is a hint below the default threshold.
+    assert [c.contact.id for c in world.merges.find_duplicates(ME, ada.id)] == [typo.id]
+    found = world.merges.find_duplicates(ME, ada.id, threshold=0.7)
     assert [c.contact.id for c in found] == [typo.id, swapped.id]
     assert {m.field: m.how for m in found[0].scored.matches} == {"email": "exact", "name": "similar"}
     assert {m.field: m.how for m in found[1].scored.matches} == {"name": "swapped"}
@@ -171,7 +173,7 @@ def test_a_scan_resumes_where_it_stopped_and_finds_what_one_pass_finds(world):
     for given, family, email in people:
         world.add(given_name=given, family_name=family, email=email)
     world.add(OTHER, given_name="Ada", family_name="Lovelace", email="ada@acme.io")
-    first = world.scans.create(ME, 0)
+    first = world.scans.create(ME, 0.7)  # the name-only pairs are hints below the default 0.8
     assert (first.state, first.phase, first.total_contacts) == ("RUNNING", "INDEXING", len(people))
     interrupted = merging.DuplicateScanner(world.database, contacts_per_batch=3, blocks_per_batch=4)
     for _ in range(5):
@@ -180,7 +182,7 @@ def test_a_scan_resumes_where_it_stopped_and_finds_what_one_pass_finds(world):
     resumed.run_until_idle()
     done = world.scans.get(ME, first.id)
     assert (done.state, done.phase) == ("SUCCEEDED", "DONE")
-    second = world.scans.create(ME, 0)
+    second = world.scans.create(ME, 0.7)
     merging.DuplicateScanner(world.database).run_until_idle()
 
     def names(scan_id):

@@ -24,7 +24,7 @@ from crmkit.tokens import Principal
 from services.integrations.module import build
 from services.integrations.store import OUTBOX, ConnectionRow
 from tests.integration.support_helpers import AGENT_A, TOKENS, as_, code_of, violations
-from tests.mailservers import Certificate, PrivateDovecot, SmtpServer, self_signed
+from tests.mailservers import Certificate, PrivateDovecot, SmtpServer, self_signed, smtp_connection
 
 ADMIN_A = Principal("TENANT_A", "apikey:ia", frozenset({"integrations:read", "integrations:write"}))
 ADMIN_B = Principal("TENANT_B", "apikey:ib", frozenset({"integrations:read", "integrations:write"}))
@@ -78,21 +78,6 @@ def integrations(migrated) -> Iterator[Integrations]:  # type: ignore[no-untyped
     running = Integrations(migrated("integrations"), new_key())
     yield running
     running.stop()
-
-
-def smtp_connection(smtp: SmtpServer, certificate: Certificate, password: str, purpose: str = "") -> Conn:
-    return Conn(
-        type=Conn.SMTP,
-        display_name="Outbound mail",
-        host="localhost",
-        port=smtp.port,
-        security=Conn.STARTTLS,
-        username=smtp.username,
-        password=password,
-        from_address="help@acme.example.com",
-        purpose=purpose,
-        ca_certificate=certificate.cert_pem,
-    )
 
 
 def test_smtp_connection_is_checked_and_sends_once_per_key_and_its_secret_never_shows(

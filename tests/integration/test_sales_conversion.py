@@ -73,6 +73,15 @@ def test_a_qualified_lead_becomes_a_contact_once_and_a_retry_answers_the_same(le
     assert got.contact_id == first.contact_id and any(h.kind == "converted" for h in got.history)
 
 
+def test_a_lead_with_a_contacts_further_address_is_converted_into_that_contact(leads, contacts_service):
+    stub = contacts_service.stub(contacts_pb2_grpc.ContactsServiceStub)
+    person = contacts_pb2.Contact(given_name="Grace", email="grace@navy.example", additional_emails=["g@hop.example"])
+    grace = stub.CreateContact(contacts_pb2.CreateContactRequest(contact=person), metadata=as_(MANAGER_A))
+    lead = qualified(leads, given_name="Grace", email="G@Hop.example")
+    converted = convert(leads, lead.id)
+    assert (converted.contact_id, converted.contact_reused) == (grace.id, True)
+
+
 def test_a_conversion_that_fails_half_way_resumes_without_duplicates(sales, contacts_service, leads):
     lead = qualified(leads, given_name="Grace", email="grace@navy.example", company="Navy")
     calls: list[str] = []

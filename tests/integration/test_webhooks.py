@@ -8,14 +8,18 @@ import grpc
 import pytest
 import sqlalchemy as sa
 from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
+from crm.events.v1.envelope_pb2 import Envelope
 from crm.integrations.v1 import webhooks_pb2 as pb
 from crm.integrations.v1 import webhooks_pb2_grpc
+from crm.sales.v1 import events_pb2 as sales_events
 from prometheus_client import REGISTRY
 
 from crmkit.config import Settings
 from crmkit.events.rabbitmq import RabbitBus
 from crmkit.events.relay import OutboxRelay
+from crmkit.events.transport import OutgoingMessage
 from crmkit.grpcserver import start_server
+from crmkit.ids import new_id
 from crmkit.tokens import Principal
 from services.contacts.module import build as build_contacts
 from services.contacts.store import OUTBOX as CONTACTS_OUTBOX
@@ -254,7 +258,17 @@ def test_event_types_need_the_scope_to_read_what_they_carry(service, receiver):
     assert violations(lambda: service.create(receiver.url, ["contact.*", "ticket.*"], CONTACTS_ONLY_A)) == {
         "event_types[1]"
     }
-    assert violations(lambda: service.create(receiver.url, ["*"], CONTACTS_ONLY_A)) == {"event_types[0]"}
+    # `*` is everything its creator may read: a contacts-only subscriber gets contact events, never
+    # tickets or deals, even though `*` matches them.
+    star = service.create(receiver.url, ["*"], CONTACTS_ONLY_A)
+    won = sales_events.OpportunityWon(opportunity=sales_events.OpportunitySnapshot(id="O1", name="Deal"))
+    envelope = Envelope(id=new_id(), type=won.DESCRIPTOR.full_name, source="sales", tenant="TENANT_A", subject="O1")
+    envelope.data = won.SerializeToString()
+    envelope.time.GetCurrentTime()
+    service.publisher.publish([OutgoingMessage(envelope.id, envelope.type, envelope.SerializeToString())])
+    service.publish_contact("TENANT_A", "C1")
+    wait_until(lambda: service.consumed() == 2, what="the deal and the contact event")
+    assert [d.event_type for d in service.deliveries(star.id)] == ["contact.created"]
 
 
 def test_another_tenants_subscriptions_and_events_stay_apart(service, receiver):
@@ -273,8 +287,6 @@ def test_another_tenants_subscriptions_and_events_stay_apart(service, receiver):
 
 
 def test_subscriptions_fan_out_and_deliveries_work_on_sqlite_too(tmp_path, receiver):
-    from crm.events.v1.envelope_pb2 import Envelope
-
     from crmkit.migrations import upgrade
     from services.integrations.module import MIGRATIONS
     from services.integrations.webhooks.events import CONSUMER

@@ -54,11 +54,42 @@ def test_strangers_sharing_a_family_name_and_a_role_mailbox_are_not_duplicates()
     assert how(scored)["phone"] == "different"
 
 
-def test_a_name_alone_is_weaker_evidence_than_a_name_with_an_email():
+def test_a_name_alone_is_a_hint_below_the_default_threshold_a_name_with_an_email_a_duplicate():
     named = dedup.score(Profile("A", "Ada", "Lovelace"), Profile("B", "Ada", "Lovelace"))
     emailed = dedup.score(Profile("A", "Ada", "Lovelace", "ada@x.io"), Profile("B", "Ada", "Lovelace", "ada@x.io"))
     half = dedup.score(Profile("A", "", "Lovelace"), Profile("B", "", "Lovelace", "ada@x.io"))
-    assert half.score < dedup.DEFAULT_THRESHOLD <= named.score < emailed.score == 1.0
+    assert half.score < named.score < dedup.DEFAULT_THRESHOLD < emailed.score == 1.0
+    assert how(named) == {"name": "exact"}
+
+
+def test_the_same_mailbox_name_elsewhere_counts_only_when_it_says_more_than_the_name():
+    spelt = dedup.score(
+        Profile("A", "Janet", "Powell", "janetpowell@yahoo.com"),
+        Profile("B", "Janet", "Powell", "janet.powell@acme.io"),
+    )
+    numbered = dedup.score(
+        Profile("A", "Janet", "Powell", "jpowell58@yahoo.com"), Profile("B", "Janet", "Powell", "jpowell58@acme.io")
+    )
+    assert {m.field: (m.how, m.similarity) for m in spelt.matches}["email"] == ("similar", dedup.NAME_SPELT_MAILBOX)
+    assert spelt.score < dedup.DEFAULT_THRESHOLD <= numbered.score
+    # Mailboxes that differ only as their owners' names do are not a typo of one address.
+    mirrored = dedup.score(
+        Profile("A", "Ursula", "Rossi", "ursularossi@acme.io"), Profile("B", "Ursula", "Ross", "ursulaross@acme.io")
+    )
+    assert mirrored.score < dedup.DEFAULT_THRESHOLD
+
+
+def test_short_name_parts_with_a_typo_still_look_alike_next_to_one_mailbox():
+    scored = dedup.score(
+        Profile("A", "Mosquera", "Ry", "ruy.mosquera20@acme.io"),
+        Profile("B", "Ruy", "Mosquera", "ruy.mosquera20@acme.io"),
+    )
+    assert how(scored) == {"email": "exact", "name": "swapped"}
+    assert scored.score >= dedup.DEFAULT_THRESHOLD
+    partial = dedup.score(
+        Profile("A", "Lr Goff", "", "plegoff@acme.io"), Profile("B", "Paige", "Le Goff", "plegoff@acme.io")
+    )
+    assert partial.score >= dedup.DEFAULT_THRESHOLD
 
 
 def test_numbered_mailboxes_of_two_people_do_not_count_as_one():

@@ -107,8 +107,26 @@ def test_a_server_streaming_method_is_a_streamed_route_of_its_declared_media_typ
     from gateway import openapi
 
     streamed = [r for r in discover() if r.streaming]
-    assert [(r.http_method, r.template, r.stream_content_type) for r in streamed] == [
-        ("GET", "/v1/contacts:export", "text/csv")
+    assert sorted((r.http_method, r.template, r.stream_content_type) for r in streamed) == [
+        ("GET", "/v1/contacts:export", "text/csv"),
+        ("GET", "/v1/tracking/opens/{token}", "image/gif"),
+        ("GET", "/v1/tracking/unsubscribes/{token}", "text/html"),
     ]
     operation = openapi.document(discover())["paths"]["/v1/contacts:export"]["get"]
     assert list(operation["responses"]["200"]["content"]) == ["text/csv"]
+
+
+def test_a_method_answering_a_redirect_is_a_302_route_and_public_bodies_also_take_forms():
+    from gateway import openapi
+
+    [click] = [r for r in discover() if r.redirects]
+    assert (click.http_method, click.template, click.public) == ("GET", "/v1/tracking/clicks/{token}", True)
+    document = openapi.document(discover())
+    responses = document["paths"]["/v1/tracking/clicks/{token}"]["get"]["responses"]
+    assert "200" not in responses and "Location" in responses["302"]["headers"]
+    unsubscribe = document["paths"]["/v1/tracking/unsubscribes/{token}"]["post"]["requestBody"]["content"]
+    assert set(unsubscribe) == {"application/json", "application/x-www-form-urlencoded"}
+    request = build_request(
+        route("Unsubscribe"), {"p0": "t"}, {}, {"List-Unsubscribe": "One-Click"}
+    )  # a field with an explicit json_name is known by it
+    assert request.list_unsubscribe == "One-Click"

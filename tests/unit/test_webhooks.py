@@ -8,8 +8,9 @@ import ipaddress
 import json
 
 import pytest
-from crm.contacts.v1 import contacts_pb2
+from crm.contacts.v1 import accounts_pb2, contacts_pb2
 from crm.contacts.v1 import events_pb2 as contact_events
+from crm.sales.v1 import events_pb2 as sales_events
 from crm.support.v1 import events_pb2 as support_events
 from crm.support.v1 import tickets_pb2
 
@@ -242,7 +243,7 @@ def test_payloads_are_camel_case_json_in_an_envelope():
 
 def test_every_event_type_has_a_read_scope():
     assert all(catalog.scopes_for(name) for name in catalog.EVENT_TYPES)
-    assert catalog.scopes_for("*") == {"contacts:read", "support:read"}
+    assert catalog.scopes_for("*") == set()  # everything the creator may read (fan-out filters)
 
 
 def test_the_secret_box_seals_and_rotates_keys():
@@ -265,3 +266,18 @@ def test_webhook_settings_are_read_from_the_environment():
     assert not Settings.from_env({}).webhooks_allow_loopback
     with pytest.raises(ConfigError, match="CRM_WEBHOOKS_ALLOW_LOOPBACK"):
         Settings.from_env({"CRM_WEBHOOKS_ALLOW_LOOPBACK": "maybe"})
+
+
+def test_sales_and_account_events_are_public_and_need_the_owning_services_read_scope():
+    won = sales_events.OpportunityWon(
+        opportunity=sales_events.OpportunitySnapshot(id="O1", name="Big deal", stage_category="won"), reason="price"
+    )
+    [public] = catalog.public_events(won)
+    assert (public.type, public.data["opportunity"]["id"], public.data["reason"]) == ("opportunity.won", "O1", "price")
+    created = contact_events.AccountCreated(account=accounts_pb2.Account(id="A1", name="Acme"))
+    assert [(e.type, e.data["name"]) for e in catalog.public_events(created)] == [("account.created", "Acme")]
+    assert catalog.scopes_for("opportunity.*") == {"sales:read"} and catalog.scopes_for("lead.created") == {
+        "sales:read"
+    }
+    assert catalog.scopes_for("account.updated") == {"contacts:read"}
+    assert {"opportunity.won", "lead.converted", "quote.accepted", "contact.merged"} <= set(catalog.EVENT_TYPES)

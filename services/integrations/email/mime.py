@@ -158,16 +158,29 @@ def _ids(value: str | None) -> tuple[str, ...]:
     return tuple(MESSAGE_ID.findall(value or "")) or ((bare_id(value),) if value and bare_id(value) else ())
 
 
-def parse(raw: bytes, now: dt.datetime) -> Incoming:
+def message_of(raw: bytes) -> EmailMessage:
     message = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def message_id_of(message: EmailMessage, raw: bytes) -> str:
+    """The Message-ID without brackets; without one, a stable id from the content (so a re-capture
+    still deduplicates)."""
+    message_id = (_ids(str(message.get("Message-ID", ""))) or ("",))[0]
+    return message_id or hashlib.sha256(raw).hexdigest()[:40] + "@no-message-id.invalid"
+
+
+def parse(raw: bytes, now: dt.datetime) -> Incoming:
+    return incoming(message_of(raw), raw, now)
+
+
+def incoming(message: EmailMessage, raw: bytes, now: dt.datetime) -> Incoming:
     senders = getaddresses([str(message.get("From", ""))])
     name, address = senders[0] if senders else ("", "")
     if "@" not in address:
         raise Unreadable("the message has no From address")
-    message_id = (_ids(str(message.get("Message-ID", ""))) or ("",))[0]
-    if not message_id:
-        # No Message-ID: a stable one from the content, so a re-capture still deduplicates.
-        message_id = hashlib.sha256(raw).hexdigest()[:40] + "@no-message-id.invalid"
+    message_id = message_id_of(message, raw)
     body = message.get_body(preferencelist=("plain", "html"))
     text = ""
     if body is not None:
@@ -195,4 +208,14 @@ def parse(raw: bytes, now: dt.datetime) -> Incoming:
     )
 
 
-__all__ = ["Incoming", "Outgoing", "Unreadable", "compose", "parse", "validate"]
+__all__ = [
+    "Incoming",
+    "Outgoing",
+    "Unreadable",
+    "compose",
+    "incoming",
+    "message_id_of",
+    "message_of",
+    "parse",
+    "validate",
+]

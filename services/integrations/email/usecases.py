@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import smtplib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
@@ -36,7 +37,7 @@ from services.integrations.connections import (
     put_cursor,
 )
 from services.integrations.connectors import Step, StreamSpec
-from services.integrations.email import mime, protocols
+from services.integrations.email import mime, protocols, reports
 from services.integrations.store import INBOX, EmailDeliveryRow
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,63 @@ def _stamp(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
     stamp = timestamp_pb2.Timestamp()
     stamp.FromDatetime(value)
     return stamp
+
+
+def report_events(
+    connection_id: str, report: reports.Report, now: timestamp_pb2.Timestamp | None
+) -> list[events_pb2.EmailBounceReceived | events_pb2.EmailComplaintReceived]:
+    """What a captured report says, as events (a delivery report: one per recipient that bounced)."""
+    if isinstance(report, reports.FeedbackReport):
+        complaint = events_pb2.EmailComplaintReceived(
+            connection_id=connection_id,
+            original_message_id=report.original_message_id,
+            recipient=report.recipient,
+            feedback_type=report.feedback_type,
+            report_id=report.report_id,
+            occur_time=now,
+        )
+        return [complaint]
+    return [
+        events_pb2.EmailBounceReceived(
+            connection_id=connection_id,
+            original_message_id=report.original_message_id,
+            recipient=b.recipient,
+            status=b.status,
+            action=b.action,
+            diagnostic=b.diagnostic,
+            permanent=b.permanent,
+            source="dsn",
+            report_id=report.report_id,
+            occur_time=now,
+        )
+        for b in report.bounces
+    ]
+
+
+def refusal_events(
+    row: EmailDeliveryRow, refused: Mapping[str, tuple[int, bytes | str]], now: dt.datetime
+) -> list[events_pb2.EmailBounceReceived]:
+    """Recipients the SMTP server refused while we sent (smtplib's refused map): a 5xx reply is a
+    hard bounce, a 4xx a soft one."""
+    found = []
+    for address, (code, text) in sorted(refused.items()):
+        diagnostic = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+        found.append(
+            events_pb2.EmailBounceReceived(
+                connection_id=row.connection_id,
+                original_message_id=row.message_id,
+                recipient=address.strip().lower(),
+                status=str(code),
+                action="failed",
+                diagnostic=f"smtp; {code} {diagnostic}"[: reports.MAX_DIAGNOSTIC],
+                permanent=500 <= int(code) < 600,
+                source="smtp",
+                report_id=row.id,
+                delivery_id=row.id,
+                occur_time=_stamp(now),
+            )
+        )
+    return found
 
 
 @dataclass(frozen=True)
@@ -211,12 +269,20 @@ class Emails:
             credentials = self.connections.credentials(tenant_id, connection_id)
             with protocols.smtp_session(credentials) as client:
                 refused = client.sendmail(sender, recipients, raw)
+        except smtplib.SMTPRecipientsRefused as exc:  # every recipient refused: each one bounced
+            refused = exc.recipients
+            failure = f"{type(exc).__name__}: {exc}"[:2000]
         except Exception as exc:  # recorded on the delivery: the server's answer, never the password
             failure = f"{type(exc).__name__}: {exc}"[:2000]
         with self.database.transaction() as session:
             row = session.get(EmailDeliveryRow, delivery_id)
             assert row is not None
             now = self.clock()
+            # The message was handed over (or refused for good): nothing reads it again, so it is not
+            # kept (data minimisation; the delivery's addresses, subject and status stay: ADR 65).
+            row.raw = b""
+            bounces = refusal_events(row, refused, now)
+            self.outbox.add_all(session, [(e, row.tenant_id, row.id) for e in bounces])
             if failure:
                 row.status, row.error = "FAILED", failure
                 log.warning("email delivery %s failed: %s", delivery_id, failure.split(":")[0])
@@ -311,12 +377,10 @@ class Capture:
         connection = credentials.connection
         try:
             with session.begin_nested():
-                incoming = mime.parse(raw, self.clock())
-                if claim_external_id(
-                    session, connection.tenant_id, connection.id, EMAIL_OBJECT, incoming.message_id, new_id()
-                ):
+                read = self._read(raw)
+                if claim_external_id(session, connection.tenant_id, connection.id, EMAIL_OBJECT, read[0], new_id()):
                     return "skipped"
-                self._emit(session, credentials, incoming)
+                self._emit(session, credentials, read[1])
         except Exception as exc:  # a message we cannot read must not stop the mailbox
             log.warning("connection %s: message at %s dead-lettered: %s", connection.id, where, type(exc).__name__)
             add_dead_letter(
@@ -331,8 +395,22 @@ class Capture:
             return "failed"
         return "created"
 
-    def _emit(self, session: Session, credentials: Credentials, incoming: mime.Incoming) -> None:
+    def _read(self, raw: bytes) -> tuple[str, mime.Incoming | reports.Report]:
+        """The message's id and what it is: a bounce or complaint report (never an inbound email:
+        no ticket, no timeline entry), or ordinary mail."""
+        message = mime.message_of(raw)
+        message_id = mime.message_id_of(message, raw)
+        report = reports.read(message, message_id)
+        return message_id, report if report is not None else mime.incoming(message, raw, self.clock())
+
+    def _emit(self, session: Session, credentials: Credentials, read: mime.Incoming | reports.Report) -> None:
         connection = credentials.connection
+        if not isinstance(read, mime.Incoming):
+            now = _stamp(self.clock())
+            events = report_events(connection.id, read, now)
+            self.outbox.add_all(session, [(e, connection.tenant_id, connection.id) for e in events])
+            return
+        incoming = read
         event = events_pb2.InboundEmailReceived(
             connection_id=connection.id,
             message_id=incoming.message_id,
@@ -352,12 +430,10 @@ class Capture:
 
     def replay(self, session: Session, credentials: Credentials, letter: DeadLetter) -> None:
         """Process a dead-lettered message again (raises while it still cannot be read)."""
-        incoming = mime.parse(letter.payload, self.clock())
+        message_id, read = self._read(letter.payload)
         connection = credentials.connection
-        if not claim_external_id(
-            session, connection.tenant_id, connection.id, EMAIL_OBJECT, incoming.message_id, new_id()
-        ):
-            self._emit(session, credentials, incoming)
+        if not claim_external_id(session, connection.tenant_id, connection.id, EMAIL_OBJECT, message_id, new_id()):
+            self._emit(session, credentials, read)
 
 
 class SmtpConnector:

@@ -43,6 +43,9 @@ class Webhook:
     failing_since: dt.datetime | None
     create_time: dt.datetime
     update_time: dt.datetime
+    # The read scopes its creator (or last editor) held: events about anything else never reach it,
+    # even through `*` or a family the catalogue gains later (ADR 70).
+    read_scopes: tuple[str, ...] = ()
 
     @property
     def etag(self) -> str:

@@ -16,7 +16,7 @@ from services.integrations.webhooks.sender import Sender
 from services.integrations.webhooks.usecases import DeliveryWorker, Webhooks
 
 
-def add_webhooks(module: ServiceModule, settings: Settings) -> None:
+def add_webhooks(module: ServiceModule, settings: Settings) -> DeliveryWorker:
     database = module.database
     box = LazySecretBox(database, settings.secret_keys)
     sender = Sender(settings.webhooks_timeout_seconds, settings.webhooks_allow_loopback)
@@ -33,3 +33,4 @@ def add_webhooks(module: ServiceModule, settings: Settings) -> None:
     module.grpc_services.append(webhooks_pb2.DESCRIPTOR.services_by_name["WebhooksService"].full_name)
     module.consumers.append(webhook_fan_out(database, worker))
     module.workers.append(("webhook-deliveries", worker.run))
+    return worker

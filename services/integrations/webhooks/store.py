@@ -33,6 +33,7 @@ class WebhookRow(Base):
     failing_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     update_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    read_scopes: Mapped[list[str]] = mapped_column(JSONType, server_default="[]")
 
 
 class DeliveryRow(Base):
@@ -118,10 +119,12 @@ def _webhook(row: WebhookRow) -> Webhook:
         failing_since=row.failing_since,
         create_time=row.create_time,
         update_time=row.update_time,
+        read_scopes=tuple(row.read_scopes or ()),
     )
 
 
 def _write(row: WebhookRow, webhook: Webhook) -> None:
+    row.read_scopes = list(webhook.read_scopes)
     row.url, row.event_types, row.description = (
         webhook.data.url,
         list(webhook.data.event_types),
@@ -233,6 +236,19 @@ def add_delivery(session: Session, delivery: Delivery) -> None:
             update_time=delivery.update_time,
         )
     )
+
+
+def add_delivery_once(session: Session, delivery: Delivery) -> bool:
+    """Add the delivery unless the subscription has one with its message id: whether it was new
+    (an automation rule's webhook action, run again after a crash, sends nothing twice)."""
+    exists = sa.select(DeliveryRow.id).where(
+        DeliveryRow.webhook_id == delivery.webhook_id, DeliveryRow.message_id == delivery.message_id
+    )
+    if session.execute(exists).first() is not None:
+        return False
+    add_delivery(session, delivery)
+    session.flush()
+    return True
 
 
 def _attempts(session: Session, delivery_ids: list[str], per_delivery: int = 20) -> dict[str, tuple[Attempt, ...]]:

@@ -67,7 +67,9 @@ class Webhooks:
         """The new subscription and its secret (shown this once)."""
         cleaned = self._validated(principal, fields)
         now = self.clock()
-        webhook = Webhook(new_id(), principal.tenant_id, cleaned, rules.ACTIVE, "", None, None, 0, None, now, now)
+        webhook = Webhook(
+            new_id(), principal.tenant_id, cleaned, rules.ACTIVE, "", None, None, 0, None, now, now, _granted(principal)
+        )
         secret = signing.new_secret()
         with self.database.transaction() as session:
             store.add_webhook(session, webhook, self.box.seal(secret))
@@ -99,7 +101,7 @@ class Webhooks:
             merged, changed = apply_mask(current.data, patch, mask, lambda f: self._validated(principal, f))
             if not changed:
                 return current
-            updated = replace(current, data=merged, update_time=self.clock())
+            updated = replace(current, data=merged, update_time=self.clock(), read_scopes=_granted(principal))
             store.save_webhook(session, updated)
             return updated
 
@@ -167,6 +169,11 @@ class Webhooks:
         return replayed
 
 
+def _granted(principal: Principal) -> tuple[str, ...]:
+    """The catalogue's read scopes this caller holds: what its subscription may ever receive."""
+    return tuple(sorted(s for s in set(catalog.READ_SCOPES.values()) if principal.has_scope(s)))
+
+
 def fan_out(session: Session, envelope: Envelope, message: Message, now: dt.datetime) -> int:
     """One delivery per matching active subscription of the event's tenant, in the consumer's
     transaction (its inbox makes a redelivered event add nothing). The number written."""
@@ -179,8 +186,9 @@ def fan_out(session: Session, envelope: Envelope, message: Message, now: dt.date
     for index, public in enumerate(events):
         message_id = f"msg_{envelope.id}" + (f"_{index}" if index else "")
         payload = catalog.body(message_id, public, envelope.tenant, time).decode()
+        scope = catalog.scope_of(public.type)
         for webhook in webhooks:
-            if not rules.matches(webhook.data.event_types, public.type):
+            if not rules.matches(webhook.data.event_types, public.type) or scope not in webhook.read_scopes:
                 continue
             store.add_delivery(
                 session,

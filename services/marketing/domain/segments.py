@@ -6,12 +6,14 @@ Pure Python, no I/O. A rule is JSON:
     {"field": "customFields.plan", "operator": "in", "value": ["pro", "team"]}
     {"engagement": "clicked", "withinDays": 30}            # any campaign
     {"engagement": "opened", "campaignId": "C1", "withinDays": 7}
+A sequence's condition step may also name one of its earlier email steps (`parse(..., steps=...)`):
+    {"engagement": "opened", "step": 1}                    # that step's message; withinDays optional
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,8 +55,10 @@ class FieldCondition:
 @dataclass(frozen=True)
 class EngagementCondition:
     kind: str
-    within_days: int
+    within_days: int  # 0: any time (only with a step)
     campaign_id: str = ""
+    # A sequence's email step (1-based) whose message the engagement must be about; 0: any message.
+    step: int = 0
 
 
 Rule = All | AnyOf | Not | FieldCondition | EngagementCondition
@@ -67,14 +71,16 @@ class Engagement:
     kind: str
     campaign_id: str
     occur_time: dt.datetime
+    message_id: str = ""
 
 
-def parse(tree: Any, path: str = "rules") -> Rule:
+def parse(tree: Any, path: str = "rules", *, steps: Collection[int] | None = None) -> Rule:
     """The rule tree as typed nodes; every problem is reported at once, named by its path
-    (`rules.all[2].field`)."""
+    (`rules.all[2].field`). `steps`: the email steps an engagement condition may name (a sequence's
+    condition step); None where rules are not about a sequence (segments)."""
     check = Validator()
     counter = [0]
-    rule = _parse(tree, path, check, 0, counter)
+    rule = _parse(tree, path, check, 0, counter, steps)
     if counter[0] > MAX_NODES:
         check.add(path, f"at most {MAX_NODES} rules in one tree")
     check.raise_if_any()
@@ -82,7 +88,9 @@ def parse(tree: Any, path: str = "rules") -> Rule:
     return rule
 
 
-def _parse(node: Any, path: str, check: Validator, depth: int, counter: list[int]) -> Rule | None:
+def _parse(
+    node: Any, path: str, check: Validator, depth: int, counter: list[int], steps: Collection[int] | None
+) -> Rule | None:
     counter[0] += 1
     if depth > MAX_DEPTH:
         check.add(path, f"nested deeper than {MAX_DEPTH} levels")
@@ -99,15 +107,17 @@ def _parse(node: Any, path: str, check: Validator, depth: int, counter: list[int
             if not isinstance(items, list) or not items:
                 check.add(f"{path}.{group}", "must be a non-empty list of rules")
                 return None
-            parsed = [_parse(item, f"{path}.{group}[{i}]", check, depth + 1, counter) for i, item in enumerate(items)]
+            parsed = [
+                _parse(item, f"{path}.{group}[{i}]", check, depth + 1, counter, steps) for i, item in enumerate(items)
+            ]
             return make(tuple(r for r in parsed if r is not None))
     if "not" in keys:
         if keys != {"not"}:
             check.add(path, "a 'not' rule has no other keys")
-        inner = _parse(node["not"], f"{path}.not", check, depth + 1, counter)
+        inner = _parse(node["not"], f"{path}.not", check, depth + 1, counter, steps)
         return None if inner is None else Not(inner)
     if "engagement" in keys:
-        return _engagement(node, path, check)
+        return _engagement(node, path, check, steps)
     if "field" in keys:
         return _condition(node, path, check)
     check.add(path, "must have one of: all, any, not, field, engagement")
@@ -150,24 +160,36 @@ def _condition(node: dict[str, Any], path: str, check: Validator) -> FieldCondit
     return FieldCondition(name, operator, value) if ok else None  # type: ignore[arg-type]
 
 
-def _engagement(node: dict[str, Any], path: str, check: Validator) -> EngagementCondition | None:
-    unknown = set(node) - {"engagement", "withinDays", "campaignId"}
+def _engagement(
+    node: dict[str, Any], path: str, check: Validator, steps: Collection[int] | None
+) -> EngagementCondition | None:
+    allowed = {"engagement", "withinDays", "campaignId"} | ({"step"} if steps is not None else set())
+    unknown = set(node) - allowed
     if unknown:
         check.add(path, f"unknown keys: {', '.join(sorted(unknown))}")
     kind, days, campaign = node.get("engagement"), node.get("withinDays"), node.get("campaignId", "")
+    step = _whole(node.get("step", 0)) if steps is not None else 0
     ok = True
     if kind not in ENGAGEMENTS:
         check.add(f"{path}.engagement", f"must be one of {', '.join(ENGAGEMENTS)}")
         ok = False
-    if isinstance(days, float) and days.is_integer():
-        days = int(days)  # JSON numbers arrive as floats through a Struct
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_WITHIN_DAYS:
+    if steps is not None and step != 0 and (isinstance(step, bool) or not isinstance(step, int) or step not in steps):
+        check.add(f"{path}.step", "must be the number of an earlier email step of this sequence")
+        ok = False
+    days = _whole(days)  # JSON numbers arrive as floats through a Struct
+    if step and days is None:
+        days = 0  # a step's message: any time since it was sent
+    elif isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_WITHIN_DAYS:
         check.add(f"{path}.withinDays", f"must be a whole number of days from 1 to {MAX_WITHIN_DAYS}")
         ok = False
     if not isinstance(campaign, str) or len(campaign) > 64:
         check.add(f"{path}.campaignId", "must be a campaign id")
         ok = False
-    return EngagementCondition(kind, days, campaign) if ok else None  # type: ignore[arg-type]
+    return EngagementCondition(kind, days, campaign, step) if ok else None  # type: ignore[arg-type]
+
+
+def _whole(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _scalar(value: Any) -> bool:
@@ -184,26 +206,40 @@ def uses_engagement(rule: Rule) -> bool:
     return False
 
 
-def matches(rule: Rule, member: AudienceMember, engagements: Sequence[Engagement], now: dt.datetime) -> bool:
-    """Whether the contact belongs to the segment. A deleted contact belongs to none."""
+def matches(
+    rule: Rule,
+    member: AudienceMember,
+    engagements: Sequence[Engagement],
+    now: dt.datetime,
+    step_messages: Mapping[int, str] | None = None,
+) -> bool:
+    """Whether the contact belongs to the segment (or passes a sequence's condition: then
+    `step_messages` maps the email steps run so far to their message ids). A deleted contact
+    belongs to none."""
     if member.deleted:
         return False
-    return _matches(rule, member, engagements, now)
+    return _matches(rule, member, engagements, now, step_messages or {})
 
 
-def _matches(rule: Rule, member: AudienceMember, engagements: Sequence[Engagement], now: dt.datetime) -> bool:
+def _matches(
+    rule: Rule, member: AudienceMember, engagements: Sequence[Engagement], now: dt.datetime, steps: Mapping[int, str]
+) -> bool:
     if isinstance(rule, All):
-        return all(_matches(r, member, engagements, now) for r in rule.rules)
+        return all(_matches(r, member, engagements, now, steps) for r in rule.rules)
     if isinstance(rule, AnyOf):
-        return any(_matches(r, member, engagements, now) for r in rule.rules)
+        return any(_matches(r, member, engagements, now, steps) for r in rule.rules)
     if isinstance(rule, Not):
-        return not _matches(rule.rule, member, engagements, now)
+        return not _matches(rule.rule, member, engagements, now, steps)
     if isinstance(rule, EngagementCondition):
-        since = now - dt.timedelta(days=rule.within_days)
+        since = now - dt.timedelta(days=rule.within_days) if rule.within_days else None
+        message = steps.get(rule.step, "") if rule.step else None
+        if message == "":
+            return False  # the step sent nothing to engage with
         return any(
             e.kind == rule.kind
-            and e.occur_time >= since
+            and (since is None or e.occur_time >= since)
             and (not rule.campaign_id or e.campaign_id == rule.campaign_id)
+            and (message is None or e.message_id == message)
             for e in engagements
         )
     return _field(rule, _value_of(member, rule.field))

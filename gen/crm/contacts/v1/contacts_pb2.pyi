@@ -17,7 +17,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Contact(_message.Message):
-    __slots__ = ("id", "given_name", "family_name", "email", "phone", "title", "account_ids", "owner_id", "lifecycle_stage", "tags", "custom_fields", "create_time", "update_time", "etag", "account_associations", "external_id")
+    __slots__ = ("id", "given_name", "family_name", "email", "phone", "title", "account_ids", "owner_id", "lifecycle_stage", "tags", "custom_fields", "create_time", "update_time", "etag", "account_associations", "external_id", "additional_emails", "additional_phones")
     class LifecycleStage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         LIFECYCLE_STAGE_UNSPECIFIED: _ClassVar[Contact.LifecycleStage]
@@ -54,6 +54,8 @@ class Contact(_message.Message):
     ETAG_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ASSOCIATIONS_FIELD_NUMBER: _ClassVar[int]
     EXTERNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDITIONAL_EMAILS_FIELD_NUMBER: _ClassVar[int]
+    ADDITIONAL_PHONES_FIELD_NUMBER: _ClassVar[int]
     id: str
     given_name: str
     family_name: str
@@ -70,7 +72,9 @@ class Contact(_message.Message):
     etag: str
     account_associations: _containers.RepeatedCompositeFieldContainer[AccountAssociation]
     external_id: str
-    def __init__(self, id: _Optional[str] = ..., given_name: _Optional[str] = ..., family_name: _Optional[str] = ..., email: _Optional[str] = ..., phone: _Optional[str] = ..., title: _Optional[str] = ..., account_ids: _Optional[_Iterable[str]] = ..., owner_id: _Optional[str] = ..., lifecycle_stage: _Optional[_Union[Contact.LifecycleStage, str]] = ..., tags: _Optional[_Iterable[str]] = ..., custom_fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., account_associations: _Optional[_Iterable[_Union[AccountAssociation, _Mapping]]] = ..., external_id: _Optional[str] = ...) -> None: ...
+    additional_emails: _containers.RepeatedScalarFieldContainer[str]
+    additional_phones: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., given_name: _Optional[str] = ..., family_name: _Optional[str] = ..., email: _Optional[str] = ..., phone: _Optional[str] = ..., title: _Optional[str] = ..., account_ids: _Optional[_Iterable[str]] = ..., owner_id: _Optional[str] = ..., lifecycle_stage: _Optional[_Union[Contact.LifecycleStage, str]] = ..., tags: _Optional[_Iterable[str]] = ..., custom_fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., account_associations: _Optional[_Iterable[_Union[AccountAssociation, _Mapping]]] = ..., external_id: _Optional[str] = ..., additional_emails: _Optional[_Iterable[str]] = ..., additional_phones: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AccountAssociation(_message.Message):
     __slots__ = ("account_id", "label", "primary")

@@ -112,3 +112,45 @@ class OutboundEmailSent(_message.Message):
     cc_addresses: _containers.RepeatedScalarFieldContainer[str]
     in_reply_to: str
     def __init__(self, delivery_id: _Optional[str] = ..., message_id: _Optional[str] = ..., to_addresses: _Optional[_Iterable[str]] = ..., subject: _Optional[str] = ..., origin: _Optional[str] = ..., origin_ref: _Optional[str] = ..., sent_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., connection_id: _Optional[str] = ..., cc_addresses: _Optional[_Iterable[str]] = ..., in_reply_to: _Optional[str] = ...) -> None: ...
+
+class EmailBounceReceived(_message.Message):
+    __slots__ = ("connection_id", "original_message_id", "recipient", "status", "action", "diagnostic", "permanent", "source", "report_id", "delivery_id", "occur_time")
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    ORIGINAL_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    DIAGNOSTIC_FIELD_NUMBER: _ClassVar[int]
+    PERMANENT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    REPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
+    OCCUR_TIME_FIELD_NUMBER: _ClassVar[int]
+    connection_id: str
+    original_message_id: str
+    recipient: str
+    status: str
+    action: str
+    diagnostic: str
+    permanent: bool
+    source: str
+    report_id: str
+    delivery_id: str
+    occur_time: _timestamp_pb2.Timestamp
+    def __init__(self, connection_id: _Optional[str] = ..., original_message_id: _Optional[str] = ..., recipient: _Optional[str] = ..., status: _Optional[str] = ..., action: _Optional[str] = ..., diagnostic: _Optional[str] = ..., permanent: _Optional[bool] = ..., source: _Optional[str] = ..., report_id: _Optional[str] = ..., delivery_id: _Optional[str] = ..., occur_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class EmailComplaintReceived(_message.Message):
+    __slots__ = ("connection_id", "original_message_id", "recipient", "feedback_type", "report_id", "occur_time")
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    ORIGINAL_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    FEEDBACK_TYPE_FIELD_NUMBER: _ClassVar[int]
+    REPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    OCCUR_TIME_FIELD_NUMBER: _ClassVar[int]
+    connection_id: str
+    original_message_id: str
+    recipient: str
+    feedback_type: str
+    report_id: str
+    occur_time: _timestamp_pb2.Timestamp
+    def __init__(self, connection_id: _Optional[str] = ..., original_message_id: _Optional[str] = ..., recipient: _Optional[str] = ..., feedback_type: _Optional[str] = ..., report_id: _Optional[str] = ..., occur_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -1,8 +1,8 @@
 """external ids remember a hash per field of the values last synced, so a two-way sync can tell its
 own echo from a real change; sync runs count updates (docs/adr/0057)
 
-Revision ID: 0004_external_id_synced
-Revises: 0003
+Revision ID: 0006_external_id_synced
+Revises: 0005
 Create Date: 2026-11-23
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from crmkit.db import JSONType
 
-revision: str = "0004_external_id_synced"
-down_revision: str | None = "0003"
+revision: str = "0006_external_id_synced"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
