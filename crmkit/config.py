@@ -205,6 +205,9 @@ class Settings:
     automation_max_depth: int = 5
     # How often the IMAP capture worker polls each mailbox connection.
     imap_poll_seconds: float = 60.0
+    # How often ERP and accounting connections are synced incrementally in the background (0: never;
+    # :sync still works).
+    connector_poll_seconds: float = 300.0
     # How often marketing's sequence scheduler looks for due steps (docs/adr/0056).
     sequences_poll_seconds: float = 5.0
     # How long an email step claimed by a scheduler stays away from the others (a crash mid-send
@@ -302,6 +305,7 @@ class Settings:
             automation_poll_seconds=_float(env, "CRM_AUTOMATION_POLL_SECONDS", 1.0),
             automation_max_depth=_int(env, "CRM_AUTOMATION_MAX_DEPTH", 5),
             imap_poll_seconds=_float(env, "CRM_IMAP_POLL_SECONDS", 60.0),
+            connector_poll_seconds=_float(env, "CRM_CONNECTOR_POLL_SECONDS", 300.0),
             sequences_poll_seconds=_float(env, "CRM_SEQUENCES_POLL_SECONDS", 5.0),
             sequences_claim_seconds=_float(env, "CRM_SEQUENCES_CLAIM_SECONDS", 120.0),
         ).validated()

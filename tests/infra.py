@@ -42,6 +42,7 @@ CONSUMERS_BY_SERVICE: dict[str, list[str]] = {
         "integrations.support-replies",
         "integrations.privacy",
         "integrations.automation",
+        "integrations.odoo",
     ],
 }
 ALL_CONSUMERS = [name for names in CONSUMERS_BY_SERVICE.values() for name in names]

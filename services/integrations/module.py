@@ -14,7 +14,19 @@ from crmkit.module import ServiceModule
 from services.integrations.api import ConnectionsServicer, EmailServicer
 from services.integrations.automation.module import add_automation
 from services.integrations.connections import Connections, SyncState
-from services.integrations.email.usecases import Capture, Emails, EmailWorker, support_replies
+from services.integrations.connectors import Connectors, SyncWorker
+from services.integrations.connectors.crm import CrmDirectory
+from services.integrations.connectors.http import HttpApi
+from services.integrations.email.usecases import (
+    Capture,
+    Emails,
+    EmailWorker,
+    ImapConnector,
+    SmtpConnector,
+    support_replies,
+)
+from services.integrations.odoo.client import OdooClient
+from services.integrations.odoo.connector import OdooConnector, odoo_consumer
 from services.integrations.privacy import privacy_consumer
 from services.integrations.secrets import LazySecretBox
 from services.integrations.store import OUTBOX
@@ -29,29 +41,41 @@ def build(settings: Settings) -> ServiceModule:
     outbox = Outbox(NAME, OUTBOX)
     module = ServiceModule(NAME, database, MIGRATIONS, outbox=outbox)
     deliveries = add_webhooks(module, settings)
-    emails = add_email(module, settings)
+    connectors = Connectors()
+    connections = Connections(module.database, LazySecretBox(module.database, settings.secret_keys), connectors)
+    sync = SyncState(module.database, connections, connectors)
+    module.registrations.append(
+        (connections_pb2_grpc.add_ConnectionsServiceServicer_to_server, ConnectionsServicer(connections, sync))
+    )
+    module.grpc_services.append(connections_pb2.DESCRIPTOR.services_by_name["ConnectionsService"].full_name)
+    emails = add_email(module, settings, connectors, sync)
+    add_erp(module, settings, connectors, sync)
     add_automation(module, settings, emails, deliveries)
     module.consumers.append(privacy_consumer(database, outbox))
     return module
 
 
-def add_email(module: ServiceModule, settings: Settings) -> Emails:
+def add_erp(module: ServiceModule, settings: Settings, connectors: Connectors, sync: SyncState) -> None:
+    """HTTP-API connectors (docs/adr/0057): Odoo now; one HTTP client and one CRM directory for all."""
+    api = HttpApi(sync.connections)
+    crm = CrmDirectory(module, settings.grpc_addr("contacts"), settings.grpc_deadline_seconds)
+    odoo = OdooConnector(module.database, sync.connections, OdooClient(api), crm)
+    connectors.register(odoo)
+    module.consumers.append(odoo_consumer(module.database, odoo))
+    module.workers.append(("connectors", SyncWorker(sync, ("ODOO",), settings.connector_poll_seconds).run))
+
+
+def add_email(module: ServiceModule, settings: Settings, connectors: Connectors, sync: SyncState) -> Emails:
     database, outbox = module.database, module.outbox
     assert outbox is not None
-    connections = Connections(database, LazySecretBox(database, settings.secret_keys))
-    sync = SyncState(database, connections)
     capture = Capture(database, outbox)
-    sync.syncers["IMAP"] = capture.sync
-    sync.replayers["imap"] = capture.replay
-    emails = Emails(database, outbox, connections)
+    connectors.register(SmtpConnector())
+    connectors.register(ImapConnector(capture))
+    emails = Emails(database, outbox, sync.connections)
     module.registrations += [
-        (connections_pb2_grpc.add_ConnectionsServiceServicer_to_server, ConnectionsServicer(connections, sync)),
         (email_pb2_grpc.add_EmailServiceServicer_to_server, EmailServicer(emails)),
     ]
-    module.grpc_services += [
-        connections_pb2.DESCRIPTOR.services_by_name["ConnectionsService"].full_name,
-        email_pb2.DESCRIPTOR.services_by_name["EmailService"].full_name,
-    ]
+    module.grpc_services += [email_pb2.DESCRIPTOR.services_by_name["EmailService"].full_name]
     module.consumers.append(support_replies(database, emails))
     module.workers.append(("email", EmailWorker(emails, sync, settings.imap_poll_seconds).run))
     return emails

@@ -27,8 +27,8 @@ if _version_not_supported:
 
 
 class ConnectionsServiceStub:
-    """A tenant's links to outside systems (mail servers now; ERP and accounting systems later), their
-    sync runs, cursors and the records that failed to sync (docs/adr/0046).
+    """A tenant's links to outside systems (mail servers; ERP and accounting systems over their HTTP
+    APIs), their sync runs, cursors and the records that failed to sync (docs/adr/0046, 0057).
     """
 
     def __init__(self, channel):
@@ -51,6 +51,11 @@ class ConnectionsServiceStub:
                 '/crm.integrations.v1.ConnectionsService/ListConnections',
                 request_serializer=crm_dot_integrations_dot_v1_dot_connections__pb2.ListConnectionsRequest.SerializeToString,
                 response_deserializer=crm_dot_integrations_dot_v1_dot_connections__pb2.ListConnectionsResponse.FromString,
+                _registered_method=True)
+        self.UpdateConnection = channel.unary_unary(
+                '/crm.integrations.v1.ConnectionsService/UpdateConnection',
+                request_serializer=crm_dot_integrations_dot_v1_dot_connections__pb2.UpdateConnectionRequest.SerializeToString,
+                response_deserializer=crm_dot_integrations_dot_v1_dot_connections__pb2.Connection.FromString,
                 _registered_method=True)
         self.DeleteConnection = channel.unary_unary(
                 '/crm.integrations.v1.ConnectionsService/DeleteConnection',
@@ -85,8 +90,8 @@ class ConnectionsServiceStub:
 
 
 class ConnectionsServiceServicer:
-    """A tenant's links to outside systems (mail servers now; ERP and accounting systems later), their
-    sync runs, cursors and the records that failed to sync (docs/adr/0046).
+    """A tenant's links to outside systems (mail servers; ERP and accounting systems over their HTTP
+    APIs), their sync runs, cursors and the records that failed to sync (docs/adr/0046, 0057).
     """
 
     def CreateConnection(self, request, context):
@@ -107,6 +112,14 @@ class ConnectionsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateConnection(self, request, context):
+        """Changes settings, field mappings or secrets (e.g. a rotated API key) of a connection, keeping
+        its cursors and external ids. The type cannot change.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeleteConnection(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -114,14 +127,16 @@ class ConnectionsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CheckConnection(self, request, context):
-        """Talks to the server for real (SMTP: EHLO, STARTTLS, AUTH; IMAP: LOGIN, SELECT) and says how it went.
+        """Talks to the server for real (SMTP: EHLO, STARTTLS, AUTH; IMAP: LOGIN, SELECT; HTTP APIs: a
+        signed-in read) and says how it went, step by step.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SyncConnection(self, request, context):
-        """Runs one sync of the connection now (IMAP: capture new mail) and answers the finished run.
+        """Runs one sync of the connection now (IMAP: capture new mail; ERP and accounting: their streams,
+        incremental from the stored cursors unless a full refresh is asked) and answers the finished run.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -164,6 +179,11 @@ def add_ConnectionsServiceServicer_to_server(servicer, server):
                     request_deserializer=crm_dot_integrations_dot_v1_dot_connections__pb2.ListConnectionsRequest.FromString,
                     response_serializer=crm_dot_integrations_dot_v1_dot_connections__pb2.ListConnectionsResponse.SerializeToString,
             ),
+            'UpdateConnection': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateConnection,
+                    request_deserializer=crm_dot_integrations_dot_v1_dot_connections__pb2.UpdateConnectionRequest.FromString,
+                    response_serializer=crm_dot_integrations_dot_v1_dot_connections__pb2.Connection.SerializeToString,
+            ),
             'DeleteConnection': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteConnection,
                     request_deserializer=crm_dot_integrations_dot_v1_dot_connections__pb2.DeleteConnectionRequest.FromString,
@@ -203,8 +223,8 @@ def add_ConnectionsServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ConnectionsService:
-    """A tenant's links to outside systems (mail servers now; ERP and accounting systems later), their
-    sync runs, cursors and the records that failed to sync (docs/adr/0046).
+    """A tenant's links to outside systems (mail servers; ERP and accounting systems over their HTTP
+    APIs), their sync runs, cursors and the records that failed to sync (docs/adr/0046, 0057).
     """
 
     @staticmethod
@@ -278,6 +298,33 @@ class ConnectionsService:
             '/crm.integrations.v1.ConnectionsService/ListConnections',
             crm_dot_integrations_dot_v1_dot_connections__pb2.ListConnectionsRequest.SerializeToString,
             crm_dot_integrations_dot_v1_dot_connections__pb2.ListConnectionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateConnection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.integrations.v1.ConnectionsService/UpdateConnection',
+            crm_dot_integrations_dot_v1_dot_connections__pb2.UpdateConnectionRequest.SerializeToString,
+            crm_dot_integrations_dot_v1_dot_connections__pb2.Connection.FromString,
             options,
             channel_credentials,
             insecure,
