@@ -9,12 +9,22 @@ from crm.integrations.v1 import connections_pb2, connections_pb2_grpc, email_pb2
 from google.protobuf import empty_pb2, timestamp_pb2
 
 from crmkit.tokens import current_principal
-from services.integrations.connections import Connection, ConnectionFields, Connections, DeadLetter, SyncRun, SyncState
-from services.integrations.email import mime, protocols
+from services.integrations.connections import (
+    Connection,
+    ConnectionFields,
+    Connections,
+    DeadLetter,
+    FieldMapping,
+    Secrets,
+    SyncRun,
+    SyncState,
+)
+from services.integrations.email import mime
 from services.integrations.email.usecases import Delivery, Emails, SendRequest
 
 Type = connections_pb2.Connection.Type
 Security = connections_pb2.Connection.Security
+Direction = connections_pb2.FieldMapping.Direction
 
 
 def _stamp(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -31,6 +41,20 @@ def _name(enum: object, value: int) -> str:
 
 def _value(enum: object, name: str) -> int:
     return 0 if not name else int(enum.Value(name))  # type: ignore[attr-defined]
+
+
+def _oauth2(connection: Connection) -> connections_pb2.OAuth2 | None:
+    data, stored = connection.data, connection.stored_secrets
+    if not data.client_id and not data.token_url:
+        return None
+    return connections_pb2.OAuth2(
+        client_id=data.client_id,
+        token_url=data.token_url,
+        access_token_expire_time=_stamp(data.access_token_expire_time),
+        has_client_secret="client_secret" in stored,
+        has_refresh_token="refresh_token" in stored,
+        has_access_token="access_token" in stored,
+    )
 
 
 def connection_to_proto(connection: Connection) -> connections_pb2.Connection:
@@ -52,6 +76,22 @@ def connection_to_proto(connection: Connection) -> connections_pb2.Connection:
         create_time=_stamp(connection.create_time),
         update_time=_stamp(connection.update_time),
         key_id=connection.key_id,
+        base_url=data.base_url,
+        database=data.database,
+        realm_id=data.realm_id,
+        xero_tenant_id=data.xero_tenant_id,
+        has_api_key="api_key" in connection.stored_secrets,
+        oauth2=_oauth2(connection),
+        requests_per_minute=data.requests_per_minute,
+        field_mappings=[
+            connections_pb2.FieldMapping(
+                stream=m.stream,
+                external_field=m.external_field,
+                crm_field=m.crm_field,
+                direction=_value(Direction, m.direction),
+            )
+            for m in data.field_mappings
+        ],
     )
 
 
@@ -106,8 +146,31 @@ class ConnectionsServicer(connections_pb2_grpc.ConnectionsServiceServicer):
             purpose=c.purpose,
             support_addresses=tuple(c.support_addresses),
             ca_certificate=c.ca_certificate,
+            base_url=c.base_url,
+            database=c.database,
+            realm_id=c.realm_id,
+            xero_tenant_id=c.xero_tenant_id,
+            client_id=c.oauth2.client_id,
+            token_url=c.oauth2.token_url,
+            requests_per_minute=c.requests_per_minute,
+            field_mappings=tuple(
+                FieldMapping(m.stream, m.external_field, m.crm_field, _name(Direction, m.direction) or "BOTH")
+                for m in c.field_mappings
+            ),
+            access_token_expire_time=(
+                c.oauth2.access_token_expire_time.ToDatetime(dt.UTC)
+                if c.oauth2.HasField("access_token_expire_time")
+                else None
+            ),
         )
-        return connection_to_proto(self.connections.create(current_principal(), fields, c.password))
+        secrets = Secrets(
+            password=c.password,
+            api_key=c.api_key,
+            client_secret=c.oauth2.client_secret,
+            refresh_token=c.oauth2.refresh_token,
+            access_token=c.oauth2.access_token,
+        )
+        return connection_to_proto(self.connections.create(current_principal(), fields, secrets))
 
     def GetConnection(
         self, request: connections_pb2.GetConnectionRequest, context: grpc.ServicerContext
@@ -132,7 +195,7 @@ class ConnectionsServicer(connections_pb2_grpc.ConnectionsServiceServicer):
         self, request: connections_pb2.CheckConnectionRequest, context: grpc.ServicerContext
     ) -> connections_pb2.CheckConnectionResponse:
         credentials = self.connections.credentials(current_principal().tenant_id, request.id)
-        ok, steps = protocols.check(credentials)
+        ok, steps = self.sync.connectors.of(credentials.connection.data.type).check(credentials)
         return connections_pb2.CheckConnectionResponse(
             ok=ok, steps=[connections_pb2.CheckStep(name=s.name, ok=s.ok, detail=s.detail) for s in steps]
         )
@@ -140,7 +203,7 @@ class ConnectionsServicer(connections_pb2_grpc.ConnectionsServiceServicer):
     def SyncConnection(
         self, request: connections_pb2.SyncConnectionRequest, context: grpc.ServicerContext
     ) -> connections_pb2.SyncRun:
-        return run_to_proto(self.sync.sync(current_principal(), request.id))
+        return run_to_proto(self.sync.sync(current_principal(), request.id, full_refresh=request.full_refresh))
 
     def ListSyncRuns(
         self, request: connections_pb2.ListSyncRunsRequest, context: grpc.ServicerContext

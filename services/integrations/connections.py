@@ -1,9 +1,11 @@
-"""Connections: a tenant's credentials and settings for an outside system (SMTP and IMAP servers
-now; ERP and accounting systems later), and the sync state every connector shares (docs/adr/0046).
+"""Connections: a tenant's credentials and settings for an outside system (SMTP and IMAP servers;
+ERP and accounting systems over their HTTP APIs), and the sync state every connector shares
+(docs/adr/0046, 0057).
 
-- The password is sealed by crmkit.secretbox before it reaches the database and is opened only by
-  the code that talks to the server; the API never returns it (`has_password` says whether one is
-  stored), and it is in no log line or event.
+- Secrets (password, API key, OAuth 2.0 client secret and tokens) are sealed together by
+  crmkit.secretbox before they reach the database and are opened only by the code that talks to the
+  server; the API never returns them (`has_password`, `has_api_key`… say whether one is stored), and
+  they are in no log line or event. A refreshed OAuth 2.0 token is sealed again (`store_tokens`).
 - Sync state: per-stream cursors written in the transaction of the data they cover
   (`put_cursor` takes the caller's session), runs with counts, an external-id map for idempotent
   upserts, and dead letters that keep a failed record until replayed.
@@ -12,10 +14,14 @@ now; ERP and accounting systems later), and the sync state every connector share
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
+import re
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
@@ -28,6 +34,9 @@ from crmkit.ids import new_id
 from crmkit.pagination import decode_cursor, page_of, page_size
 from crmkit.tokens import Principal
 from services.integrations.secrets import LazySecretBox
+
+if TYPE_CHECKING:
+    from services.integrations.connectors import Connectors
 from services.integrations.store import (
     ConnectionRow,
     DeadLetterRow,
@@ -38,14 +47,49 @@ from services.integrations.store import (
 
 log = logging.getLogger(__name__)
 
-TYPES = ("SMTP", "IMAP")
+EMAIL_TYPES = ("SMTP", "IMAP")
+HTTP_TYPES = ("ODOO", "QUICKBOOKS", "XERO")
+OAUTH2_TYPES = ("QUICKBOOKS", "XERO")
+TYPES = EMAIL_TYPES + HTTP_TYPES
 SECURITIES = ("TLS", "STARTTLS", "NONE")
 PURPOSES = ("", "support")
+DIRECTIONS = ("BOTH", "INBOUND", "OUTBOUND")
 MAX_NAME = 200
 MAX_HOST = 253
 MAX_SECRET = 4096
 MAX_CERT = 64 * 1024
 MAX_ADDRESSES = 20
+MAX_URL = 2000
+MAX_MAPPINGS = 100
+MAX_REQUESTS_PER_MINUTE = 100_000
+# Where each vendor's API lives and how to refresh its tokens when the connection does not say.
+DEFAULT_BASE_URLS = {"QUICKBOOKS": "https://quickbooks.api.intuit.com", "XERO": "https://api.xero.com"}
+DEFAULT_TOKEN_URLS = {
+    "QUICKBOOKS": "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
+    "XERO": "https://identity.xero.com/connect/token",
+}
+# The vendors' published request limits, a minute: QuickBooks 500 per realm, Xero 60 per
+# organisation; Odoo publishes none, so a polite 60.
+DEFAULT_REQUESTS_PER_MINUTE = {"ODOO": 60, "QUICKBOOKS": 500, "XERO": 60}
+SECRET_NAMES = ("password", "api_key", "client_secret", "refresh_token", "access_token")
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_CRM_FIELD = re.compile(r"^([a-z][A-Za-z0-9]{0,62}|customFields\.[A-Za-z_][A-Za-z0-9_]{0,62})$")
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    stream: str
+    external_field: str
+    crm_field: str
+    direction: str = "BOTH"
+
+    @property
+    def inbound(self) -> bool:
+        return self.direction in ("BOTH", "INBOUND")
+
+    @property
+    def outbound(self) -> bool:
+        return self.direction in ("BOTH", "OUTBOUND")
 
 
 @dataclass(frozen=True)
@@ -61,6 +105,41 @@ class ConnectionFields:
     purpose: str = ""
     support_addresses: tuple[str, ...] = ()
     ca_certificate: str = ""
+    # HTTP-API connections (docs/adr/0057)
+    base_url: str = ""
+    database: str = ""
+    realm_id: str = ""
+    xero_tenant_id: str = ""
+    client_id: str = ""
+    token_url: str = ""
+    requests_per_minute: int = 0
+    field_mappings: tuple[FieldMapping, ...] = ()
+    # When the stored OAuth 2.0 access token expires (None: none stored, or unknown).
+    access_token_expire_time: dt.datetime | None = None
+
+    @property
+    def budget_per_minute(self) -> int:
+        return self.requests_per_minute or DEFAULT_REQUESTS_PER_MINUTE.get(self.type, 60)
+
+    def mappings(self, stream: str) -> tuple[FieldMapping, ...]:
+        return tuple(m for m in self.field_mappings if m.stream == stream)
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """What a connection keeps sealed. Never logged (repr hides every value)."""
+
+    password: str = field(default="", repr=False)
+    api_key: str = field(default="", repr=False)
+    client_secret: str = field(default="", repr=False)
+    refresh_token: str = field(default="", repr=False)
+    access_token: str = field(default="", repr=False)
+
+    def stored(self) -> tuple[str, ...]:
+        return tuple(name for name in SECRET_NAMES if getattr(self, name))
+
+    def as_dict(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in self.stored()}
 
 
 @dataclass(frozen=True)
@@ -72,14 +151,17 @@ class Connection:
     key_id: str
     create_time: dt.datetime
     update_time: dt.datetime
+    # The names of the secrets stored (never their values).
+    stored_secrets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Credentials:
-    """What a protocol client needs: the settings and the opened password. Never logged (repr hides it)."""
+    """What a protocol client needs: the settings and the opened secrets. Never logged (repr hides them)."""
 
     connection: Connection
-    password: str = field(repr=False)
+    password: str = field(default="", repr=False)
+    secrets: Secrets = field(default_factory=Secrets, repr=False)
 
 
 def _address(check: Validator, name: str, value: str) -> str:
@@ -91,14 +173,47 @@ def _address(check: Validator, name: str, value: str) -> str:
         return value
 
 
-def normalise(data: ConnectionFields, password: str) -> ConnectionFields:
-    check = Validator()
+def _url(check: Validator, name: str, value: str) -> str:
+    value = value.strip().rstrip("/")
+    parts = urllib.parse.urlsplit(value)
+    if len(value) > MAX_URL or parts.scheme not in ("http", "https") or not parts.hostname:
+        check.add(name, "must be an http(s) URL with a host")
+    elif parts.username or parts.password or parts.query or parts.fragment:
+        check.add(name, "must not carry credentials, a query or a fragment")
+    return value
+
+
+def _mappings(check: Validator, mappings: tuple[FieldMapping, ...]) -> tuple[FieldMapping, ...]:
+    if len(mappings) > MAX_MAPPINGS:
+        check.add("field_mappings", f"at most {MAX_MAPPINGS} entries")
+    seen: set[tuple[str, str, bool]] = set()
+    found = []
+    for i, m in enumerate(mappings):
+        name = f"field_mappings[{i}]"
+        direction = m.direction or "BOTH"
+        if direction not in DIRECTIONS:
+            check.add(f"{name}.direction", f"must be one of {', '.join(DIRECTIONS)}")
+        stream = m.stream.strip()
+        if not stream or len(stream) > 200:
+            check.add(f"{name}.stream", "is required: the connector's stream, e.g. res.partner")
+        if not _FIELD.match(m.external_field):
+            check.add(f"{name}.external_field", "must be a field name (letters, digits, underscores)")
+        if not _CRM_FIELD.match(m.crm_field):
+            check.add(f"{name}.crm_field", "must be a CRM field (e.g. title) or customFields.<key>")
+        for inbound in (True, False):
+            if (inbound and direction == "OUTBOUND") or (not inbound and direction == "INBOUND"):
+                continue
+            # One source per target: two mappings writing the same field would race.
+            target = (stream, m.crm_field if inbound else m.external_field, inbound)
+            if target in seen:
+                check.add(name, "maps onto a field another mapping of the stream already writes")
+            seen.add(target)
+        found.append(FieldMapping(stream, m.external_field, m.crm_field, direction))
+    return tuple(found)
+
+
+def _normalise_email(check: Validator, data: ConnectionFields, secrets: Secrets) -> ConnectionFields:
     kind = data.type
-    if kind not in TYPES:
-        check.add("type", f"must be one of {', '.join(TYPES)}")
-    name = check.text("display_name", data.display_name, MAX_NAME)
-    if not name:
-        check.add("display_name", "is required")
     host = check.text("host", data.host, MAX_HOST)
     if not host or any(c in host for c in " /@"):
         check.add("host", "is required: a host name or IP address")
@@ -108,8 +223,7 @@ def normalise(data: ConnectionFields, password: str) -> ConnectionFields:
     if security not in SECURITIES:
         check.add("security", f"must be one of {', '.join(SECURITIES)}")
     username = check.text("username", data.username, 320)
-    if len(password) > MAX_SECRET:
-        check.add("password", f"must be at most {MAX_SECRET} characters")
+    password = secrets.password
     if password and not username:
         check.add("username", "is required with a password")
     from_address = _address(check, "from_address", data.from_address) if data.from_address.strip() else ""
@@ -130,14 +244,104 @@ def normalise(data: ConnectionFields, password: str) -> ConnectionFields:
     cert = data.ca_certificate.strip()
     if cert and (len(cert) > MAX_CERT or "-----BEGIN CERTIFICATE-----" not in cert):
         check.add("ca_certificate", "must be a PEM certificate")
-    check.raise_if_any()
+    for name in ("api_key", "client_secret", "refresh_token", "access_token"):
+        if getattr(secrets, name):
+            check.add(name, f"is not used by a {kind} connection")
     return ConnectionFields(
-        kind, name, host, data.port, security, username, from_address, mailbox, data.purpose, addresses, cert
+        kind,
+        data.display_name,
+        host,
+        data.port,
+        security,
+        username,
+        from_address,
+        mailbox,
+        data.purpose,
+        addresses,
+        cert,
+        field_mappings=data.field_mappings,
     )
 
 
-def _config(data: ConnectionFields) -> dict[str, Any]:
-    return {
+def _normalise_http(check: Validator, data: ConnectionFields, secrets: Secrets) -> ConnectionFields:
+    kind = data.type
+    base_url = data.base_url.strip() or DEFAULT_BASE_URLS.get(kind, "")
+    if not base_url:
+        check.add("base_url", f"is required for an {kind} connection")
+    else:
+        base_url = _url(check, "base_url", base_url)
+    username = check.text("username", data.username, 320)
+    database = check.text("database", data.database, 200)
+    realm_id = check.text("realm_id", data.realm_id, 64)
+    xero_tenant_id = check.text("xero_tenant_id", data.xero_tenant_id, 64)
+    client_id = check.text("oauth2.client_id", data.client_id, 500)
+    token_url = ""
+    if kind == "ODOO":
+        if not database:
+            check.add("database", "is required for an ODOO connection")
+        if not username:
+            check.add("username", "is required for an ODOO connection: the login the API key belongs to")
+        if not secrets.api_key:
+            check.add("api_key", "is required for an ODOO connection")
+        for name in ("client_secret", "refresh_token", "access_token"):
+            if getattr(secrets, name):
+                check.add(f"oauth2.{name}", "is not used by an ODOO connection")
+    else:
+        token_url = _url(check, "oauth2.token_url", data.token_url.strip() or DEFAULT_TOKEN_URLS[kind])
+        if not client_id:
+            check.add("oauth2.client_id", f"is required for a {kind} connection")
+        if not secrets.client_secret:
+            check.add("oauth2.client_secret", f"is required for a {kind} connection")
+        if not secrets.refresh_token:
+            check.add("oauth2.refresh_token", f"is required for a {kind} connection")
+        if secrets.api_key:
+            check.add("api_key", f"is not used by a {kind} connection")
+    if kind == "QUICKBOOKS" and not realm_id:
+        check.add("realm_id", "is required for a QUICKBOOKS connection")
+    if kind == "XERO" and not xero_tenant_id:
+        check.add("xero_tenant_id", "is required for a XERO connection")
+    if secrets.password:
+        check.add("password", f"is not used by a {kind} connection (use api_key or oauth2)")
+    if not 0 <= data.requests_per_minute <= MAX_REQUESTS_PER_MINUTE:
+        check.add("requests_per_minute", f"must be between 0 and {MAX_REQUESTS_PER_MINUTE}")
+    return ConnectionFields(
+        kind,
+        data.display_name,
+        username=username,
+        base_url=base_url,
+        database=database,
+        realm_id=realm_id,
+        xero_tenant_id=xero_tenant_id,
+        client_id=client_id,
+        token_url=token_url,
+        requests_per_minute=data.requests_per_minute,
+        field_mappings=data.field_mappings,
+        access_token_expire_time=data.access_token_expire_time if secrets.access_token else None,
+    )
+
+
+def normalise(data: ConnectionFields, secrets: Secrets | str) -> ConnectionFields:
+    if isinstance(secrets, str):
+        secrets = Secrets(password=secrets)
+    check = Validator()
+    kind = data.type
+    if kind not in TYPES:
+        check.add("type", f"must be one of {', '.join(TYPES)}")
+    name = check.text("display_name", data.display_name, MAX_NAME)
+    if not name:
+        check.add("display_name", "is required")
+    for secret in SECRET_NAMES:
+        if len(getattr(secrets, secret)) > MAX_SECRET:
+            check.add(secret, f"must be at most {MAX_SECRET} characters")
+    mappings = _mappings(check, data.field_mappings)
+    data = replace(data, display_name=name, field_mappings=mappings)
+    normalised = _normalise_http(check, data, secrets) if kind in HTTP_TYPES else _normalise_email(check, data, secrets)
+    check.raise_if_any()
+    return normalised
+
+
+def _config(data: ConnectionFields, stored: tuple[str, ...]) -> dict[str, Any]:
+    config: dict[str, Any] = {
         "host": data.host,
         "port": data.port,
         "security": data.security,
@@ -147,11 +351,33 @@ def _config(data: ConnectionFields) -> dict[str, Any]:
         "purpose": data.purpose,
         "support_addresses": list(data.support_addresses),
         "ca_certificate": data.ca_certificate,
+        # Secrets are sealed together as one JSON object; the names (never values) say which.
+        "secret_format": "json",
+        "stored_secrets": list(stored),
     }
+    if data.type in HTTP_TYPES:
+        expires = data.access_token_expire_time
+        config.update(
+            base_url=data.base_url,
+            database=data.database,
+            realm_id=data.realm_id,
+            xero_tenant_id=data.xero_tenant_id,
+            client_id=data.client_id,
+            token_url=data.token_url,
+            requests_per_minute=data.requests_per_minute,
+            access_token_expire_time=expires.isoformat() if expires else "",
+        )
+    if data.field_mappings:
+        config["field_mappings"] = [
+            {"stream": m.stream, "external": m.external_field, "crm": m.crm_field, "direction": m.direction}
+            for m in data.field_mappings
+        ]
+    return config
 
 
 def _connection(row: ConnectionRow) -> Connection:
     c = row.config
+    expires = c.get("access_token_expire_time") or ""
     data = ConnectionFields(
         row.type,
         row.display_name,
@@ -164,9 +390,32 @@ def _connection(row: ConnectionRow) -> Connection:
         c.get("purpose", ""),
         tuple(c.get("support_addresses", ())),
         c.get("ca_certificate", ""),
+        base_url=c.get("base_url", ""),
+        database=c.get("database", ""),
+        realm_id=c.get("realm_id", ""),
+        xero_tenant_id=c.get("xero_tenant_id", ""),
+        client_id=c.get("client_id", ""),
+        token_url=c.get("token_url", ""),
+        requests_per_minute=int(c.get("requests_per_minute", 0)),
+        field_mappings=tuple(
+            FieldMapping(m["stream"], m["external"], m["crm"], m.get("direction", "BOTH"))
+            for m in c.get("field_mappings", ())
+        ),
+        access_token_expire_time=dt.datetime.fromisoformat(expires) if expires else None,
     )
+    if c.get("secret_format") == "json":
+        stored = tuple(c.get("stored_secrets", ()))
+    else:  # sealed before docs/adr/0057: the password alone
+        stored = ("password",) if row.sealed_secret else ()
     return Connection(
-        row.id, row.tenant_id, data, bool(row.sealed_secret), row.key_id, row.create_time, row.update_time
+        row.id,
+        row.tenant_id,
+        data,
+        "password" in stored,
+        row.key_id,
+        row.create_time,
+        row.update_time,
+        stored,
     )
 
 
@@ -174,23 +423,53 @@ def _connection(row: ConnectionRow) -> Connection:
 
 
 class Connections:
-    def __init__(self, database: Database, secrets: LazySecretBox, clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        database: Database,
+        secrets: LazySecretBox,
+        connectors: Connectors | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
         self.database = database
         self.secrets = secrets
+        self.connectors = connectors
         self.clock = clock
 
-    def create(self, principal: Principal, data: ConnectionFields, password: str) -> Connection:
-        data = normalise(data, password)
+    def _check_streams(self, data: ConnectionFields) -> None:
+        streams = self.connectors.streams_of(data.type) if self.connectors is not None else None
+        if streams is None:
+            return
+        check = Validator()
+        by_name = {s.name: s for s in streams}
+        for i, mapping in enumerate(data.field_mappings):
+            spec = by_name.get(mapping.stream)
+            if spec is None:
+                names = ", ".join(by_name) or "none"
+                check.add(f"field_mappings[{i}].stream", f"must be one of the connector's streams: {names}")
+            elif not mapping.crm_field.startswith("customFields.") and mapping.crm_field not in spec.crm_fields:
+                allowed = ", ".join(sorted(spec.crm_fields)) or "none"
+                check.add(
+                    f"field_mappings[{i}].crm_field",
+                    f"must be customFields.<key> or one of the stream's fields: {allowed}",
+                )
+        check.raise_if_any()
+
+    def create(self, principal: Principal, data: ConnectionFields, secrets: Secrets | str) -> Connection:
+        if isinstance(secrets, str):
+            secrets = Secrets(password=secrets)
+        data = normalise(data, secrets)
+        self._check_streams(data)
         now = self.clock()
         box = self.secrets.box
+        stored = secrets.stored()
         row = ConnectionRow(
             id=new_id(),
             tenant_id=principal.tenant_id,
             type=data.type,
             display_name=data.display_name,
-            config=_config(data),
-            sealed_secret=box.seal(password) if password else "",
-            key_id=box.current_key_id if password else "",
+            config=_config(data, stored),
+            sealed_secret=box.seal(json.dumps(secrets.as_dict())) if stored else "",
+            key_id=box.current_key_id if stored else "",
             create_time=now,
             update_time=now,
         )
@@ -227,8 +506,50 @@ class Connections:
         return self._open(row)
 
     def _open(self, row: ConnectionRow) -> Credentials:
-        password = self.secrets.box.open(row.sealed_secret) if row.sealed_secret else ""
-        return Credentials(_connection(row), password)
+        connection = _connection(row)
+        if not row.sealed_secret:
+            return Credentials(connection)
+        opened = self.secrets.box.open(row.sealed_secret)
+        if row.config.get("secret_format") == "json":
+            secrets = Secrets(**{k: v for k, v in json.loads(opened).items() if k in SECRET_NAMES})
+        else:
+            secrets = Secrets(password=opened)
+        return Credentials(connection, secrets.password, secrets)
+
+    def refresh_tokens(
+        self,
+        tenant_id: str,
+        connection_id: str,
+        still_valid: Callable[[Credentials], bool],
+        refresh: Callable[[Credentials], tuple[str, dt.datetime, str]],
+    ) -> Credentials:
+        """Refresh an OAuth 2.0 access token at most once among concurrent callers: under the row's
+        lock, unless another caller refreshed meanwhile (`still_valid`), call `refresh` (answers the
+        access token, its expiry and the refresh token, possibly rotated) and seal the new tokens."""
+        with self.database.transaction() as session:
+            row = session.scalars(
+                sa.select(ConnectionRow)
+                .where(ConnectionRow.tenant_id == tenant_id, ConnectionRow.id == connection_id)
+                .with_for_update()
+            ).first()
+            if row is None:
+                raise NotFound.resource("connection", connection_id)
+            current = self._open(row)
+            if still_valid(current):
+                return current
+            access_token, expires, refresh_token = refresh(current)
+            secrets = replace(
+                current.secrets, access_token=access_token, refresh_token=refresh_token or current.secrets.refresh_token
+            )
+            box = self.secrets.box
+            data = replace(current.connection.data, access_token_expire_time=expires)
+            row.config = _config(data, secrets.stored())
+            row.sealed_secret = box.seal(json.dumps(secrets.as_dict()))
+            row.key_id = box.current_key_id
+            row.update_time = self.clock()
+            session.flush()
+            log.info("connection %s: access token refreshed, valid until %s", row.id, expires.isoformat())
+            return self._open(row)
 
     def of_type(self, kind: str, tenant_id: str | None = None) -> list[Credentials]:
         query = sa.select(ConnectionRow).where(ConnectionRow.type == kind)
@@ -339,12 +660,54 @@ def claim_external_id(
     if created is not None:
         return None
     return session.scalars(
-        sa.select(ExternalIdRow.internal_id).where(
+        sa.select(ExternalIdRow.internal_id).where(*_mapped(connection_id, object_type, external_id))
+    ).one()
+
+
+def _mapped(connection_id: str, object_type: str, external_id: str) -> tuple[sa.ColumnElement[bool], ...]:
+    return (
+        ExternalIdRow.connection_id == connection_id,
+        ExternalIdRow.object_type == object_type,
+        ExternalIdRow.external_id == external_id,
+    )
+
+
+def internal_id_of(session: Session, connection_id: str, object_type: str, external_id: str) -> str | None:
+    return session.scalars(
+        sa.select(ExternalIdRow.internal_id).where(*_mapped(connection_id, object_type, external_id))
+    ).first()
+
+
+def external_id_of(session: Session, connection_id: str, object_type: str, internal_id: str) -> str | None:
+    return session.scalars(
+        sa.select(ExternalIdRow.external_id)
+        .where(
             ExternalIdRow.connection_id == connection_id,
             ExternalIdRow.object_type == object_type,
-            ExternalIdRow.external_id == external_id,
+            ExternalIdRow.internal_id == internal_id,
         )
-    ).one()
+        .order_by(ExternalIdRow.create_time)
+    ).first()
+
+
+def fingerprint(values: dict[str, Any]) -> str:
+    """A stable hash of synced values (keys sorted; empty values dropped, as "" and None and False are
+    one thing to most remote systems)."""
+    kept = {k: v for k, v in values.items() if v not in ("", None, False, [], {})}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def fingerprint_of(session: Session, connection_id: str, object_type: str, external_id: str) -> str:
+    found = session.scalars(
+        sa.select(ExternalIdRow.fingerprint).where(*_mapped(connection_id, object_type, external_id))
+    ).first()
+    return found or ""
+
+
+def set_fingerprint(session: Session, connection_id: str, object_type: str, external_id: str, value: str) -> None:
+    session.execute(
+        sa.update(ExternalIdRow).where(*_mapped(connection_id, object_type, external_id)).values(fingerprint=value)
+    )
 
 
 def add_dead_letter(
@@ -403,29 +766,24 @@ def _letter(row: DeadLetterRow) -> DeadLetter:
     )
 
 
-# A stream's replay: process one dead letter's payload in the session; raise to keep it dead.
-Replayer = Callable[[Session, Credentials, DeadLetter], None]
-# A connector's sync: fetch and store, answers the finished run's counts (fields of SyncRun).
-Syncer = Callable[[Credentials, SyncRun], SyncRun]
-
-
 class SyncState:
     """Runs, dead letters and replays over the connectors registered per connection type."""
 
-    def __init__(self, database: Database, connections: Connections) -> None:
+    def __init__(self, database: Database, connections: Connections, connectors: Connectors) -> None:
         self.database = database
         self.connections = connections
-        self.syncers: dict[str, Syncer] = {}
-        self.replayers: dict[str, Replayer] = {}
+        self.connectors = connectors
 
-    def sync(self, principal: Principal, connection_id: str, trigger: str = "manual") -> SyncRun:
+    def sync(
+        self, principal: Principal, connection_id: str, trigger: str = "manual", full_refresh: bool = False
+    ) -> SyncRun:
         credentials = self.connections.credentials(principal.tenant_id, connection_id)
-        return self.run(credentials, trigger)
+        return self.run(credentials, trigger, full_refresh)
 
-    def run(self, credentials: Credentials, trigger: str) -> SyncRun:
+    def run(self, credentials: Credentials, trigger: str, full_refresh: bool = False) -> SyncRun:
         connection = credentials.connection
-        syncer = self.syncers.get(connection.data.type)
-        if syncer is None:
+        connector = self.connectors.of(connection.data.type)
+        if not connector.streams:
             raise FailedPrecondition(f"a {connection.data.type} connection has nothing to sync")
         run = SyncRun(new_id(), connection.id, "RUNNING", trigger, start_time=utcnow())
         with self.database.transaction() as session:
@@ -446,7 +804,7 @@ class SyncState:
                 )
             )
         try:
-            finished = replace(syncer(credentials, run), status="SUCCEEDED")
+            finished = replace(connector.sync(credentials, run, full_refresh), status="SUCCEEDED")
         except Exception as exc:  # the run records why; the next run starts from the committed cursor
             log.warning("sync of connection %s failed: %s", connection.id, type(exc).__name__)
             finished = replace(run, status="FAILED", error=f"{type(exc).__name__}: {exc}"[:2000])
@@ -504,12 +862,10 @@ class SyncState:
                 raise NotFound.resource("dead letter", letter_id)
             if row.resolve_time is not None:
                 return _letter(row)
-            replayer = self.replayers.get(row.stream.split(":", 1)[0])
-            if replayer is None:
-                raise FailedPrecondition(f"stream {row.stream} cannot be replayed")
+            connector = self.connectors.of(credentials.connection.data.type)
             try:
                 with session.begin_nested():
-                    replayer(session, credentials, _letter(row))
+                    connector.replay(session, credentials, _letter(row))
             except Exception as exc:
                 row.error = f"{type(exc).__name__}: {exc}"[:2000]
             else:

@@ -13,7 +13,15 @@ from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
 from services.integrations.api import ConnectionsServicer, EmailServicer
 from services.integrations.connections import Connections, SyncState
-from services.integrations.email.usecases import Capture, Emails, EmailWorker, support_replies
+from services.integrations.connectors import Connectors
+from services.integrations.email.usecases import (
+    Capture,
+    Emails,
+    EmailWorker,
+    ImapConnector,
+    SmtpConnector,
+    support_replies,
+)
 from services.integrations.secrets import LazySecretBox
 from services.integrations.store import OUTBOX
 from services.integrations.webhooks.module import add_webhooks
@@ -27,26 +35,27 @@ def build(settings: Settings) -> ServiceModule:
     outbox = Outbox(NAME, OUTBOX)
     module = ServiceModule(NAME, database, MIGRATIONS, outbox=outbox)
     add_webhooks(module, settings)
-    add_email(module, settings)
+    connectors = Connectors()
+    connections = Connections(module.database, LazySecretBox(module.database, settings.secret_keys), connectors)
+    sync = SyncState(module.database, connections, connectors)
+    module.registrations.append(
+        (connections_pb2_grpc.add_ConnectionsServiceServicer_to_server, ConnectionsServicer(connections, sync))
+    )
+    module.grpc_services.append(connections_pb2.DESCRIPTOR.services_by_name["ConnectionsService"].full_name)
+    add_email(module, settings, connectors, sync)
     return module
 
 
-def add_email(module: ServiceModule, settings: Settings) -> None:
+def add_email(module: ServiceModule, settings: Settings, connectors: Connectors, sync: SyncState) -> None:
     database, outbox = module.database, module.outbox
     assert outbox is not None
-    connections = Connections(database, LazySecretBox(database, settings.secret_keys))
-    sync = SyncState(database, connections)
     capture = Capture(database, outbox)
-    sync.syncers["IMAP"] = capture.sync
-    sync.replayers["imap"] = capture.replay
-    emails = Emails(database, outbox, connections)
+    connectors.register(SmtpConnector())
+    connectors.register(ImapConnector(capture))
+    emails = Emails(database, outbox, sync.connections)
     module.registrations += [
-        (connections_pb2_grpc.add_ConnectionsServiceServicer_to_server, ConnectionsServicer(connections, sync)),
         (email_pb2_grpc.add_EmailServiceServicer_to_server, EmailServicer(emails)),
     ]
-    module.grpc_services += [
-        connections_pb2.DESCRIPTOR.services_by_name["ConnectionsService"].full_name,
-        email_pb2.DESCRIPTOR.services_by_name["EmailService"].full_name,
-    ]
+    module.grpc_services += [email_pb2.DESCRIPTOR.services_by_name["EmailService"].full_name]
     module.consumers.append(support_replies(database, emails))
     module.workers.append(("email", EmailWorker(emails, sync, settings.imap_poll_seconds).run))

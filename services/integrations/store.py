@@ -95,6 +95,9 @@ class ExternalIdRow(Base):
     tenant_id: Mapped[str] = mapped_column(sa.String(26))
     internal_id: Mapped[str] = mapped_column(sa.String(64))
     create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # A hash of the values last synced either way ("" when unknown): a change whose values hash the
+    # same is the sync's own echo and is not sent back (docs/adr/0057).
+    fingerprint: Mapped[str] = mapped_column(sa.String(64), server_default="")
 
 
 class DeadLetterRow(Base):

@@ -11,18 +11,11 @@ import smtplib
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 
 from services.integrations.connections import Credentials
+from services.integrations.connectors import Step
 
 TIMEOUT_SECONDS = 20.0
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    ok: bool
-    detail: str
 
 
 def tls_context(credentials: Credentials) -> ssl.SSLContext:

@@ -35,6 +35,7 @@ from services.integrations.connections import (
     get_cursor,
     put_cursor,
 )
+from services.integrations.connectors import Step, StreamSpec
 from services.integrations.email import mime, protocols
 from services.integrations.store import INBOX, EmailDeliveryRow
 
@@ -357,6 +358,42 @@ class Capture:
             session, connection.tenant_id, connection.id, EMAIL_OBJECT, incoming.message_id, new_id()
         ):
             self._emit(session, credentials, incoming)
+
+
+class SmtpConnector:
+    """SMTP connections: checked; they send (Emails) and have nothing to sync."""
+
+    type = "SMTP"
+    streams: tuple[StreamSpec, ...] = ()
+
+    def check(self, credentials: Credentials) -> tuple[bool, list[Step]]:
+        return protocols.check(credentials)
+
+    def sync(self, credentials: Credentials, run: SyncRun, full_refresh: bool) -> SyncRun:
+        raise FailedPrecondition("an SMTP connection has nothing to sync")
+
+    def replay(self, session: Session, credentials: Credentials, letter: DeadLetter) -> None:
+        raise FailedPrecondition(f"stream {letter.stream} cannot be replayed")
+
+
+class ImapConnector:
+    """IMAP connections: one stream, the mailbox, captured from its UID cursor."""
+
+    type = "IMAP"
+    streams: tuple[StreamSpec, ...] = (StreamSpec("imap", cursor_field="uid"),)
+
+    def __init__(self, capture: Capture) -> None:
+        self.capture = capture
+
+    def check(self, credentials: Credentials) -> tuple[bool, list[Step]]:
+        return protocols.check(credentials)
+
+    def sync(self, credentials: Credentials, run: SyncRun, full_refresh: bool) -> SyncRun:
+        # UIDVALIDITY already forces a reread when needed; Message-IDs keep a reread duplicate-free.
+        return self.capture.sync(credentials, run)
+
+    def replay(self, session: Session, credentials: Credentials, letter: DeadLetter) -> None:
+        self.capture.replay(session, credentials, letter)
 
 
 class EmailWorker:

@@ -15,15 +15,21 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Connection(_message.Message):
-    __slots__ = ("id", "type", "display_name", "host", "port", "security", "username", "password", "has_password", "from_address", "mailbox", "purpose", "support_addresses", "ca_certificate", "create_time", "update_time", "key_id")
+    __slots__ = ("id", "type", "display_name", "host", "port", "security", "username", "password", "has_password", "from_address", "mailbox", "purpose", "support_addresses", "ca_certificate", "create_time", "update_time", "key_id", "base_url", "database", "realm_id", "xero_tenant_id", "api_key", "has_api_key", "oauth2", "requests_per_minute", "field_mappings")
     class Type(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         TYPE_UNSPECIFIED: _ClassVar[Connection.Type]
         SMTP: _ClassVar[Connection.Type]
         IMAP: _ClassVar[Connection.Type]
+        ODOO: _ClassVar[Connection.Type]
+        QUICKBOOKS: _ClassVar[Connection.Type]
+        XERO: _ClassVar[Connection.Type]
     TYPE_UNSPECIFIED: Connection.Type
     SMTP: Connection.Type
     IMAP: Connection.Type
+    ODOO: Connection.Type
+    QUICKBOOKS: Connection.Type
+    XERO: Connection.Type
     class Security(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         SECURITY_UNSPECIFIED: _ClassVar[Connection.Security]
@@ -51,6 +57,15 @@ class Connection(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    BASE_URL_FIELD_NUMBER: _ClassVar[int]
+    DATABASE_FIELD_NUMBER: _ClassVar[int]
+    REALM_ID_FIELD_NUMBER: _ClassVar[int]
+    XERO_TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    HAS_API_KEY_FIELD_NUMBER: _ClassVar[int]
+    OAUTH2_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
+    FIELD_MAPPINGS_FIELD_NUMBER: _ClassVar[int]
     id: str
     type: Connection.Type
     display_name: str
@@ -68,7 +83,60 @@ class Connection(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     key_id: str
-    def __init__(self, id: _Optional[str] = ..., type: _Optional[_Union[Connection.Type, str]] = ..., display_name: _Optional[str] = ..., host: _Optional[str] = ..., port: _Optional[int] = ..., security: _Optional[_Union[Connection.Security, str]] = ..., username: _Optional[str] = ..., password: _Optional[str] = ..., has_password: _Optional[bool] = ..., from_address: _Optional[str] = ..., mailbox: _Optional[str] = ..., purpose: _Optional[str] = ..., support_addresses: _Optional[_Iterable[str]] = ..., ca_certificate: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., key_id: _Optional[str] = ...) -> None: ...
+    base_url: str
+    database: str
+    realm_id: str
+    xero_tenant_id: str
+    api_key: str
+    has_api_key: bool
+    oauth2: OAuth2
+    requests_per_minute: int
+    field_mappings: _containers.RepeatedCompositeFieldContainer[FieldMapping]
+    def __init__(self, id: _Optional[str] = ..., type: _Optional[_Union[Connection.Type, str]] = ..., display_name: _Optional[str] = ..., host: _Optional[str] = ..., port: _Optional[int] = ..., security: _Optional[_Union[Connection.Security, str]] = ..., username: _Optional[str] = ..., password: _Optional[str] = ..., has_password: _Optional[bool] = ..., from_address: _Optional[str] = ..., mailbox: _Optional[str] = ..., purpose: _Optional[str] = ..., support_addresses: _Optional[_Iterable[str]] = ..., ca_certificate: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., key_id: _Optional[str] = ..., base_url: _Optional[str] = ..., database: _Optional[str] = ..., realm_id: _Optional[str] = ..., xero_tenant_id: _Optional[str] = ..., api_key: _Optional[str] = ..., has_api_key: _Optional[bool] = ..., oauth2: _Optional[_Union[OAuth2, _Mapping]] = ..., requests_per_minute: _Optional[int] = ..., field_mappings: _Optional[_Iterable[_Union[FieldMapping, _Mapping]]] = ...) -> None: ...
+
+class OAuth2(_message.Message):
+    __slots__ = ("client_id", "client_secret", "refresh_token", "access_token", "access_token_expire_time", "token_url", "has_client_secret", "has_refresh_token", "has_access_token")
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_SECRET_FIELD_NUMBER: _ClassVar[int]
+    REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_TOKEN_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_URL_FIELD_NUMBER: _ClassVar[int]
+    HAS_CLIENT_SECRET_FIELD_NUMBER: _ClassVar[int]
+    HAS_REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    HAS_ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    client_id: str
+    client_secret: str
+    refresh_token: str
+    access_token: str
+    access_token_expire_time: _timestamp_pb2.Timestamp
+    token_url: str
+    has_client_secret: bool
+    has_refresh_token: bool
+    has_access_token: bool
+    def __init__(self, client_id: _Optional[str] = ..., client_secret: _Optional[str] = ..., refresh_token: _Optional[str] = ..., access_token: _Optional[str] = ..., access_token_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., token_url: _Optional[str] = ..., has_client_secret: _Optional[bool] = ..., has_refresh_token: _Optional[bool] = ..., has_access_token: _Optional[bool] = ...) -> None: ...
+
+class FieldMapping(_message.Message):
+    __slots__ = ("stream", "external_field", "crm_field", "direction")
+    class Direction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        DIRECTION_UNSPECIFIED: _ClassVar[FieldMapping.Direction]
+        BOTH: _ClassVar[FieldMapping.Direction]
+        INBOUND: _ClassVar[FieldMapping.Direction]
+        OUTBOUND: _ClassVar[FieldMapping.Direction]
+    DIRECTION_UNSPECIFIED: FieldMapping.Direction
+    BOTH: FieldMapping.Direction
+    INBOUND: FieldMapping.Direction
+    OUTBOUND: FieldMapping.Direction
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_FIELD_FIELD_NUMBER: _ClassVar[int]
+    CRM_FIELD_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    stream: str
+    external_field: str
+    crm_field: str
+    direction: FieldMapping.Direction
+    def __init__(self, stream: _Optional[str] = ..., external_field: _Optional[str] = ..., crm_field: _Optional[str] = ..., direction: _Optional[_Union[FieldMapping.Direction, str]] = ...) -> None: ...
 
 class CreateConnectionRequest(_message.Message):
     __slots__ = ("connection",)
@@ -129,10 +197,12 @@ class CheckStep(_message.Message):
     def __init__(self, name: _Optional[str] = ..., ok: _Optional[bool] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class SyncConnectionRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "full_refresh")
     ID_FIELD_NUMBER: _ClassVar[int]
+    FULL_REFRESH_FIELD_NUMBER: _ClassVar[int]
     id: str
-    def __init__(self, id: _Optional[str] = ...) -> None: ...
+    full_refresh: bool
+    def __init__(self, id: _Optional[str] = ..., full_refresh: _Optional[bool] = ...) -> None: ...
 
 class SyncRun(_message.Message):
     __slots__ = ("id", "connection_id", "status", "trigger", "fetched_count", "created_count", "skipped_count", "failed_count", "error", "start_time", "end_time")

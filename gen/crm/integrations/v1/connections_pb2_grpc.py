@@ -27,8 +27,8 @@ if _version_not_supported:
 
 
 class ConnectionsServiceStub:
-    """A tenant's links to outside systems (mail servers now; ERP and accounting systems later), their
-    sync runs, cursors and the records that failed to sync (docs/adr/0046).
+    """A tenant's links to outside systems (mail servers; ERP and accounting systems over their HTTP
+    APIs), their sync runs, cursors and the records that failed to sync (docs/adr/0046, 0057).
     """
 
     def __init__(self, channel):
@@ -85,8 +85,8 @@ class ConnectionsServiceStub:
 
 
 class ConnectionsServiceServicer:
-    """A tenant's links to outside systems (mail servers now; ERP and accounting systems later), their
-    sync runs, cursors and the records that failed to sync (docs/adr/0046).
+    """A tenant's links to outside systems (mail servers; ERP and accounting systems over their HTTP
+    APIs), their sync runs, cursors and the records that failed to sync (docs/adr/0046, 0057).
     """
 
     def CreateConnection(self, request, context):
@@ -114,14 +114,16 @@ class ConnectionsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CheckConnection(self, request, context):
-        """Talks to the server for real (SMTP: EHLO, STARTTLS, AUTH; IMAP: LOGIN, SELECT) and says how it went.
+        """Talks to the server for real (SMTP: EHLO, STARTTLS, AUTH; IMAP: LOGIN, SELECT; HTTP APIs: a
+        signed-in read) and says how it went, step by step.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SyncConnection(self, request, context):
-        """Runs one sync of the connection now (IMAP: capture new mail) and answers the finished run.
+        """Runs one sync of the connection now (IMAP: capture new mail; ERP and accounting: their streams,
+        incremental from the stored cursors unless a full refresh is asked) and answers the finished run.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -203,8 +205,8 @@ def add_ConnectionsServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ConnectionsService:
-    """A tenant's links to outside systems (mail servers now; ERP and accounting systems later), their
-    sync runs, cursors and the records that failed to sync (docs/adr/0046).
+    """A tenant's links to outside systems (mail servers; ERP and accounting systems over their HTTP
+    APIs), their sync runs, cursors and the records that failed to sync (docs/adr/0046, 0057).
     """
 
     @staticmethod
