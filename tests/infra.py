@@ -30,7 +30,12 @@ CONSUMERS_BY_SERVICE: dict[str, list[str]] = {
     "marketing": ["marketing.contact-projection", "marketing.engagement-log", "marketing.privacy"],
     "sales": ["sales.lead-scoring", "sales.privacy"],
     "support": ["support.contact-merges", "support.email-intake", "support.privacy"],
-    "integrations": ["integrations.webhooks", "integrations.support-replies"],
+    "integrations": [
+        "integrations.webhooks",
+        "integrations.support-replies",
+        "integrations.accounting-invoices",
+        "integrations.accounting-customers",
+    ],
 }
 ALL_CONSUMERS = [name for names in CONSUMERS_BY_SERVICE.values() for name in names]
 

@@ -71,7 +71,7 @@ DEFAULT_TOKEN_URLS = {
 # The vendors' published request limits, a minute: QuickBooks 500 per realm, Xero 60 per
 # organisation; Odoo publishes none, so a polite 60.
 DEFAULT_REQUESTS_PER_MINUTE = {"ODOO": 60, "QUICKBOOKS": 500, "XERO": 60}
-SECRET_NAMES = ("password", "api_key", "client_secret", "refresh_token", "access_token")
+SECRET_NAMES = ("password", "api_key", "client_secret", "refresh_token", "access_token", "webhook_key")
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _CRM_FIELD = re.compile(r"^([a-z][A-Za-z0-9]{0,62}|customFields\.[A-Za-z_][A-Za-z0-9_]{0,62})$")
 
@@ -134,6 +134,8 @@ class Secrets:
     client_secret: str = field(default="", repr=False)
     refresh_token: str = field(default="", repr=False)
     access_token: str = field(default="", repr=False)
+    # QuickBooks and Xero: what their webhooks are signed with (docs/adr/0059).
+    webhook_key: str = field(default="", repr=False)
 
     def stored(self) -> tuple[str, ...]:
         return tuple(name for name in SECRET_NAMES if getattr(self, name))
@@ -244,7 +246,7 @@ def _normalise_email(check: Validator, data: ConnectionFields, secrets: Secrets)
     cert = data.ca_certificate.strip()
     if cert and (len(cert) > MAX_CERT or "-----BEGIN CERTIFICATE-----" not in cert):
         check.add("ca_certificate", "must be a PEM certificate")
-    for name in ("api_key", "client_secret", "refresh_token", "access_token"):
+    for name in ("api_key", "client_secret", "refresh_token", "access_token", "webhook_key"):
         if getattr(secrets, name):
             check.add(name, f"is not used by a {kind} connection")
     return ConnectionFields(
@@ -286,6 +288,8 @@ def _normalise_http(check: Validator, data: ConnectionFields, secrets: Secrets) 
         for name in ("client_secret", "refresh_token", "access_token"):
             if getattr(secrets, name):
                 check.add(f"oauth2.{name}", "is not used by an ODOO connection")
+        if secrets.webhook_key:
+            check.add("webhook_key", "is not used by an ODOO connection")
     else:
         token_url = _url(check, "oauth2.token_url", data.token_url.strip() or DEFAULT_TOKEN_URLS[kind])
         if not client_id:

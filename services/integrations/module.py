@@ -1,19 +1,35 @@
 """Composition root of the integrations service: its database and outbox, partner webhooks,
-connections with their sync state, and email (SMTP out, IMAP capture in) — issue #7."""
+connections with their sync state, email (SMTP out, IMAP capture in) and accounting (QuickBooks
+Online, Xero) — issue #7."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
-from crm.integrations.v1 import connections_pb2, connections_pb2_grpc, email_pb2, email_pb2_grpc
+from crm.integrations.v1 import (
+    accounting_pb2,
+    accounting_pb2_grpc,
+    connections_pb2,
+    connections_pb2_grpc,
+    email_pb2,
+    email_pb2_grpc,
+)
 
 from crmkit.config import Settings
 from crmkit.db import Database
 from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
+from services.integrations.accounting.connector import AccountingConnector, AccountingWorker
+from services.integrations.accounting.directory import ContactsDirectory
+from services.integrations.accounting.quickbooks import QuickBooks
+from services.integrations.accounting.usecases import Books, customer_updates, invoicing
+from services.integrations.accounting.webhooks import AccountingWebhooksServicer, WebhookIntake
+from services.integrations.accounting.xero import Xero
 from services.integrations.api import ConnectionsServicer, EmailServicer
 from services.integrations.connections import Connections, SyncState
 from services.integrations.connectors import Connectors
+from services.integrations.connectors.http import HttpApi
 from services.integrations.email.usecases import (
     Capture,
     Emails,
@@ -43,6 +59,7 @@ def build(settings: Settings) -> ServiceModule:
     )
     module.grpc_services.append(connections_pb2.DESCRIPTOR.services_by_name["ConnectionsService"].full_name)
     add_email(module, settings, connectors, sync)
+    add_accounting(module, settings, connectors, sync, HttpApi(connections))
     return module
 
 
@@ -59,3 +76,24 @@ def add_email(module: ServiceModule, settings: Settings, connectors: Connectors,
     module.grpc_services += [email_pb2.DESCRIPTOR.services_by_name["EmailService"].full_name]
     module.consumers.append(support_replies(database, emails))
     module.workers.append(("email", EmailWorker(emails, sync, settings.imap_poll_seconds).run))
+
+
+def add_accounting(
+    module: ServiceModule, settings: Settings, connectors: Connectors, sync: SyncState, api: HttpApi
+) -> None:
+    """QuickBooks Online and Xero (docs/adr/0059, 0060)."""
+    database, outbox = module.database, module.outbox
+    assert outbox is not None
+    directory = ContactsDirectory(settings.grpc_addr("contacts"), settings.grpc_deadline_seconds)
+    module.on_tokens.append(directory.use_tokens)
+    vendors = {v.type: v for v in (QuickBooks(api), Xero(api))}
+    books = Books(database, outbox, sync.connections, vendors, directory)  # type: ignore[arg-type]
+    for vendor in vendors.values():
+        connectors.register(AccountingConnector(vendor, books, api))  # type: ignore[arg-type]
+    intake = WebhookIntake(database, sync.connections, threading.Event())
+    module.registrations.append(
+        (accounting_pb2_grpc.add_AccountingWebhooksServiceServicer_to_server, AccountingWebhooksServicer(intake))
+    )
+    module.grpc_services.append(accounting_pb2.DESCRIPTOR.services_by_name["AccountingWebhooksService"].full_name)
+    module.consumers += [invoicing(database, books), customer_updates(database, books)]
+    module.workers.append(("accounting", AccountingWorker(sync, intake, settings.accounting_poll_seconds).run))

@@ -1,0 +1,97 @@
+"""QuickBooks and Xero as connectors of the registry (docs/adr/0057), and the accounting worker
+that runs the syncs signed webhooks ask for and the scheduled ones."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from sqlalchemy.orm import Session
+
+from crmkit.errors import NotFound
+from services.integrations.accounting.usecases import ACCOUNTING_TYPES, Books, Vendor
+from services.integrations.accounting.webhooks import WebhookIntake
+from services.integrations.connections import Credentials, DeadLetter, SyncRun, SyncState
+from services.integrations.connectors import Step, StreamSpec
+from services.integrations.connectors.http import HttpApi
+
+log = logging.getLogger(__name__)
+
+# Inbound streams carry the vendor's records; the outbound ones are the CRM's writes that failed.
+STREAMS = (
+    StreamSpec("customers", cursor_field="updated"),
+    StreamSpec("invoices", cursor_field="updated"),
+    StreamSpec("payments", cursor_field="updated"),
+)
+
+
+class AccountingConnector:
+    def __init__(self, vendor: Vendor, books: Books, api: HttpApi) -> None:
+        self.type = vendor.type
+        self.streams: tuple[StreamSpec, ...] = STREAMS
+        self.vendor = vendor
+        self.books = books
+        self.api = api
+
+    def check(self, credentials: Credentials) -> tuple[bool, list[Step]]:
+        steps = []
+        try:
+            credentials = self.api.fresh_token(credentials, force=False)
+        except Exception as exc:
+            return False, [Step("token", False, str(exc)[:500])]
+        steps.append(Step("token", True, "access token is valid"))
+        try:
+            steps.append(Step("read", True, self.vendor.check_read(credentials)))
+        except Exception as exc:
+            steps.append(Step("read", False, str(exc)[:500]))
+        return all(s.ok for s in steps), steps
+
+    def sync(self, credentials: Credentials, run: SyncRun, full_refresh: bool) -> SyncRun:
+        return self.books.sync(credentials, run, full_refresh)
+
+    def replay(self, session: Session, credentials: Credentials, letter: DeadLetter) -> None:
+        if letter.stream == "invoices:out":
+            self.books.replay_invoice(session, credentials, letter)
+        elif letter.stream == "customers:out":
+            self.books.replay_customer_out(session, credentials, letter)
+        else:
+            self.books.replay_record(session, credentials, letter)
+
+
+class AccountingWorker:
+    """Runs the syncs signed webhooks asked for as soon as they arrive, and every accounting
+    connection's incremental sync every `poll_seconds` (webhooks can be lost; polling is the net)."""
+
+    def __init__(self, sync: SyncState, intake: WebhookIntake, poll_seconds: float, tick_seconds: float = 1.0) -> None:
+        self.sync = sync
+        self.intake = intake
+        self.poll_seconds = poll_seconds
+        self.tick_seconds = tick_seconds
+
+    def tick(self, stop: threading.Event, poll: bool) -> None:
+        for tenant_id, connection_id in self.intake.take_requests():
+            try:
+                credentials = self.sync.connections.credentials(tenant_id, connection_id)
+            except NotFound:
+                continue  # deleted since
+            self.sync.run(credentials, "webhook")
+        if poll:
+            for kind in ACCOUNTING_TYPES:
+                for credentials in self.sync.connections.of_type(kind):
+                    if stop.is_set():
+                        return
+                    self.sync.run(credentials, "scheduled")
+
+    def run(self, stop: threading.Event) -> None:
+        next_poll = time.monotonic() + self.poll_seconds
+        while not stop.is_set():
+            self.intake.wake.clear()
+            try:
+                due = time.monotonic() >= next_poll
+                if due:
+                    next_poll = time.monotonic() + self.poll_seconds
+                self.tick(stop, due)
+            except Exception:  # the database may be away: try again on the next tick
+                log.exception("accounting worker tick failed")
+            self.intake.wake.wait(self.tick_seconds)
