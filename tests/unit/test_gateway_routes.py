@@ -112,3 +112,20 @@ def test_a_server_streaming_method_is_a_streamed_route_of_its_declared_media_typ
     ]
     operation = openapi.document(discover())["paths"]["/v1/contacts:export"]["get"]
     assert list(operation["responses"]["200"]["content"]) == ["text/csv"]
+
+
+def test_an_httpbody_body_gets_the_raw_bytes_and_named_headers_are_forwarded():
+    from gateway import openapi
+    from gateway.routes import RawBody
+
+    webhook = route("ReceiveWebhook")
+    assert webhook.public and webhook.raw_body and webhook.raw_response and not webhook.streaming
+    assert webhook.forward_headers == ("intuit-signature", "x-xero-signature")
+    assert not route("UpdateContact").raw_body and route("UpdateContact").forward_headers == ()
+    raw = b'{"b":1,  "a":2}'  # exactly these bytes, spacing and key order included
+    request = build_request(webhook, {"p0": "CONN1"}, {}, RawBody("application/json", raw))
+    assert (request.connection_id, request.body.data, request.body.content_type) == ("CONN1", raw, "application/json")
+    operation = openapi.document(discover())["paths"]["/v1/connections/{connectionId}:receiveWebhook"]["post"]
+    headers = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
+    assert headers == ["intuit-signature", "x-xero-signature"] and operation["security"] == []
+    assert "content" not in operation["responses"]["200"]
