@@ -87,13 +87,14 @@ def add_accounting(
     directory = ContactsDirectory(settings.grpc_addr("contacts"), settings.grpc_deadline_seconds)
     module.on_tokens.append(directory.use_tokens)
     vendors = {v.type: v for v in (QuickBooks(api), Xero(api))}
-    books = Books(database, outbox, sync.connections, vendors, directory)  # type: ignore[arg-type]
+    wake = threading.Event()  # a write queued or a sync asked for: the worker goes at once
+    books = Books(database, outbox, sync.connections, vendors, directory, wake)  # type: ignore[arg-type]
     for vendor in vendors.values():
         connectors.register(AccountingConnector(vendor, books, api))  # type: ignore[arg-type]
-    intake = WebhookIntake(database, sync.connections, threading.Event())
+    intake = WebhookIntake(database, sync.connections, wake)
     module.registrations.append(
         (accounting_pb2_grpc.add_AccountingWebhooksServiceServicer_to_server, AccountingWebhooksServicer(intake))
     )
     module.grpc_services.append(accounting_pb2.DESCRIPTOR.services_by_name["AccountingWebhooksService"].full_name)
     module.consumers += [invoicing(database, books), customer_updates(database, books)]
-    module.workers.append(("accounting", AccountingWorker(sync, intake, settings.accounting_poll_seconds).run))
+    module.workers.append(("accounting", AccountingWorker(books, sync, intake, settings.accounting_poll_seconds).run))

@@ -203,6 +203,30 @@ class AccountingPaymentRow(Base):
     create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+class AccountingPushRow(Base):
+    """A CRM change to write into an accounting system (an invoice to create, a customer to rename),
+    queued by a consumer and written by the accounting worker outside any transaction, retried with
+    back-off; one per connection, kind and key."""
+
+    __tablename__ = "accounting_pushes"
+    __table_args__ = (
+        sa.UniqueConstraint("connection_id", "kind", "key", name="uq_accounting_pushes_connection_id_kind_key"),
+        sa.Index("ix_accounting_pushes_next_attempt_time", "next_attempt_time"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    connection_id: Mapped[str] = mapped_column(sa.String(26))
+    # "invoice" (key: the source key) or "customer" (key: the account id).
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    key: Mapped[str] = mapped_column(sa.String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    attempts: Mapped[int] = mapped_column(sa.Integer())
+    next_attempt_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    error: Mapped[str] = mapped_column(sa.Text())
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
 class SyncRequestRow(Base):
     """A connection's pending "sync soon" (a signed vendor webhook); many webhooks, one row."""
 

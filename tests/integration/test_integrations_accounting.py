@@ -104,6 +104,10 @@ class Accounting:
             order = table.id if hasattr(table, "id") else table.connection_id
             return list(session.scalars(sa.select(table).order_by(order)))
 
+    def push(self) -> int:
+        """The accounting worker writes what the consumers queued (as its loop does on waking)."""
+        return self.worker.books.push_due()
+
     def run_requested_syncs(self) -> None:
         self.worker.tick(threading.Event(), poll=False)
 
@@ -245,8 +249,10 @@ def test_a_won_deal_is_invoiced_once_in_quickbooks_and_its_payment_comes_back_th
     connection_id = quickbooks_connection(accounting, qbo)
 
     accounting.deliver("integrations.accounting-invoices", won("OPP1", contact_id, account_id))
-    accounting.deliver("integrations.accounting-invoices", won("OPP1", contact_id, account_id))  # redelivered
+    accounting.deliver("integrations.accounting-invoices", won("OPP1", contact_id, account_id))  # again: queued
+    assert accounting.push() == 1
     accounting.deliver("integrations.accounting-invoices", accepted("Q1", "OPP1", contact_id, account_id))
+    assert accounting.push() == 0  # the opportunity is invoiced already
 
     [customer] = qbo.find("Customer", DisplayName="Acme Corp")
     assert customer["PrimaryEmailAddr"] == {"Address": "ada@acme.example.com"}
@@ -345,6 +351,7 @@ def test_quickbooks_customers_page_in_as_accounts_through_throttling_and_renames
         "integrations.accounting-customers",
         contacts_events.AccountUpdated(account=renamed, changed_fields=field_mask_pb2.FieldMask(paths=["name"])),
     )
+    assert accounting.push() == 1
     assert qbo.stale_faults == 1  # Stale Object Error 5010, then read again and saved
     assert qbo.objects["Customer"][customer_id]["DisplayName"] == "Company 007 Ltd"
     assert qbo.objects["Customer"][customer_id]["SyncToken"] == "2"
@@ -357,6 +364,8 @@ def test_a_vendor_refusal_is_a_dead_letter_replayed_through_the_api(
     connection_id = quickbooks_connection(accounting, qbo)
     del qbo.objects["Item"]["1"]  # no Service item to invoice with
     accounting.deliver("integrations.accounting-invoices", won("OPP9", contact_id, account_id))
+    assert accounting.push() == 1  # a 400 from QuickBooks is final at once: no retries
+    assert accounting.push() == 0
     assert qbo.find("Invoice") == [] and accounting.events("InvoiceCreated") == []
     letters = accounting.connections.ListDeadLetters(
         connections_pb2.ListDeadLettersRequest(connection_id=connection_id), metadata=as_(ADMIN_A)
@@ -369,6 +378,7 @@ def test_a_vendor_refusal_is_a_dead_letter_replayed_through_the_api(
         connections_pb2.ReplayDeadLetterRequest(connection_id=connection_id, id=letter.id), metadata=as_(ADMIN_A)
     )
     assert replayed.HasField("resolve_time") and replayed.attempts == 2
+    assert accounting.push() == 1  # the replay queued the write again
     assert len(qbo.find("Invoice")) == 1 and len(accounting.events("InvoiceCreated")) == 1
 
 
@@ -381,6 +391,7 @@ def test_xero_invoices_authorised_with_an_idempotency_key_and_payments_follow_si
     connection_id = xero_connection(accounting, xero)
     accounting.deliver("integrations.accounting-invoices", accepted("Q5", "OPP5", contact_id, account_id))
     accounting.deliver("integrations.accounting-invoices", won("OPP5", contact_id, account_id))  # same deal: nothing
+    assert accounting.push() == 1
 
     [invoice] = list(xero.objects["invoices"].values())
     assert invoice["Status"] == "AUTHORISED" and invoice["Contact"]["Name"] == "Kiwi Ltd"

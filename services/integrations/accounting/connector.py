@@ -51,25 +51,29 @@ class AccountingConnector:
         return self.books.sync(credentials, run, full_refresh)
 
     def replay(self, session: Session, credentials: Credentials, letter: DeadLetter) -> None:
-        if letter.stream == "invoices:out":
-            self.books.replay_invoice(session, credentials, letter)
-        elif letter.stream == "customers:out":
-            self.books.replay_customer_out(session, credentials, letter)
+        if letter.stream in ("invoices:out", "customers:out"):
+            self.books.requeue(session, credentials, letter)
         else:
             self.books.replay_record(session, credentials, letter)
 
 
 class AccountingWorker:
-    """Runs the syncs signed webhooks asked for as soon as they arrive, and every accounting
-    connection's incremental sync every `poll_seconds` (webhooks can be lost; polling is the net)."""
+    """Writes the CRM's queued changes (invoices, renames) as soon as they are queued, runs the
+    syncs signed webhooks asked for as soon as they arrive, and every accounting connection's
+    incremental sync every `poll_seconds` (webhooks can be lost; polling is the net). Vendor calls
+    happen here, outside any database transaction: retries and Retry-After waits hold no locks."""
 
-    def __init__(self, sync: SyncState, intake: WebhookIntake, poll_seconds: float, tick_seconds: float = 1.0) -> None:
+    def __init__(
+        self, books: Books, sync: SyncState, intake: WebhookIntake, poll_seconds: float, tick_seconds: float = 1.0
+    ) -> None:
+        self.books = books
         self.sync = sync
         self.intake = intake
         self.poll_seconds = poll_seconds
         self.tick_seconds = tick_seconds
 
     def tick(self, stop: threading.Event, poll: bool) -> None:
+        self.books.push_due()
         for tenant_id, connection_id in self.intake.take_requests():
             try:
                 credentials = self.sync.connections.credentials(tenant_id, connection_id)

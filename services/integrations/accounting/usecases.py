@@ -1,13 +1,16 @@
 """The accounting connectors' use cases (docs/adr/0059, 0060): vendor-neutral, over a `Vendor`.
 
 - **Invoicing** (consumer `integrations.accounting-invoices`): a won deal or an accepted quote is
-  invoiced once per opportunity and accounting connection (`accounting_invoices`, unique by
-  connection and source key). The customer is found through the external-id map or created in the
-  vendor from the CRM account (or the contact, without one) read over contacts' gRPC; the invoice
-  is created with an idempotency key derived from connection and source, so a redelivered event or
-  a crash after the vendor answered never makes a second one. The row, the external ids and
-  `InvoiceCreated` commit together. A vendor failure becomes a dead letter of the `invoices`
-  stream (replayable through the API), the consumer goes on.
+  invoiced once per opportunity and accounting connection. The consumer only queues the write
+  (`accounting_pushes`, unique per connection, kind and key; skipped when invoiced or queued
+  already); the accounting worker writes it outside any transaction (vendor calls may wait on
+  Retry-After; SQLite's single writer must not be held meanwhile). The customer is found through
+  the external-id map or created in the vendor from the CRM account (or the contact, without one)
+  read over contacts' gRPC; the invoice is created with an idempotency key derived from connection
+  and source, so a retry or a crash after the vendor answered never makes a second one. The row
+  (`accounting_invoices`, unique by connection and source key), the external ids and
+  `InvoiceCreated` commit together. Failures are retried with back-off (a 4xx refusal is final at
+  once), then become a dead letter of `invoices:out`; replaying it queues the write again.
 - **Sync** (the connector's `sync`): per stream (customers, invoices, payments, in that order),
   each page's records and the stream's cursor commit in one transaction. New vendor customers
   become CRM accounts (idempotent by the account's external id); invoices made in the vendor are
@@ -15,7 +18,8 @@
   map) with `PaymentReceived` (the contacts timeline files it on the contact and the account).
   A record that fails is a dead letter of its stream; the page goes on.
 - **Customer updates out** (consumer `integrations.accounting-customers`): an account renamed in
-  the CRM is renamed in each vendor it is mapped in (QuickBooks under its SyncToken).
+  the CRM is queued for, then renamed in, each vendor it is mapped in (QuickBooks under its
+  SyncToken), the same way (dead letters of `customers:out`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -36,9 +41,11 @@ from crm.integrations.v1 import events_pb2 as integrations
 from crm.sales.v1 import events_pb2 as sales
 from google.protobuf import timestamp_pb2
 from google.type import date_pb2, money_pb2
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crmkit.db import Database, utcnow
+from crmkit.errors import NotFound
 from crmkit.events.consumer import EventConsumer, Handles
 from crmkit.events.outbox import Outbox
 from crmkit.ids import new_id
@@ -59,10 +66,18 @@ from services.integrations.connections import (
     SyncRun,
     add_dead_letter,
     claim_external_id,
+    external_id_of,
     get_cursor,
+    internal_id_of,
     put_cursor,
 )
-from services.integrations.store import INBOX, AccountingInvoiceRow, AccountingPaymentRow, ExternalIdRow
+from services.integrations.store import (
+    INBOX,
+    AccountingInvoiceRow,
+    AccountingPaymentRow,
+    AccountingPushRow,
+    ConnectionRow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +141,7 @@ def request_id(connection_id: str, source_key: str) -> str:
     return str(uuid.uuid5(REQUEST_IDS, f"{connection_id}/{source_key}"))
 
 
-def draft_to_json(draft: InvoiceDraft) -> bytes:
+def draft_to_dict(draft: InvoiceDraft) -> dict[str, Any]:
     def plain(value: Any) -> Any:
         if isinstance(value, Decimal | dt.date):
             return str(value)
@@ -134,11 +149,10 @@ def draft_to_json(draft: InvoiceDraft) -> bytes:
 
     data = dataclasses.asdict(draft)
     data["lines"] = [{k: plain(v) for k, v in line.items()} for line in data["lines"]]
-    return json.dumps({k: plain(v) for k, v in data.items()}).encode()
+    return {k: plain(v) for k, v in data.items()}
 
 
-def draft_from_json(payload: bytes) -> InvoiceDraft:
-    data = json.loads(payload)
+def draft_from_dict(data: dict[str, Any]) -> InvoiceDraft:
     lines = tuple(
         domain.InvoiceLine(
             ln["description"],
@@ -164,26 +178,6 @@ def draft_from_json(payload: bytes) -> InvoiceDraft:
     )
 
 
-def mapped_external_id(session: Session, connection_id: str, object_type: str, internal_id: str) -> str | None:
-    return session.scalars(
-        sa.select(ExternalIdRow.external_id).where(
-            ExternalIdRow.connection_id == connection_id,
-            ExternalIdRow.object_type == object_type,
-            ExternalIdRow.internal_id == internal_id,
-        )
-    ).first()
-
-
-def mapped_internal_id(session: Session, connection_id: str, object_type: str, external_id: str) -> str | None:
-    return session.scalars(
-        sa.select(ExternalIdRow.internal_id).where(
-            ExternalIdRow.connection_id == connection_id,
-            ExternalIdRow.object_type == object_type,
-            ExternalIdRow.external_id == external_id,
-        )
-    ).first()
-
-
 def _crm_customer(internal_id: str | None) -> tuple[str, str]:
     """(account id, contact id) of a mapped customer ("account:<id>" or "contact:<id>")."""
     kind, _, ident = (internal_id or "").partition(":")
@@ -198,79 +192,207 @@ class Books:
         connections: Connections,
         vendors: dict[str, Vendor],
         directory: CustomerDirectory,
+        wake: threading.Event | None = None,
+        max_attempts: int = 6,
+        backoff: dt.timedelta = dt.timedelta(seconds=30),
     ) -> None:
         self.database = database
         self.outbox = outbox
         self.connections = connections
         self.vendors = vendors
         self.directory = directory
+        # Set when a write is queued: the accounting worker wakes for it.
+        self.wake = wake or threading.Event()
+        self.max_attempts = max_attempts
+        self.backoff = backoff
 
     def vendor(self, credentials: Credentials) -> Vendor:
         return self.vendors[credentials.connection.data.type]
 
-    # --- invoicing (out) ---
+    # --- writes out: queued by the consumers, written by the worker ---
+
+    def _accounting_connections(self, session: Session, tenant_id: str) -> list[tuple[str, str]]:
+        """(connection id, type) of the tenant's accounting connections, read in the caller's session."""
+        rows = session.execute(
+            sa.select(ConnectionRow.id, ConnectionRow.type).where(
+                ConnectionRow.tenant_id == tenant_id, ConnectionRow.type.in_(list(self.vendors))
+            )
+        ).all()
+        return [(str(r.id), str(r.type)) for r in rows]
+
+    def _queue(
+        self, session: Session, tenant_id: str, connection_id: str, kind: str, key: str, payload: dict[str, Any]
+    ) -> None:
+        """Queue a write (the latest payload wins for a key already queued) and wake the worker."""
+        now = utcnow()
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        statement = insert(AccountingPushRow).values(
+            id=new_id(),
+            tenant_id=tenant_id,
+            connection_id=connection_id,
+            kind=kind,
+            key=key,
+            payload=payload,
+            attempts=0,
+            next_attempt_time=now,
+            error="",
+            create_time=now,
+        )
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["connection_id", "kind", "key"],
+                set_={"payload": payload, "attempts": 0, "next_attempt_time": now, "error": ""},
+            )
+        )
+        self.wake.set()
 
     def invoice(self, session: Session, tenant_id: str, draft: InvoiceDraft) -> None:
-        """Invoice `draft` in each accounting connection of the tenant that has not invoiced it."""
-        for kind in ACCOUNTING_TYPES:
-            if kind not in self.vendors:
-                continue
-            for credentials in self.connections.of_type(kind, tenant_id):
-                connection_id = credentials.connection.id
-                exists = session.scalars(
-                    sa.select(AccountingInvoiceRow.id).where(
-                        AccountingInvoiceRow.connection_id == connection_id,
-                        AccountingInvoiceRow.source_key == draft.source_key,
-                    )
-                ).first()
-                if exists:
-                    continue
-                try:
-                    with session.begin_nested():
-                        self.create_invoice(session, credentials, draft)
-                except Exception as exc:  # the vendor refused or is away: kept, replayable, the rest goes on
-                    log.warning("invoice %s for connection %s failed: %s", draft.source_key, connection_id, exc)
-                    add_dead_letter(
-                        session,
-                        tenant_id,
-                        connection_id,
-                        "invoices:out",
-                        draft.source_key,
-                        draft_to_json(draft),
-                        f"{type(exc).__name__}: {exc}",
-                    )
+        """Queue `draft` for each accounting connection of the tenant that has not invoiced its source."""
+        for connection_id, _ in self._accounting_connections(session, tenant_id):
+            done = session.scalars(
+                sa.select(AccountingInvoiceRow.id).where(
+                    AccountingInvoiceRow.connection_id == connection_id,
+                    AccountingInvoiceRow.source_key == draft.source_key,
+                )
+            ).first()
+            queued = session.scalars(
+                sa.select(AccountingPushRow.id).where(
+                    AccountingPushRow.connection_id == connection_id,
+                    AccountingPushRow.kind == "invoice",
+                    AccountingPushRow.key == draft.source_key,
+                )
+            ).first()
+            if not done and not queued:
+                self._queue(session, tenant_id, connection_id, "invoice", draft.source_key, draft_to_dict(draft))
 
-    def create_invoice(self, session: Session, credentials: Credentials, draft: InvoiceDraft) -> AccountingInvoiceRow:
+    def rename_customer(self, session: Session, tenant_id: str, account_id: str, name: str) -> None:
+        """Queue the new name for every accounting connection the account is a customer in."""
+        for connection_id, _ in self._accounting_connections(session, tenant_id):
+            if external_id_of(session, connection_id, CUSTOMER, f"account:{account_id}"):
+                self._queue(session, tenant_id, connection_id, "customer", account_id, {"name": name})
+
+    def push_due(self, now: dt.datetime | None = None, limit: int = 50) -> int:
+        """Write the queued changes that are due, each on its own; answers how many were tried."""
+        moment = now or utcnow()
+        with self.database.transaction() as session:
+            due = session.execute(
+                sa.select(AccountingPushRow.id, AccountingPushRow.tenant_id, AccountingPushRow.connection_id)
+                .where(AccountingPushRow.next_attempt_time <= moment)
+                .order_by(AccountingPushRow.next_attempt_time, AccountingPushRow.id)
+                .limit(limit)
+            ).all()
+        for push_id, tenant_id, connection_id in due:
+            self._push(push_id, tenant_id, connection_id, moment)
+        return len(due)
+
+    def _push(self, push_id: str, tenant_id: str, connection_id: str, now: dt.datetime) -> None:
+        with self.database.transaction() as session:
+            row = session.get(AccountingPushRow, push_id)
+            if row is None:
+                return  # written by another worker meanwhile
+            kind, key, payload = row.kind, row.key, dict(row.payload)
+        try:
+            credentials = self.connections.credentials(tenant_id, connection_id)
+        except NotFound:
+            with self.database.transaction() as session:
+                session.execute(sa.delete(AccountingPushRow).where(AccountingPushRow.id == push_id))
+            return
+        try:
+            if kind == "invoice":
+                self.create_invoice(credentials, draft_from_dict(payload), push_id)
+            else:
+                external_id = self._mapped_customer(credentials, f"account:{key}")
+                if external_id:
+                    details = CustomerDetails(display_name=payload["name"], company=payload["name"])
+                    self.vendor(credentials).update_customer(credentials, external_id, details)
+                with self.database.transaction() as session:
+                    session.execute(sa.delete(AccountingPushRow).where(AccountingPushRow.id == push_id))
+        except Exception as exc:  # kept and retried, then a dead letter; the other writes go on
+            log.warning("%s %s for connection %s failed: %s", kind, key, connection_id, exc)
+            self._failed(push_id, exc, now)
+
+    def _failed(self, push_id: str, exc: Exception, now: dt.datetime) -> None:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        status = getattr(exc, "status", 0)
+        permanent = isinstance(status, int) and 400 <= status < 500 and status not in (408, 409, 425, 429)
+        with self.database.transaction() as session:
+            row = session.get(AccountingPushRow, push_id, with_for_update=True)
+            if row is None:
+                return
+            row.attempts += 1
+            row.error = error
+            if permanent or row.attempts >= self.max_attempts:
+                stream = "invoices:out" if row.kind == "invoice" else "customers:out"
+                payload = {**row.payload, "account_id": row.key} if row.kind == "customer" else row.payload
+                add_dead_letter(
+                    session, row.tenant_id, row.connection_id, stream, row.key, json.dumps(payload).encode(), error
+                )
+                session.delete(row)
+            else:
+                row.next_attempt_time = now + self.backoff * (2 ** (row.attempts - 1))
+
+    def _mapped_customer(self, credentials: Credentials, internal: str) -> str | None:
+        with self.database.transaction() as session:
+            return external_id_of(session, credentials.connection.id, CUSTOMER, internal)
+
+    def customer_out(self, credentials: Credentials, account_id: str, contact_id: str) -> str:
+        """The vendor's customer for the CRM account (else contact): mapped, else created and mapped."""
+        connection = credentials.connection
+        internal = f"account:{account_id}" if account_id else f"contact:{contact_id}"
+        known = self._mapped_customer(credentials, internal)
+        if known:
+            return known
+        details = self.directory.details(connection.tenant_id, account_id, contact_id)
+        external_id = self.vendor(credentials).create_customer(credentials, details)
+        with self.database.transaction() as session:
+            existing = claim_external_id(session, connection.tenant_id, connection.id, CUSTOMER, external_id, internal)
+        if existing is not None and existing != internal:
+            # The vendor's customer of that name is another CRM record's: two CRM records, one customer.
+            log.info("customer %s of connection %s serves %s and %s", external_id, connection.id, existing, internal)
+        return external_id
+
+    def create_invoice(self, credentials: Credentials, draft: InvoiceDraft, push_id: str = "") -> None:
+        """Create the invoice in the vendor (idempotently), then record it with InvoiceCreated."""
         connection = credentials.connection
         vendor = self.vendor(credentials)
-        customer_id = self.customer_out(session, credentials, draft.account_id, draft.contact_id)
+        customer_id = self.customer_out(credentials, draft.account_id, draft.contact_id)
         created = vendor.create_invoice(credentials, draft, customer_id, request_id(connection.id, draft.source_key))
-        now = utcnow()
-        row = AccountingInvoiceRow(
-            id=new_id(),
-            tenant_id=connection.tenant_id,
-            connection_id=connection.id,
-            source_key=draft.source_key,
-            external_system=vendor.system,
-            external_id=created.external_id,
-            invoice_number=created.number,
-            opportunity_id=draft.opportunity_id,
-            quote_id=draft.quote_id,
-            contact_id=draft.contact_id,
-            account_id=draft.account_id,
-            currency_code=draft.currency,
-            total_minor=_minor(created.total or draft.total, draft.currency),
-            balance_minor=_minor(created.balance, draft.currency),
-            issue_date=created.issue_date or draft.issue_date,
-            due_date=created.due_date or draft.due_date,
-            create_time=now,
-            update_time=now,
-        )
-        session.add(row)
-        session.flush()
-        claim_external_id(session, connection.tenant_id, connection.id, INVOICE, created.external_id, row.id)
-        self._invoice_created(session, row)
-        return row
+        with self.database.transaction() as session:
+            if push_id:
+                session.execute(sa.delete(AccountingPushRow).where(AccountingPushRow.id == push_id))
+            known = session.scalars(
+                sa.select(AccountingInvoiceRow.id).where(
+                    AccountingInvoiceRow.connection_id == connection.id,
+                    AccountingInvoiceRow.source_key == draft.source_key,
+                )
+            ).first()
+            if known:
+                return
+            now = utcnow()
+            row = AccountingInvoiceRow(
+                id=new_id(),
+                tenant_id=connection.tenant_id,
+                connection_id=connection.id,
+                source_key=draft.source_key,
+                external_system=vendor.system,
+                external_id=created.external_id,
+                invoice_number=created.number,
+                opportunity_id=draft.opportunity_id,
+                quote_id=draft.quote_id,
+                contact_id=draft.contact_id,
+                account_id=draft.account_id,
+                currency_code=draft.currency,
+                total_minor=_minor(created.total or draft.total, draft.currency),
+                balance_minor=_minor(created.balance, draft.currency),
+                issue_date=created.issue_date or draft.issue_date,
+                due_date=created.due_date or draft.due_date,
+                create_time=now,
+                update_time=now,
+            )
+            session.add(row)
+            session.flush()
+            claim_external_id(session, connection.tenant_id, connection.id, INVOICE, created.external_id, row.id)
+            self._invoice_created(session, row)
 
     def _invoice_created(self, session: Session, row: AccountingInvoiceRow) -> None:
         event = integrations.InvoiceCreated(
@@ -289,62 +411,15 @@ class Books:
         )
         self.outbox.add(session, event, tenant_id=row.tenant_id, subject=row.id)
 
-    def customer_out(self, session: Session, credentials: Credentials, account_id: str, contact_id: str) -> str:
-        """The vendor's customer for the CRM account (else contact): mapped, else created and mapped."""
+    def requeue(self, session: Session, credentials: Credentials, letter: DeadLetter) -> None:
+        """Replaying an outbound dead letter queues its write again (the worker writes it)."""
+        payload = json.loads(letter.payload)
         connection = credentials.connection
-        internal = f"account:{account_id}" if account_id else f"contact:{contact_id}"
-        known = mapped_external_id(session, connection.id, CUSTOMER, internal)
-        if known:
-            return known
-        details = self.directory.details(connection.tenant_id, account_id, contact_id)
-        external_id = self.vendor(credentials).create_customer(credentials, details)
-        existing = claim_external_id(session, connection.tenant_id, connection.id, CUSTOMER, external_id, internal)
-        if existing is not None and existing != internal:
-            # The vendor's customer of that name is another CRM record's: two CRM records, one customer.
-            log.info(
-                "customer %s of connection %s is shared by %s and %s", external_id, connection.id, existing, internal
-            )
-        return external_id
-
-    def replay_invoice(self, session: Session, credentials: Credentials, letter: DeadLetter) -> None:
-        draft = draft_from_json(letter.payload)
-        exists = session.scalars(
-            sa.select(AccountingInvoiceRow.id).where(
-                AccountingInvoiceRow.connection_id == credentials.connection.id,
-                AccountingInvoiceRow.source_key == draft.source_key,
-            )
-        ).first()
-        if not exists:
-            self.create_invoice(session, credentials, draft)
-
-    # --- customers (out) ---
-
-    def rename_customer(self, session: Session, tenant_id: str, account_id: str, name: str) -> None:
-        for kind in ACCOUNTING_TYPES:
-            if kind not in self.vendors:
-                continue
-            for credentials in self.connections.of_type(kind, tenant_id):
-                external_id = mapped_external_id(session, credentials.connection.id, CUSTOMER, f"account:{account_id}")
-                if not external_id:
-                    continue
-                details = CustomerDetails(display_name=name, company=name)
-                try:
-                    self.vendor(credentials).update_customer(credentials, external_id, details)
-                except Exception as exc:
-                    add_dead_letter(
-                        session,
-                        tenant_id,
-                        credentials.connection.id,
-                        "customers:out",
-                        external_id,
-                        json.dumps({"account_id": account_id, "name": name}).encode(),
-                        f"{type(exc).__name__}: {exc}",
-                    )
-
-    def replay_customer_out(self, session: Session, credentials: Credentials, letter: DeadLetter) -> None:
-        data = json.loads(letter.payload)
-        details = CustomerDetails(display_name=data["name"], company=data["name"])
-        self.vendor(credentials).update_customer(credentials, letter.external_id, details)
+        if letter.stream == "invoices:out":
+            self._queue(session, connection.tenant_id, connection.id, "invoice", letter.external_id, payload)
+        else:
+            key = str(payload.pop("account_id", letter.external_id))
+            self._queue(session, connection.tenant_id, connection.id, "customer", key, payload)
 
     # --- sync (in) ---
 
@@ -398,7 +473,7 @@ class Books:
 
     def _customer_in(self, session: Session, credentials: Credentials, customer: Customer) -> str:
         connection = credentials.connection
-        if mapped_internal_id(session, connection.id, CUSTOMER, customer.external_id):
+        if internal_id_of(session, connection.id, CUSTOMER, customer.external_id):
             return "skipped"  # the CRM is where a mapped customer's name changes (no echo)
         account_id = self.directory.account_for(
             connection.tenant_id,
@@ -412,7 +487,7 @@ class Books:
 
     def _invoice_in(self, session: Session, credentials: Credentials, invoice: Invoice) -> str:
         connection = credentials.connection
-        internal = mapped_internal_id(session, connection.id, INVOICE, invoice.external_id)
+        internal = internal_id_of(session, connection.id, INVOICE, invoice.external_id)
         if internal:
             row = session.get(AccountingInvoiceRow, internal)
             if row is None:
@@ -423,7 +498,7 @@ class Books:
             row.balance_minor, row.invoice_number, row.update_time = balance, invoice.number, utcnow()
             return "skipped"
         account_id, contact_id = _crm_customer(
-            mapped_internal_id(session, connection.id, CUSTOMER, invoice.customer_external_id)
+            internal_id_of(session, connection.id, CUSTOMER, invoice.customer_external_id)
         )
         currency = invoice.currency
         now = utcnow()
@@ -457,7 +532,7 @@ class Books:
 
     def _payment_in(self, session: Session, credentials: Credentials, payment: Payment) -> str:
         connection = credentials.connection
-        invoice_id = mapped_internal_id(session, connection.id, INVOICE, payment.invoice_external_id)
+        invoice_id = internal_id_of(session, connection.id, INVOICE, payment.invoice_external_id)
         invoice = session.get(AccountingInvoiceRow, invoice_id) if invoice_id else None
         if invoice is None:
             raise LookupError(f"payment {payment.external_id}: invoice {payment.invoice_external_id} is not known yet")

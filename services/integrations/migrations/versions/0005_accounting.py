@@ -1,5 +1,5 @@
-"""accounting (QuickBooks Online, Xero): invoices and payments kept as records, and the sync
-requests signed vendor webhooks leave (docs/adr/0059, 0060)
+"""accounting (QuickBooks Online, Xero): invoices and payments kept as records, the CRM's writes
+queued for the vendors, and the sync requests signed vendor webhooks leave (docs/adr/0059, 0060)
 
 Revision ID: 0005_accounting
 Revises: 0004_external_id_fingerprints
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from crmkit.db import UTCDateTime
+from crmkit.db import JSONType, UTCDateTime
 
 revision: str = "0005_accounting"
 down_revision: str | None = "0004_external_id_fingerprints"
@@ -66,6 +66,24 @@ def upgrade() -> None:
         batch_op.create_index("ix_accounting_payments_tenant_id_contact_id", ["tenant_id", "contact_id"], unique=False)
 
     op.create_table(
+        "accounting_pushes",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("tenant_id", sa.String(length=26), nullable=False),
+        sa.Column("connection_id", sa.String(length=26), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("payload", JSONType, nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_time", UTCDateTime(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=False),
+        sa.Column("create_time", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_accounting_pushes")),
+        sa.UniqueConstraint("connection_id", "kind", "key", name="uq_accounting_pushes_connection_id_kind_key"),
+    )
+    with op.batch_alter_table("accounting_pushes", schema=None) as batch_op:
+        batch_op.create_index("ix_accounting_pushes_next_attempt_time", ["next_attempt_time"], unique=False)
+
+    op.create_table(
         "sync_requests",
         sa.Column("connection_id", sa.String(length=26), nullable=False),
         sa.Column("tenant_id", sa.String(length=26), nullable=False),
@@ -77,6 +95,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("sync_requests")
+    with op.batch_alter_table("accounting_pushes", schema=None) as batch_op:
+        batch_op.drop_index("ix_accounting_pushes_next_attempt_time")
+    op.drop_table("accounting_pushes")
     with op.batch_alter_table("accounting_payments", schema=None) as batch_op:
         batch_op.drop_index("ix_accounting_payments_tenant_id_contact_id")
     op.drop_table("accounting_payments")
