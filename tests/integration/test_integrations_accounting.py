@@ -456,3 +456,35 @@ def test_webhook_keys_are_write_only_and_refused_where_unused(accounting: Accoun
         )
     )
     assert refused == {"webhook_key"}
+
+
+def test_an_erasure_pseudonymises_invoices_and_payments_and_keeps_them(
+    accounting: Accounting, qbo: QuickBooksSimulator
+) -> None:
+    from crmkit.privacy import Identifiers
+    from services.integrations.accounting import privacy
+
+    account_id, contact_id = customer_in_crm(accounting, "Erased Ltd")
+    quickbooks_connection(accounting, qbo)
+    accounting.deliver("integrations.accounting-invoices", won("OPP3", contact_id, account_id))
+    accounting.push()
+    [invoice] = qbo.find("Invoice")
+    qbo.pay(invoice["Id"], "1200")
+    with accounting.database.transaction() as session:
+        connection_id = session.scalars(sa.select(AccountingInvoiceRow.connection_id)).one()
+    accounting.sync(connection_id)
+    found = Identifiers.of(["ada@acme.example.com"], [], ["Ada Lovelace"])
+    with accounting.database.transaction() as session:
+        exported = privacy.export(session, "TENANT_A", contact_id, found)
+    assert [i["invoice_number"] for i in exported["invoices"]] == [invoice["DocNumber"]]
+    assert [p["amount_minor"] for p in exported["payments"]] == [120000]
+
+    with accounting.database.transaction() as session:
+        counts = privacy.erase(session, "TENANT_A", contact_id, found)
+    assert counts["invoicesPseudonymised"] == 1 and counts["paymentsPseudonymised"] == 1
+    [kept] = accounting.rows(AccountingInvoiceRow)
+    [paid] = accounting.rows(AccountingPaymentRow)
+    assert kept.contact_id == paid.contact_id == privacy.pseudonym("TENANT_A", contact_id) != contact_id
+    assert (kept.total_minor, kept.invoice_number, kept.account_id) == (120000, invoice["DocNumber"], account_id)
+    with accounting.database.transaction() as session:
+        assert privacy.export(session, "TENANT_A", contact_id, found) == {"invoices": [], "payments": []}
