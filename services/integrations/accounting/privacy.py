@@ -21,7 +21,14 @@ from crmkit.privacy import Identifiers, contains, row_dict, scrub_bytes
 from services.integrations.accounting.usecases import CUSTOMER
 from services.integrations.store import AccountingInvoiceRow, AccountingPaymentRow, DeadLetterRow, ExternalIdRow
 
-INVOICE_COLUMNS = ("id", "external_system", "external_id", "invoice_number", "opportunity_id", "quote_id")
+INVOICE_COLUMNS: tuple[str, ...] = (
+    "id",
+    "external_system",
+    "external_id",
+    "invoice_number",
+    "opportunity_id",
+    "quote_id",
+)
 INVOICE_COLUMNS += ("account_id", "currency_code", "total_minor", "balance_minor", "issue_date", "due_date")
 PAYMENT_COLUMNS = ("id", "external_id", "invoice_id", "currency_code", "amount_minor", "paid_time")
 
