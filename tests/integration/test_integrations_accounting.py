@@ -5,6 +5,7 @@ PaymentReceived, incremental sync with cursors, rate limits, and signed webhooks
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -33,6 +34,7 @@ from services.integrations.store import (
     OUTBOX,
     AccountingInvoiceRow,
     AccountingPaymentRow,
+    AccountingPushRow,
     SyncCursorRow,
     SyncRequestRow,
 )
@@ -488,3 +490,21 @@ def test_an_erasure_pseudonymises_invoices_and_payments_and_keeps_them(
     assert (kept.total_minor, kept.invoice_number, kept.account_id) == (120000, invoice["DocNumber"], account_id)
     with accounting.database.transaction() as session:
         assert privacy.export(session, "TENANT_A", contact_id, found) == {"invoices": [], "payments": []}
+
+
+def test_a_vendor_outage_is_retried_later_with_back_off(accounting: Accounting, qbo: QuickBooksSimulator) -> None:
+    from tests.simulators.base import Reply
+
+    account_id, contact_id = customer_in_crm(accounting, "Patient Co")
+    quickbooks_connection(accounting, qbo)
+    accounting.deliver("integrations.accounting-invoices", won("OPP4", contact_id, account_id))
+    outage = Reply(503, {"Fault": {"Error": [{"Message": "Service Unavailable", "code": "503"}], "type": "SERVICE"}})
+    qbo.fail_next("/v3/company", outage, times=5)  # every attempt the shared client makes this time
+    assert accounting.push() == 1
+    [queued] = accounting.rows(AccountingPushRow)
+    assert queued.attempts == 1 and "503" in queued.error and queued.next_attempt_time > queued.create_time
+    assert accounting.push() == 0  # not due yet
+    later = queued.next_attempt_time + dt.timedelta(seconds=1)
+    assert accounting.worker.books.push_due(now=later) == 1
+    assert accounting.rows(AccountingPushRow) == [] and len(qbo.find("Invoice")) == 1
+    assert len(accounting.events("InvoiceCreated")) == 1
