@@ -508,3 +508,28 @@ def test_a_vendor_outage_is_retried_later_with_back_off(accounting: Accounting, 
     assert accounting.worker.books.push_due(now=later) == 1
     assert accounting.rows(AccountingPushRow) == [] and len(qbo.find("Invoice")) == 1
     assert len(accounting.events("InvoiceCreated")) == 1
+
+
+def test_xero_contacts_page_in_and_the_cursor_moves_with_each_page(accounting: Accounting, xero: XeroSimulator) -> None:
+    for i in range(103):
+        xero.add_contact(f"Org {i:03d}", f"ap{i}@org{i}.example.com")
+    connection_id = xero_connection(accounting, xero)
+    first = accounting.sync(connection_id)
+    assert first.status == connections_pb2.SyncRun.SUCCEEDED and first.created_count == 103, first.error
+    pages = [r for r in xero.calls("GET", "/Contacts") if "page=" in r.path]
+    assert ["page=1" in pages[0].path, "page=2" in pages[1].path] == [True, True]
+    assert all("order=UpdatedDateUTC+ASC" in r.path for r in pages)
+    assert "if-modified-since" not in pages[0].headers  # no cursor yet: everything
+    with accounting.database.transaction() as session:
+        cursor = session.get(SyncCursorRow, (connection_id, "customers"))
+        assert cursor is not None
+        newest = max(c["UpdatedDateUTC"] for c in xero.objects["contacts"].values())
+    from services.integrations.accounting.xero import parse_net_date
+
+    assert cursor.value == {"modified_since": parse_net_date(newest).isoformat()}  # type: ignore[union-attr]
+
+    xero.add_contact("Org late")
+    second = accounting.sync(connection_id)
+    assert second.created_count == 1
+    latest = [r for r in xero.calls("GET", "/Contacts") if "page=" in r.path][-1]
+    assert latest.headers["if-modified-since"] == parse_net_date(newest).replace(microsecond=0, tzinfo=None).isoformat()  # type: ignore[union-attr]
