@@ -184,8 +184,9 @@ class Settings:
     webhooks_poll_seconds: float = 1.0
     # How often the IMAP capture worker polls each mailbox connection.
     imap_poll_seconds: float = 60.0
-    # How often every QuickBooks and Xero connection is synced without a webhook asking (docs/adr/0059).
-    accounting_poll_seconds: float = 900.0
+    # How often ERP and accounting connections are synced incrementally in the background (0: never;
+    # :sync still works).
+    connector_poll_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -272,7 +273,7 @@ class Settings:
             webhooks_disable_after_hours=_float(env, "CRM_WEBHOOKS_DISABLE_AFTER_HOURS", 24.0),
             webhooks_poll_seconds=_float(env, "CRM_WEBHOOKS_POLL_SECONDS", 1.0),
             imap_poll_seconds=_float(env, "CRM_IMAP_POLL_SECONDS", 60.0),
-            accounting_poll_seconds=_float(env, "CRM_ACCOUNTING_POLL_SECONDS", 900.0),
+            connector_poll_seconds=_float(env, "CRM_CONNECTOR_POLL_SECONDS", 300.0),
         ).validated()
 
     def validated(self) -> Settings:

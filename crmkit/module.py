@@ -27,7 +27,7 @@ class ServiceModule:
     # Background loops the service's target runs, one thread each, until the stop event is set
     # (e.g. support's SLA scheduler).
     workers: list[tuple[str, Callable[[threading.Event], None]]] = field(default_factory=list)
-    # Given the process's internal-token minter when the target starts, before its consumers and
-    # workers run: background work that calls another service acts for a tenant through it
-    # (crmkit.tokens.acting_as), e.g. integrations' accounting sync reading contacts.
-    on_tokens: list[Callable[[InternalTokens], None]] = field(default_factory=list)
+    # The process's internal tokens, set by the target runner before anything starts: consumers and
+    # workers that call other services use them with tokens.acting_as (read them when working, not
+    # when building the module).
+    tokens: InternalTokens | None = None

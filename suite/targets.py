@@ -173,8 +173,7 @@ def start(
 def _start_service(
     module: ServiceModule, settings: Settings, tokens: InternalTokens, bus: Bus, process: Process
 ) -> None:
-    for give in module.on_tokens:
-        give(tokens)
+    module.tokens = tokens  # background work (consumers, workers) acts for tenants with these
     process.servers.append(
         start_server(module.name, module.registrations, module.grpc_services, settings.grpc_bind(module.name), tokens)
     )

@@ -33,6 +33,7 @@ CONSUMERS_BY_SERVICE: dict[str, list[str]] = {
     "integrations": [
         "integrations.webhooks",
         "integrations.support-replies",
+        "integrations.odoo",
         "integrations.accounting-invoices",
         "integrations.accounting-customers",
     ],

@@ -106,6 +106,7 @@ def run_to_proto(run: SyncRun) -> connections_pb2.SyncRun:
         created_count=run.created_count,
         skipped_count=run.skipped_count,
         failed_count=run.failed_count,
+        updated_count=run.updated_count,
         error=run.error,
         start_time=_stamp(run.start_time),
         end_time=_stamp(run.end_time),
@@ -126,6 +127,49 @@ def letter_to_proto(letter: DeadLetter) -> connections_pb2.DeadLetter:
     )
 
 
+def fields_of(c: connections_pb2.Connection) -> ConnectionFields:
+    return ConnectionFields(
+        type=_name(Type, c.type),
+        display_name=c.display_name,
+        host=c.host,
+        port=c.port,
+        security=_name(Security, c.security),
+        username=c.username,
+        from_address=c.from_address,
+        mailbox=c.mailbox,
+        purpose=c.purpose,
+        support_addresses=tuple(c.support_addresses),
+        ca_certificate=c.ca_certificate,
+        base_url=c.base_url,
+        database=c.database,
+        realm_id=c.realm_id,
+        xero_tenant_id=c.xero_tenant_id,
+        client_id=c.oauth2.client_id,
+        token_url=c.oauth2.token_url,
+        requests_per_minute=c.requests_per_minute,
+        field_mappings=tuple(
+            FieldMapping(m.stream, m.external_field, m.crm_field, _name(Direction, m.direction) or "BOTH")
+            for m in c.field_mappings
+        ),
+        access_token_expire_time=(
+            c.oauth2.access_token_expire_time.ToDatetime(dt.UTC)
+            if c.oauth2.HasField("access_token_expire_time")
+            else None
+        ),
+    )
+
+
+def secrets_of(c: connections_pb2.Connection) -> Secrets:
+    return Secrets(
+        password=c.password,
+        api_key=c.api_key,
+        client_secret=c.oauth2.client_secret,
+        refresh_token=c.oauth2.refresh_token,
+        access_token=c.oauth2.access_token,
+        webhook_key=c.webhook_key,
+    )
+
+
 class ConnectionsServicer(connections_pb2_grpc.ConnectionsServiceServicer):
     def __init__(self, connections: Connections, sync: SyncState) -> None:
         self.connections = connections
@@ -135,44 +179,16 @@ class ConnectionsServicer(connections_pb2_grpc.ConnectionsServiceServicer):
         self, request: connections_pb2.CreateConnectionRequest, context: grpc.ServicerContext
     ) -> connections_pb2.Connection:
         c = request.connection
-        fields = ConnectionFields(
-            type=_name(Type, c.type),
-            display_name=c.display_name,
-            host=c.host,
-            port=c.port,
-            security=_name(Security, c.security),
-            username=c.username,
-            from_address=c.from_address,
-            mailbox=c.mailbox,
-            purpose=c.purpose,
-            support_addresses=tuple(c.support_addresses),
-            ca_certificate=c.ca_certificate,
-            base_url=c.base_url,
-            database=c.database,
-            realm_id=c.realm_id,
-            xero_tenant_id=c.xero_tenant_id,
-            client_id=c.oauth2.client_id,
-            token_url=c.oauth2.token_url,
-            requests_per_minute=c.requests_per_minute,
-            field_mappings=tuple(
-                FieldMapping(m.stream, m.external_field, m.crm_field, _name(Direction, m.direction) or "BOTH")
-                for m in c.field_mappings
-            ),
-            access_token_expire_time=(
-                c.oauth2.access_token_expire_time.ToDatetime(dt.UTC)
-                if c.oauth2.HasField("access_token_expire_time")
-                else None
-            ),
-        )
-        secrets = Secrets(
-            password=c.password,
-            api_key=c.api_key,
-            client_secret=c.oauth2.client_secret,
-            refresh_token=c.oauth2.refresh_token,
-            access_token=c.oauth2.access_token,
-            webhook_key=c.webhook_key,
-        )
-        return connection_to_proto(self.connections.create(current_principal(), fields, secrets))
+        created = self.connections.create(current_principal(), fields_of(c), secrets_of(c))
+        return connection_to_proto(created)
+
+    def UpdateConnection(
+        self, request: connections_pb2.UpdateConnectionRequest, context: grpc.ServicerContext
+    ) -> connections_pb2.Connection:
+        c = request.connection
+        mask = list(request.update_mask.paths)
+        updated = self.connections.update(current_principal(), request.id, fields_of(c), secrets_of(c), mask)
+        return connection_to_proto(updated)
 
     def GetConnection(
         self, request: connections_pb2.GetConnectionRequest, context: grpc.ServicerContext

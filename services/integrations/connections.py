@@ -379,6 +379,61 @@ def _config(data: ConnectionFields, stored: tuple[str, ...]) -> dict[str, Any]:
     return config
 
 
+# API paths (update masks) -> the ConnectionFields or Secrets attribute they change.
+SECRET_PATHS = {
+    "password": "password",
+    "api_key": "api_key",
+    "oauth2.client_secret": "client_secret",
+    "oauth2.refresh_token": "refresh_token",
+    "oauth2.access_token": "access_token",
+}
+UPDATABLE = {
+    **{
+        name: name
+        for name in (
+            "display_name",
+            "host",
+            "port",
+            "security",
+            "username",
+            "from_address",
+            "mailbox",
+            "purpose",
+            "support_addresses",
+            "ca_certificate",
+            "base_url",
+            "database",
+            "realm_id",
+            "xero_tenant_id",
+            "requests_per_minute",
+            "field_mappings",
+        )
+    },
+    "oauth2.client_id": "client_id",
+    "oauth2.token_url": "token_url",
+    "oauth2.access_token_expire_time": "access_token_expire_time",
+    **SECRET_PATHS,
+}
+OUTPUT_ONLY = frozenset(
+    {
+        "id",
+        "has_password",
+        "has_api_key",
+        "key_id",
+        "create_time",
+        "update_time",
+        "oauth2.has_client_secret",
+        "oauth2.has_refresh_token",
+        "oauth2.has_access_token",
+    }
+)
+
+
+def _populated(patch: ConnectionFields, secrets: Secrets, path: str) -> bool:
+    source: Any = secrets if path in SECRET_PATHS else patch
+    return bool(getattr(source, UPDATABLE[path]))
+
+
 def _connection(row: ConnectionRow) -> Connection:
     c = row.config
     expires = c.get("access_token_expire_time") or ""
@@ -482,6 +537,48 @@ class Connections:
             session.flush()
         log.info("connection %s (%s) created for tenant %s", row.id, data.type, principal.tenant_id)
         return _connection(row)
+
+    def update(
+        self, principal: Principal, connection_id: str, patch: ConnectionFields, secrets: Secrets, mask: list[str]
+    ) -> Connection:
+        """AIP-134: the masked fields (or, without a mask, the populated ones) replaced; a secret
+        changes only when named or given. Cursors and external ids stay."""
+        paths = [name for name in UPDATABLE if _populated(patch, secrets, name)] if not mask else list(mask)
+        if "oauth2" in paths:  # the whole message
+            paths = [p for p in paths if p != "oauth2"] + [p for p in UPDATABLE if p.startswith("oauth2.")]
+        check = Validator()
+        for path in paths:
+            if path == "type":
+                check.add("update_mask", "type cannot change: create another connection")
+            elif path not in UPDATABLE and path not in OUTPUT_ONLY:
+                check.add("update_mask", f"unknown or read-only field {path!r}")
+        check.raise_if_any()
+        paths = [p for p in paths if p in UPDATABLE]
+        with self.database.transaction() as session:
+            row = session.scalars(
+                sa.select(ConnectionRow)
+                .where(ConnectionRow.tenant_id == principal.tenant_id, ConnectionRow.id == connection_id)
+                .with_for_update()
+            ).first()
+            if row is None:
+                raise NotFound.resource("connection", connection_id)
+            current = self._open(row)
+            new_secrets = replace(
+                current.secrets, **{UPDATABLE[p]: getattr(secrets, UPDATABLE[p]) for p in paths if p in SECRET_PATHS}
+            )
+            fields_changed = {UPDATABLE[p]: getattr(patch, UPDATABLE[p]) for p in paths if p not in SECRET_PATHS}
+            merged = normalise(replace(current.connection.data, **fields_changed), new_secrets)
+            self._check_streams(merged)
+            box = self.secrets.box
+            stored = new_secrets.stored()
+            row.display_name = merged.display_name
+            row.config = _config(merged, stored)
+            row.sealed_secret = box.seal(json.dumps(new_secrets.as_dict())) if stored else ""
+            row.key_id = box.current_key_id if stored else ""
+            row.update_time = self.clock()
+            session.flush()
+            log.info("connection %s updated: %s", row.id, ", ".join(sorted(paths)) or "nothing")
+            return _connection(row)
 
     def get(self, principal: Principal, connection_id: str) -> Connection:
         with self.database.transaction() as session:
@@ -607,6 +704,7 @@ class SyncRun:
     error: str = ""
     start_time: dt.datetime | None = None
     end_time: dt.datetime | None = None
+    updated_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -694,30 +792,63 @@ def external_id_of(session: Session, connection_id: str, object_type: str, inter
     ).first()
 
 
-def fingerprint(values: dict[str, Any]) -> str:
-    """A stable hash of synced values (keys sorted; empty values dropped, as "" and None and False are
-    one thing to most remote systems)."""
-    kept = {k: v for k, v in values.items() if v not in ("", None, False, [], {})}
-    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
+def _hash(value: Any) -> str:
+    if value is None or value is False:
+        value = ""  # one thing to most remote systems (Odoo answers False for an empty field)
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def fingerprint_of(session: Session, connection_id: str, object_type: str, external_id: str) -> str:
-    found = session.scalars(
-        sa.select(ExternalIdRow.fingerprint).where(*_mapped(connection_id, object_type, external_id))
-    ).first()
-    return found or ""
+def synced_of(
+    session: Session, connection_id: str, object_type: str, external_id: str, lock: bool = False
+) -> dict[str, str]:
+    """Field -> hash of the value last synced for a mapped record ({} when none). `lock` holds the
+    mapping until the transaction ends: the two directions of a sync lock it before comparing, so
+    one waits for the other's hashes instead of reading stale ones and echoing."""
+    query = sa.select(ExternalIdRow.synced).where(*_mapped(connection_id, object_type, external_id))
+    found = session.scalars(query.with_for_update() if lock else query).first()
+    return dict(found or {})
 
 
-def set_fingerprint(session: Session, connection_id: str, object_type: str, external_id: str, value: str) -> None:
+def unchanged(synced: dict[str, str], values: dict[str, Any]) -> bool:
+    """Whether every field of `values` is what was last synced (then sending it is an echo)."""
+    return bool(synced) and all(synced.get(name) == _hash(value) for name, value in values.items())
+
+
+def remember_synced(
+    session: Session, connection_id: str, object_type: str, external_id: str, values: dict[str, Any]
+) -> None:
+    """Record `values` (hashed) as the fields' last synced state, keeping other fields' hashes."""
+    synced = synced_of(session, connection_id, object_type, external_id)
+    synced.update({name: _hash(value) for name, value in values.items()})
     session.execute(
-        sa.update(ExternalIdRow).where(*_mapped(connection_id, object_type, external_id)).values(fingerprint=value)
+        sa.update(ExternalIdRow).where(*_mapped(connection_id, object_type, external_id)).values(synced=synced)
     )
 
 
 def add_dead_letter(
     session: Session, tenant_id: str, connection_id: str, stream: str, external_id: str, payload: bytes, error: str
 ) -> str:
+    """Keep a failed record. A record already waiting unresolved (same stream and external id) gets
+    the new payload and error and one more attempt, rather than a second letter."""
     now = utcnow()
+    external_id = external_id[:998]
+    if external_id:
+        waiting = session.scalars(
+            sa.select(DeadLetterRow)
+            .where(
+                DeadLetterRow.connection_id == connection_id,
+                DeadLetterRow.stream == stream,
+                DeadLetterRow.external_id == external_id,
+                DeadLetterRow.resolve_time.is_(None),
+            )
+            .with_for_update()
+        ).first()
+        if waiting is not None:
+            waiting.payload, waiting.error = payload, error[:2000]
+            waiting.attempts += 1
+            waiting.update_time = now
+            session.flush()
+            return waiting.id
     letter_id = new_id()
     session.add(
         DeadLetterRow(
@@ -725,7 +856,7 @@ def add_dead_letter(
             tenant_id=tenant_id,
             connection_id=connection_id,
             stream=stream,
-            external_id=external_id[:998],
+            external_id=external_id,
             payload=payload,
             error=error[:2000],
             attempts=1,
@@ -751,6 +882,7 @@ def _run(row: SyncRunRow) -> SyncRun:
         row.error,
         row.start_time,
         row.end_time,
+        row.updated_count,
     )
 
 
@@ -802,6 +934,7 @@ class SyncState:
                     created_count=0,
                     skipped_count=0,
                     failed_count=0,
+                    updated_count=0,
                     error="",
                     start_time=run.start_time,
                     end_time=None,
@@ -822,6 +955,7 @@ class SyncState:
                 "created_count",
                 "skipped_count",
                 "failed_count",
+                "updated_count",
                 "error",
                 "end_time",
             ):

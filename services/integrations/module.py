@@ -21,14 +21,15 @@ from crmkit.db import Database
 from crmkit.events.outbox import Outbox
 from crmkit.module import ServiceModule
 from services.integrations.accounting.connector import AccountingConnector, AccountingWorker
-from services.integrations.accounting.directory import ContactsDirectory
+from services.integrations.accounting.directory import AccountingCustomers
 from services.integrations.accounting.quickbooks import QuickBooks
-from services.integrations.accounting.usecases import Books, customer_updates, invoicing
+from services.integrations.accounting.usecases import ACCOUNTING_TYPES, Books, customer_updates, invoicing
 from services.integrations.accounting.webhooks import AccountingWebhooksServicer, WebhookIntake
 from services.integrations.accounting.xero import Xero
 from services.integrations.api import ConnectionsServicer, EmailServicer
 from services.integrations.connections import Connections, SyncState
-from services.integrations.connectors import Connectors
+from services.integrations.connectors import Connectors, SyncWorker
+from services.integrations.connectors.crm import CrmDirectory
 from services.integrations.connectors.http import HttpApi
 from services.integrations.email.usecases import (
     Capture,
@@ -38,6 +39,8 @@ from services.integrations.email.usecases import (
     SmtpConnector,
     support_replies,
 )
+from services.integrations.odoo.client import OdooClient
+from services.integrations.odoo.connector import OdooConnector, odoo_consumer
 from services.integrations.secrets import LazySecretBox
 from services.integrations.store import OUTBOX
 from services.integrations.webhooks.module import add_webhooks
@@ -59,8 +62,22 @@ def build(settings: Settings) -> ServiceModule:
     )
     module.grpc_services.append(connections_pb2.DESCRIPTOR.services_by_name["ConnectionsService"].full_name)
     add_email(module, settings, connectors, sync)
-    add_accounting(module, settings, connectors, sync, HttpApi(connections))
+    # HTTP-API connectors (docs/adr/0057): one HTTP client (one budget per connection) and one CRM
+    # directory for all of them.
+    api = HttpApi(sync.connections)
+    crm = CrmDirectory(module, settings.grpc_addr("contacts"), settings.grpc_deadline_seconds)
+    add_erp(module, connectors, sync, api, crm)
+    add_accounting(module, connectors, sync, api, crm)
+    types = ("ODOO", *ACCOUNTING_TYPES)
+    module.workers.append(("connectors", SyncWorker(sync, types, settings.connector_poll_seconds).run))
     return module
+
+
+def add_erp(module: ServiceModule, connectors: Connectors, sync: SyncState, api: HttpApi, crm: CrmDirectory) -> None:
+    """Odoo (docs/adr/0058)."""
+    odoo = OdooConnector(module.database, sync.connections, OdooClient(api), crm)
+    connectors.register(odoo)
+    module.consumers.append(odoo_consumer(module.database, odoo))
 
 
 def add_email(module: ServiceModule, settings: Settings, connectors: Connectors, sync: SyncState) -> None:
@@ -79,13 +96,13 @@ def add_email(module: ServiceModule, settings: Settings, connectors: Connectors,
 
 
 def add_accounting(
-    module: ServiceModule, settings: Settings, connectors: Connectors, sync: SyncState, api: HttpApi
+    module: ServiceModule, connectors: Connectors, sync: SyncState, api: HttpApi, crm: CrmDirectory
 ) -> None:
-    """QuickBooks Online and Xero (docs/adr/0059, 0060)."""
+    """QuickBooks Online and Xero (docs/adr/0059, 0060); their scheduled syncs are the connectors
+    worker's, the accounting worker writes queued changes and runs the syncs webhooks ask for."""
     database, outbox = module.database, module.outbox
     assert outbox is not None
-    directory = ContactsDirectory(settings.grpc_addr("contacts"), settings.grpc_deadline_seconds)
-    module.on_tokens.append(directory.use_tokens)
+    directory = AccountingCustomers(crm)
     vendors = {v.type: v for v in (QuickBooks(api), Xero(api))}
     wake = threading.Event()  # a write queued or a sync asked for: the worker goes at once
     books = Books(database, outbox, sync.connections, vendors, directory, wake)  # type: ignore[arg-type]
@@ -97,4 +114,4 @@ def add_accounting(
     )
     module.grpc_services.append(accounting_pb2.DESCRIPTOR.services_by_name["AccountingWebhooksService"].full_name)
     module.consumers += [invoicing(database, books), customer_updates(database, books)]
-    module.workers.append(("accounting", AccountingWorker(books, sync, intake, settings.accounting_poll_seconds).run))
+    module.workers.append(("accounting", AccountingWorker(books, sync, intake).run))

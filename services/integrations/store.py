@@ -74,6 +74,7 @@ class SyncRunRow(Base):
     created_count: Mapped[int] = mapped_column(sa.Integer())
     skipped_count: Mapped[int] = mapped_column(sa.Integer())
     failed_count: Mapped[int] = mapped_column(sa.Integer())
+    updated_count: Mapped[int] = mapped_column(sa.Integer(), server_default="0")
     error: Mapped[str] = mapped_column(sa.Text())
     start_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     end_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -95,9 +96,10 @@ class ExternalIdRow(Base):
     tenant_id: Mapped[str] = mapped_column(sa.String(26))
     internal_id: Mapped[str] = mapped_column(sa.String(64))
     create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    # A hash of the values last synced either way ("" when unknown): a change whose values hash the
-    # same is the sync's own echo and is not sent back (docs/adr/0057).
-    fingerprint: Mapped[str] = mapped_column(sa.String(64), server_default="")
+    # Field -> short hash of the value last synced either way (None: nothing yet). A change whose
+    # fields hash the same is the sync's own echo and is not sent back (docs/adr/0057). Hashes, not
+    # values: no personal data is copied here.
+    synced: Mapped[dict[str, str] | None] = mapped_column(JSONType, nullable=True)
 
 
 class DeadLetterRow(Base):

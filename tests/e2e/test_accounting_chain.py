@@ -40,7 +40,7 @@ def quickbooks() -> Iterator[QuickBooksSimulator]:
 def suite(tmp_path_factory, databases, amqp_url, redis_server):
     template = databases.template("accounting_e2e")
     # Only webhooks (and the manual :sync) trigger a sync here: the scheduled one is far away.
-    env = {"CRM_ACCOUNTING_POLL_SECONDS": "3600"}
+    env = {"CRM_CONNECTOR_POLL_SECONDS": "0"}
     suite = start_distributed(tmp_path_factory.mktemp("accounting"), template, amqp_url, redis_server, env)
     suite.key = suite.create_tenant("Books")["apiKey"]
     try:

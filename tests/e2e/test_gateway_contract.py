@@ -175,6 +175,7 @@ BODIES = {
     ("PATCH", "/v1/opportunities/{id}"): {"name": "taken over"},
     ("PATCH", "/v1/products/{id}"): {"name": "taken over"},
     ("PATCH", "/v1/quotes/{id}"): {"currencyCode": "EUR"},
+    ("PATCH", "/v1/connections/{id}"): {"displayName": "taken over"},
 }
 
 

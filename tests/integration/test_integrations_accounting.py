@@ -64,8 +64,7 @@ class Accounting:
             }
         )
         self.module = build(settings)
-        for give in self.module.on_tokens:
-            give(TOKENS)
+        self.module.tokens = TOKENS  # as the target runner does
         self.server = start_server(
             "integrations", self.module.registrations, self.module.grpc_services, "127.0.0.1:0", TOKENS
         )
@@ -111,7 +110,7 @@ class Accounting:
         return self.worker.books.push_due()
 
     def run_requested_syncs(self) -> None:
-        self.worker.tick(threading.Event(), poll=False)
+        self.worker.tick(threading.Event())
 
     def sync(self, connection_id: str) -> connections_pb2.SyncRun:
         return self.connections.SyncConnection(

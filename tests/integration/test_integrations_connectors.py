@@ -11,15 +11,17 @@ import logging
 import urllib.parse
 from collections.abc import Iterator
 
+import grpc
 import pytest
 import sqlalchemy as sa
 from crm.integrations.v1 import connections_pb2
+from google.protobuf import field_mask_pb2
 
 from crmkit.retry import RetryPolicy
 from services.integrations.connectors.http import ApiError, HttpApi
 from services.integrations.store import ConnectionRow
-from tests.integration.support_helpers import as_, violations
-from tests.integration.test_integrations_email import ADMIN_A, Integrations, integrations  # noqa: F401
+from tests.integration.support_helpers import as_, code_of, violations
+from tests.integration.test_integrations_email import ADMIN_A, ADMIN_B, Integrations, integrations  # noqa: F401
 from tests.simulators.base import JsonServer, Reply, Request
 
 Conn = connections_pb2.Connection
@@ -185,3 +187,39 @@ def test_the_client_honours_retry_after_gives_up_on_errors_and_keeps_the_budget(
     with pytest.raises(ApiError) as refused:
         api.request(credentials, "GET", remote.url + "/v3/company/9130", oauth2=True)
     assert refused.value.status == 400 and refused.value.retried == 0  # a 400 is not retried
+
+
+def test_a_connection_is_updated_in_place_its_key_rotated_and_its_mappings_changed(
+    integrations: Integrations,  # noqa: F811
+) -> None:
+    stub = integrations.connections
+    created = stub.CreateConnection(Create(connection=odoo()), metadata=as_(ADMIN_A))
+    connections = integrations_connections(integrations)
+
+    def update(connection: Conn, *paths: str) -> connections_pb2.Connection:
+        request = connections_pb2.UpdateConnectionRequest(
+            id=created.id, connection=connection, update_mask=field_mask_pb2.FieldMask(paths=list(paths))
+        )
+        return stub.UpdateConnection(request, metadata=as_(ADMIN_A))
+
+    rotated = update(Conn(api_key="odoo-key-new-9"), "api_key")
+    assert rotated.has_api_key and rotated.database == "acme" and b"odoo-key-new-9" not in rotated.SerializeToString()
+    assert connections.credentials("TENANT_A", created.id).secrets.api_key == "odoo-key-new-9"
+
+    mapping = connections_pb2.FieldMapping(stream="res.partner", external_field="ref", crm_field="customFields.ref")
+    renamed = update(Conn(display_name="Odoo (prod)", field_mappings=[mapping]))  # no mask: what is given
+    assert renamed.display_name == "Odoo (prod)" and [m.external_field for m in renamed.field_mappings] == ["ref"]
+    assert renamed.field_mappings[0].direction == connections_pb2.FieldMapping.BOTH
+    assert connections.credentials("TENANT_A", created.id).secrets.api_key == "odoo-key-new-9"  # kept
+
+    def refused(connection: Conn, *paths: str) -> set[str]:
+        return violations(lambda: update(connection, *paths))
+
+    assert refused(Conn(type=Conn.XERO), "type") == {"update_mask"}
+    assert refused(Conn(), "nonsense") == {"update_mask"}
+    assert refused(Conn(), "api_key") == {"api_key"}  # clearing a required secret
+    assert refused(Conn(base_url="gopher://x"), "base_url") == {"base_url"}
+    fetched = stub.GetConnection(connections_pb2.GetConnectionRequest(id=created.id), metadata=as_(ADMIN_A))
+    assert fetched.base_url == "https://acme.odoo.com" and fetched.has_api_key  # nothing half-written
+    other = connections_pb2.UpdateConnectionRequest(id=created.id, connection=Conn(display_name="x"))
+    assert code_of(lambda: stub.UpdateConnection(other, metadata=as_(ADMIN_B))) == grpc.StatusCode.NOT_FOUND

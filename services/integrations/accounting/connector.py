@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 from sqlalchemy.orm import Session
 
 from crmkit.errors import NotFound
-from services.integrations.accounting.usecases import ACCOUNTING_TYPES, Books, Vendor
+from services.integrations.accounting.usecases import Books, Vendor
 from services.integrations.accounting.webhooks import WebhookIntake
 from services.integrations.connections import Credentials, DeadLetter, SyncRun, SyncState
 from services.integrations.connectors import Step, StreamSpec
@@ -58,44 +57,33 @@ class AccountingConnector:
 
 
 class AccountingWorker:
-    """Writes the CRM's queued changes (invoices, renames) as soon as they are queued, runs the
-    syncs signed webhooks asked for as soon as they arrive, and every accounting connection's
-    incremental sync every `poll_seconds` (webhooks can be lost; polling is the net). Vendor calls
-    happen here, outside any database transaction: retries and Retry-After waits hold no locks."""
+    """Writes the CRM's queued changes (invoices, renames) as soon as they are queued, and runs the
+    syncs signed webhooks asked for as soon as they arrive (the scheduled syncs, the net for lost
+    webhooks, are the connectors worker's). Vendor calls happen here, outside any database
+    transaction: retries and Retry-After waits hold no locks."""
 
-    def __init__(
-        self, books: Books, sync: SyncState, intake: WebhookIntake, poll_seconds: float, tick_seconds: float = 1.0
-    ) -> None:
+    def __init__(self, books: Books, sync: SyncState, intake: WebhookIntake, tick_seconds: float = 1.0) -> None:
         self.books = books
         self.sync = sync
         self.intake = intake
-        self.poll_seconds = poll_seconds
         self.tick_seconds = tick_seconds
 
-    def tick(self, stop: threading.Event, poll: bool) -> None:
+    def tick(self, stop: threading.Event) -> None:
         self.books.push_due()
         for tenant_id, connection_id in self.intake.take_requests():
+            if stop.is_set():
+                return
             try:
                 credentials = self.sync.connections.credentials(tenant_id, connection_id)
             except NotFound:
                 continue  # deleted since
             self.sync.run(credentials, "webhook")
-        if poll:
-            for kind in ACCOUNTING_TYPES:
-                for credentials in self.sync.connections.of_type(kind):
-                    if stop.is_set():
-                        return
-                    self.sync.run(credentials, "scheduled")
 
     def run(self, stop: threading.Event) -> None:
-        next_poll = time.monotonic() + self.poll_seconds
         while not stop.is_set():
             self.intake.wake.clear()
             try:
-                due = time.monotonic() >= next_poll
-                if due:
-                    next_poll = time.monotonic() + self.poll_seconds
-                self.tick(stop, due)
+                self.tick(stop)
             except Exception:  # the database may be away: try again on the next tick
                 log.exception("accounting worker tick failed")
             self.intake.wake.wait(self.tick_seconds)

@@ -10,13 +10,18 @@ email connectors (SMTP, IMAP) and the ERP/accounting ones plug in alike.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy.orm import Session
 
 from crmkit.errors import FailedPrecondition
-from services.integrations.connections import Credentials, DeadLetter, SyncRun
+from services.integrations.connections import Credentials, DeadLetter, SyncRun, SyncState
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,3 +84,29 @@ class Connectors:
         """The streams a type's connector reads and writes (None: no connector registered)."""
         found = self._by_type.get(kind)
         return None if found is None else found.streams
+
+
+class SyncWorker:
+    """Syncs every connection of `types` incrementally every `poll_seconds` (each a scheduled run)."""
+
+    def __init__(self, sync: SyncState, types: tuple[str, ...], poll_seconds: float) -> None:
+        self.sync = sync
+        self.types = types
+        self.poll_seconds = poll_seconds
+
+    def run(self, stop: threading.Event) -> None:
+        if self.poll_seconds <= 0:
+            return
+        while not stop.wait(self.poll_seconds):
+            started = time.monotonic()
+            for kind in self.types:
+                try:
+                    found = self.sync.connections.of_type(kind)
+                except Exception:  # the database may be away: try again next time
+                    log.exception("listing %s connections failed", kind)
+                    continue
+                for credentials in found:
+                    if stop.is_set():
+                        return
+                    self.sync.run(credentials, "scheduled")  # a failed run is recorded, not raised
+            log.debug("scheduled connector syncs took %.1fs", time.monotonic() - started)

@@ -166,7 +166,8 @@ class HttpApi:
             path = urllib.parse.urlsplit(url).path
             if delay is None:
                 message = _describe(_parse(data)) if status else data.decode()
-                log.warning("%s %s failed after %d attempt(s): %s", method, path, attempt + 1, status or message)
+                level = logging.WARNING if attempt or not status or status >= 500 else logging.INFO
+                log.log(level, "%s %s failed after %d attempt(s): %s", method, path, attempt + 1, status or message)
                 raise ApiError(status, message, _parse(data) if status else None, attempt)
             log.info("%s %s answered %s; retrying in %.2fs", method, path, status or "a network error", delay)
             self.sleep(delay)

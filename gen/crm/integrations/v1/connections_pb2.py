@@ -26,10 +26,11 @@ from crm.common.v1 import options_pb2 as crm_dot_common_dot_v1_dot_options__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%crm/integrations/v1/connections.proto\x12\x13\x63rm.integrations.v1\x1a\x1b\x63rm/common/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x07\n\nConnection\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x39\n\x04type\x18\x02 \x01(\x0e\x32$.crm.integrations.v1.Connection.TypeB\x05\xe2\x41\x02\x02\x05\x12\x1a\n\x0c\x64isplay_name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04host\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04port\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x02\x12:\n\x08security\x18\x06 \x01(\x0e\x32(.crm.integrations.v1.Connection.Security\x12\x10\n\x08username\x18\x07 \x01(\t\x12\x16\n\x08password\x18\x08 \x01(\tB\x04\xe2\x41\x01\x04\x12\x1a\n\x0chas_password\x18\t \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x14\n\x0c\x66rom_address\x18\n \x01(\t\x12\x0f\n\x07mailbox\x18\x0b \x01(\t\x12\x0f\n\x07purpose\x18\x0c \x01(\t\x12\x19\n\x11support_addresses\x18\r \x03(\t\x12\x16\n\x0e\x63\x61_certificate\x18\x0e \x01(\t\x12\x35\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x14\n\x06key_id\x18\x11 \x01(\tB\x04\xe2\x41\x01\x03\x12\x10\n\x08\x62\x61se_url\x18\x12 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\x13 \x01(\t\x12\x10\n\x08realm_id\x18\x14 \x01(\t\x12\x16\n\x0exero_tenant_id\x18\x15 \x01(\t\x12\x15\n\x07\x61pi_key\x18\x16 \x01(\tB\x04\xe2\x41\x01\x04\x12\x19\n\x0bhas_api_key\x18\x17 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12+\n\x06oauth2\x18\x18 \x01(\x0b\x32\x1b.crm.integrations.v1.OAuth2\x12\x1b\n\x13requests_per_minute\x18\x19 \x01(\x05\x12\x39\n\x0e\x66ield_mappings\x18\x1a \x03(\x0b\x32!.crm.integrations.v1.FieldMapping\x12\x19\n\x0bwebhook_key\x18\x1b \x01(\tB\x04\xe2\x41\x01\x04\x12\x1d\n\x0fhas_webhook_key\x18\x1c \x01(\x08\x42\x04\xe2\x41\x01\x03\"T\n\x04Type\x12\x14\n\x10TYPE_UNSPECIFIED\x10\x00\x12\x08\n\x04SMTP\x10\x01\x12\x08\n\x04IMAP\x10\x02\x12\x08\n\x04ODOO\x10\x03\x12\x0e\n\nQUICKBOOKS\x10\x04\x12\x08\n\x04XERO\x10\x05\"E\n\x08Security\x12\x18\n\x14SECURITY_UNSPECIFIED\x10\x00\x12\x07\n\x03TLS\x10\x01\x12\x0c\n\x08STARTTLS\x10\x02\x12\x08\n\x04NONE\x10\x03\"\xa4\x02\n\x06OAuth2\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x1b\n\rclient_secret\x18\x02 \x01(\tB\x04\xe2\x41\x01\x04\x12\x1b\n\rrefresh_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x04\x12\x1a\n\x0c\x61\x63\x63\x65ss_token\x18\x04 \x01(\tB\x04\xe2\x41\x01\x04\x12<\n\x18\x61\x63\x63\x65ss_token_expire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttoken_url\x18\x06 \x01(\t\x12\x1f\n\x11has_client_secret\x18\x07 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x1f\n\x11has_refresh_token\x18\x08 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x1e\n\x10has_access_token\x18\t \x01(\x08\x42\x04\xe2\x41\x01\x03\"\xe8\x01\n\x0c\x46ieldMapping\x12\x14\n\x06stream\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1c\n\x0e\x65xternal_field\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tcrm_field\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12>\n\tdirection\x18\x04 \x01(\x0e\x32+.crm.integrations.v1.FieldMapping.Direction\"K\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x08\n\x04\x42OTH\x10\x01\x12\x0b\n\x07INBOUND\x10\x02\x12\x0c\n\x08OUTBOUND\x10\x03\"T\n\x17\x43reateConnectionRequest\x12\x39\n\nconnection\x18\x01 \x01(\x0b\x32\x1f.crm.integrations.v1.ConnectionB\x04\xe2\x41\x01\x02\"(\n\x14GetConnectionRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"?\n\x16ListConnectionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"h\n\x17ListConnectionsResponse\x12\x34\n\x0b\x63onnections\x18\x01 \x03(\x0b\x32\x1f.crm.integrations.v1.Connection\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"+\n\x17\x44\x65leteConnectionRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"*\n\x16\x43heckConnectionRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"T\n\x17\x43heckConnectionResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12-\n\x05steps\x18\x02 \x03(\x0b\x32\x1e.crm.integrations.v1.CheckStep\"5\n\tCheckStep\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"?\n\x15SyncConnectionRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x0c\x66ull_refresh\x18\x02 \x01(\x08\"\x84\x03\n\x07SyncRun\x12\n\n\x02id\x18\x01 \x01(\t\x12\x15\n\rconnection_id\x18\x02 \x01(\t\x12\x33\n\x06status\x18\x03 \x01(\x0e\x32#.crm.integrations.v1.SyncRun.Status\x12\x0f\n\x07trigger\x18\x04 \x01(\t\x12\x15\n\rfetched_count\x18\x05 \x01(\x05\x12\x15\n\rcreated_count\x18\x06 \x01(\x05\x12\x15\n\rskipped_count\x18\x07 \x01(\x05\x12\x14\n\x0c\x66\x61iled_count\x18\x08 \x01(\x05\x12\r\n\x05\x65rror\x18\t \x01(\t\x12.\n\nstart_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"H\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x0b\n\x07RUNNING\x10\x01\x12\r\n\tSUCCEEDED\x10\x02\x12\n\n\x06\x46\x41ILED\x10\x03\"Y\n\x13ListSyncRunsRequest\x12\x1b\n\rconnection_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"`\n\x14ListSyncRunsResponse\x12/\n\tsync_runs\x18\x01 \x03(\x0b\x32\x1c.crm.integrations.v1.SyncRun\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x89\x02\n\nDeadLetter\x12\n\n\x02id\x18\x01 \x01(\t\x12\x15\n\rconnection_id\x18\x02 \x01(\t\x12\x0e\n\x06stream\x18\x03 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\x05\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cresolve_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\\\n\x16ListDeadLettersRequest\x12\x1b\n\rconnection_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"i\n\x17ListDeadLettersResponse\x12\x35\n\x0c\x64\x65\x61\x64_letters\x18\x01 \x03(\x0b\x32\x1f.crm.integrations.v1.DeadLetter\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"H\n\x17ReplayDeadLetterRequest\x12\x1b\n\rconnection_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x10\n\x02id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x32\x81\x0c\n\x12\x43onnectionsService\x12\x9c\x01\n\x10\x43reateConnection\x12,.crm.integrations.v1.CreateConnectionRequest\x1a\x1f.crm.integrations.v1.Connection\"9\xca\xf3\x18\x12integrations:write\x82\xd3\xe4\x93\x02\x1d\"\x0f/v1/connections:\nconnection\x12\x8e\x01\n\rGetConnection\x12).crm.integrations.v1.GetConnectionRequest\x1a\x1f.crm.integrations.v1.Connection\"1\xca\xf3\x18\x11integrations:read\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/connections/{id}\x12\x9a\x01\n\x0fListConnections\x12+.crm.integrations.v1.ListConnectionsRequest\x1a,.crm.integrations.v1.ListConnectionsResponse\",\xca\xf3\x18\x11integrations:read\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/connections\x12\x8c\x01\n\x10\x44\x65leteConnection\x12,.crm.integrations.v1.DeleteConnectionRequest\x1a\x16.google.protobuf.Empty\"2\xca\xf3\x18\x12integrations:write\x82\xd3\xe4\x93\x02\x16*\x14/v1/connections/{id}\x12\xb4\x01\n\x0f\x43heckConnection\x12+.crm.integrations.v1.CheckConnectionRequest\x1a,.crm.integrations.v1.CheckConnectionResponse\"F\xca\xf3\x18\x12integrations:write\xd9\xf3\x18\x00\x00\x00\x00\x00\x00>@\x82\xd3\xe4\x93\x02\x1f\"\x1a/v1/connections/{id}:check:\x01*\x12\xa1\x01\n\x0eSyncConnection\x12*.crm.integrations.v1.SyncConnectionRequest\x1a\x1c.crm.integrations.v1.SyncRun\"E\xca\xf3\x18\x12integrations:write\xd9\xf3\x18\x00\x00\x00\x00\x00\x00N@\x82\xd3\xe4\x93\x02\x1e\"\x19/v1/connections/{id}:sync:\x01*\x12\xaa\x01\n\x0cListSyncRuns\x12(.crm.integrations.v1.ListSyncRunsRequest\x1a).crm.integrations.v1.ListSyncRunsResponse\"E\xca\xf3\x18\x11integrations:read\x82\xd3\xe4\x93\x02*\x12(/v1/connections/{connection_id}/syncRuns\x12\xb6\x01\n\x0fListDeadLetters\x12+.crm.integrations.v1.ListDeadLettersRequest\x1a,.crm.integrations.v1.ListDeadLettersResponse\"H\xca\xf3\x18\x11integrations:read\x82\xd3\xe4\x93\x02-\x12+/v1/connections/{connection_id}/deadLetters\x12\xbb\x01\n\x10ReplayDeadLetter\x12,.crm.integrations.v1.ReplayDeadLetterRequest\x1a\x1f.crm.integrations.v1.DeadLetter\"X\xca\xf3\x18\x12integrations:write\x82\xd3\xe4\x93\x02<\"7/v1/connections/{connection_id}/deadLetters/{id}:replay:\x01*\x1a\x10\xd2\xf3\x18\x0cintegrationsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%crm/integrations/v1/connections.proto\x12\x13\x63rm.integrations.v1\x1a\x1b\x63rm/common/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x07\n\nConnection\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x39\n\x04type\x18\x02 \x01(\x0e\x32$.crm.integrations.v1.Connection.TypeB\x05\xe2\x41\x02\x02\x05\x12\x1a\n\x0c\x64isplay_name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04host\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04port\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x02\x12:\n\x08security\x18\x06 \x01(\x0e\x32(.crm.integrations.v1.Connection.Security\x12\x10\n\x08username\x18\x07 \x01(\t\x12\x16\n\x08password\x18\x08 \x01(\tB\x04\xe2\x41\x01\x04\x12\x1a\n\x0chas_password\x18\t \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x14\n\x0c\x66rom_address\x18\n \x01(\t\x12\x0f\n\x07mailbox\x18\x0b \x01(\t\x12\x0f\n\x07purpose\x18\x0c \x01(\t\x12\x19\n\x11support_addresses\x18\r \x03(\t\x12\x16\n\x0e\x63\x61_certificate\x18\x0e \x01(\t\x12\x35\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x14\n\x06key_id\x18\x11 \x01(\tB\x04\xe2\x41\x01\x03\x12\x10\n\x08\x62\x61se_url\x18\x12 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\x13 \x01(\t\x12\x10\n\x08realm_id\x18\x14 \x01(\t\x12\x16\n\x0exero_tenant_id\x18\x15 \x01(\t\x12\x15\n\x07\x61pi_key\x18\x16 \x01(\tB\x04\xe2\x41\x01\x04\x12\x19\n\x0bhas_api_key\x18\x17 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12+\n\x06oauth2\x18\x18 \x01(\x0b\x32\x1b.crm.integrations.v1.OAuth2\x12\x1b\n\x13requests_per_minute\x18\x19 \x01(\x05\x12\x39\n\x0e\x66ield_mappings\x18\x1a \x03(\x0b\x32!.crm.integrations.v1.FieldMapping\x12\x19\n\x0bwebhook_key\x18\x1b \x01(\tB\x04\xe2\x41\x01\x04\x12\x1d\n\x0fhas_webhook_key\x18\x1c \x01(\x08\x42\x04\xe2\x41\x01\x03\"T\n\x04Type\x12\x14\n\x10TYPE_UNSPECIFIED\x10\x00\x12\x08\n\x04SMTP\x10\x01\x12\x08\n\x04IMAP\x10\x02\x12\x08\n\x04ODOO\x10\x03\x12\x0e\n\nQUICKBOOKS\x10\x04\x12\x08\n\x04XERO\x10\x05\"E\n\x08Security\x12\x18\n\x14SECURITY_UNSPECIFIED\x10\x00\x12\x07\n\x03TLS\x10\x01\x12\x0c\n\x08STARTTLS\x10\x02\x12\x08\n\x04NONE\x10\x03\"\xa4\x02\n\x06OAuth2\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x1b\n\rclient_secret\x18\x02 \x01(\tB\x04\xe2\x41\x01\x04\x12\x1b\n\rrefresh_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x04\x12\x1a\n\x0c\x61\x63\x63\x65ss_token\x18\x04 \x01(\tB\x04\xe2\x41\x01\x04\x12<\n\x18\x61\x63\x63\x65ss_token_expire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttoken_url\x18\x06 \x01(\t\x12\x1f\n\x11has_client_secret\x18\x07 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x1f\n\x11has_refresh_token\x18\x08 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x1e\n\x10has_access_token\x18\t \x01(\x08\x42\x04\xe2\x41\x01\x03\"\xe8\x01\n\x0c\x46ieldMapping\x12\x14\n\x06stream\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1c\n\x0e\x65xternal_field\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tcrm_field\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12>\n\tdirection\x18\x04 \x01(\x0e\x32+.crm.integrations.v1.FieldMapping.Direction\"K\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x08\n\x04\x42OTH\x10\x01\x12\x0b\n\x07INBOUND\x10\x02\x12\x0c\n\x08OUTBOUND\x10\x03\"T\n\x17\x43reateConnectionRequest\x12\x39\n\nconnection\x18\x01 \x01(\x0b\x32\x1f.crm.integrations.v1.ConnectionB\x04\xe2\x41\x01\x02\"(\n\x14GetConnectionRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"?\n\x16ListConnectionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"h\n\x17ListConnectionsResponse\x12\x34\n\x0b\x63onnections\x18\x01 \x03(\x0b\x32\x1f.crm.integrations.v1.Connection\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x97\x01\n\x17UpdateConnectionRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x39\n\nconnection\x18\x02 \x01(\x0b\x32\x1f.crm.integrations.v1.ConnectionB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"+\n\x17\x44\x65leteConnectionRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"*\n\x16\x43heckConnectionRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"T\n\x17\x43heckConnectionResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12-\n\x05steps\x18\x02 \x03(\x0b\x32\x1e.crm.integrations.v1.CheckStep\"5\n\tCheckStep\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"?\n\x15SyncConnectionRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x0c\x66ull_refresh\x18\x02 \x01(\x08\"\x9b\x03\n\x07SyncRun\x12\n\n\x02id\x18\x01 \x01(\t\x12\x15\n\rconnection_id\x18\x02 \x01(\t\x12\x33\n\x06status\x18\x03 \x01(\x0e\x32#.crm.integrations.v1.SyncRun.Status\x12\x0f\n\x07trigger\x18\x04 \x01(\t\x12\x15\n\rfetched_count\x18\x05 \x01(\x05\x12\x15\n\rcreated_count\x18\x06 \x01(\x05\x12\x15\n\rskipped_count\x18\x07 \x01(\x05\x12\x14\n\x0c\x66\x61iled_count\x18\x08 \x01(\x05\x12\r\n\x05\x65rror\x18\t \x01(\t\x12.\n\nstart_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rupdated_count\x18\x0c \x01(\x05\"H\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x0b\n\x07RUNNING\x10\x01\x12\r\n\tSUCCEEDED\x10\x02\x12\n\n\x06\x46\x41ILED\x10\x03\"Y\n\x13ListSyncRunsRequest\x12\x1b\n\rconnection_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"`\n\x14ListSyncRunsResponse\x12/\n\tsync_runs\x18\x01 \x03(\x0b\x32\x1c.crm.integrations.v1.SyncRun\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x89\x02\n\nDeadLetter\x12\n\n\x02id\x18\x01 \x01(\t\x12\x15\n\rconnection_id\x18\x02 \x01(\t\x12\x0e\n\x06stream\x18\x03 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\x05\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cresolve_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\\\n\x16ListDeadLettersRequest\x12\x1b\n\rconnection_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"i\n\x17ListDeadLettersResponse\x12\x35\n\x0c\x64\x65\x61\x64_letters\x18\x01 \x03(\x0b\x32\x1f.crm.integrations.v1.DeadLetter\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"H\n\x17ReplayDeadLetterRequest\x12\x1b\n\rconnection_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x10\n\x02id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x32\xa5\r\n\x12\x43onnectionsService\x12\x9c\x01\n\x10\x43reateConnection\x12,.crm.integrations.v1.CreateConnectionRequest\x1a\x1f.crm.integrations.v1.Connection\"9\xca\xf3\x18\x12integrations:write\x82\xd3\xe4\x93\x02\x1d\"\x0f/v1/connections:\nconnection\x12\x8e\x01\n\rGetConnection\x12).crm.integrations.v1.GetConnectionRequest\x1a\x1f.crm.integrations.v1.Connection\"1\xca\xf3\x18\x11integrations:read\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/connections/{id}\x12\x9a\x01\n\x0fListConnections\x12+.crm.integrations.v1.ListConnectionsRequest\x1a,.crm.integrations.v1.ListConnectionsResponse\",\xca\xf3\x18\x11integrations:read\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/connections\x12\xa1\x01\n\x10UpdateConnection\x12,.crm.integrations.v1.UpdateConnectionRequest\x1a\x1f.crm.integrations.v1.Connection\">\xca\xf3\x18\x12integrations:write\x82\xd3\xe4\x93\x02\"2\x14/v1/connections/{id}:\nconnection\x12\x8c\x01\n\x10\x44\x65leteConnection\x12,.crm.integrations.v1.DeleteConnectionRequest\x1a\x16.google.protobuf.Empty\"2\xca\xf3\x18\x12integrations:write\x82\xd3\xe4\x93\x02\x16*\x14/v1/connections/{id}\x12\xb4\x01\n\x0f\x43heckConnection\x12+.crm.integrations.v1.CheckConnectionRequest\x1a,.crm.integrations.v1.CheckConnectionResponse\"F\xca\xf3\x18\x12integrations:write\xd9\xf3\x18\x00\x00\x00\x00\x00\x00>@\x82\xd3\xe4\x93\x02\x1f\"\x1a/v1/connections/{id}:check:\x01*\x12\xa1\x01\n\x0eSyncConnection\x12*.crm.integrations.v1.SyncConnectionRequest\x1a\x1c.crm.integrations.v1.SyncRun\"E\xca\xf3\x18\x12integrations:write\xd9\xf3\x18\x00\x00\x00\x00\x00\x00N@\x82\xd3\xe4\x93\x02\x1e\"\x19/v1/connections/{id}:sync:\x01*\x12\xaa\x01\n\x0cListSyncRuns\x12(.crm.integrations.v1.ListSyncRunsRequest\x1a).crm.integrations.v1.ListSyncRunsResponse\"E\xca\xf3\x18\x11integrations:read\x82\xd3\xe4\x93\x02*\x12(/v1/connections/{connection_id}/syncRuns\x12\xb6\x01\n\x0fListDeadLetters\x12+.crm.integrations.v1.ListDeadLettersRequest\x1a,.crm.integrations.v1.ListDeadLettersResponse\"H\xca\xf3\x18\x11integrations:read\x82\xd3\xe4\x93\x02-\x12+/v1/connections/{connection_id}/deadLetters\x12\xbb\x01\n\x10ReplayDeadLetter\x12,.crm.integrations.v1.ReplayDeadLetterRequest\x1a\x1f.crm.integrations.v1.DeadLetter\"X\xca\xf3\x18\x12integrations:write\x82\xd3\xe4\x93\x02<\"7/v1/connections/{connection_id}/deadLetters/{id}:replay:\x01*\x1a\x10\xd2\xf3\x18\x0cintegrationsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -86,6 +87,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATECONNECTIONREQUEST'].fields_by_name['connection']._serialized_options = b'\342A\001\002'
   _globals['_GETCONNECTIONREQUEST'].fields_by_name['id']._loaded_options = None
   _globals['_GETCONNECTIONREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATECONNECTIONREQUEST'].fields_by_name['id']._loaded_options = None
+  _globals['_UPDATECONNECTIONREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATECONNECTIONREQUEST'].fields_by_name['connection']._loaded_options = None
+  _globals['_UPDATECONNECTIONREQUEST'].fields_by_name['connection']._serialized_options = b'\342A\001\002'
   _globals['_DELETECONNECTIONREQUEST'].fields_by_name['id']._loaded_options = None
   _globals['_DELETECONNECTIONREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
   _globals['_CHECKCONNECTIONREQUEST'].fields_by_name['id']._loaded_options = None
@@ -108,6 +113,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONNECTIONSSERVICE'].methods_by_name['GetConnection']._serialized_options = b'\312\363\030\021integrations:read\202\323\344\223\002\026\022\024/v1/connections/{id}'
   _globals['_CONNECTIONSSERVICE'].methods_by_name['ListConnections']._loaded_options = None
   _globals['_CONNECTIONSSERVICE'].methods_by_name['ListConnections']._serialized_options = b'\312\363\030\021integrations:read\202\323\344\223\002\021\022\017/v1/connections'
+  _globals['_CONNECTIONSSERVICE'].methods_by_name['UpdateConnection']._loaded_options = None
+  _globals['_CONNECTIONSSERVICE'].methods_by_name['UpdateConnection']._serialized_options = b'\312\363\030\022integrations:write\202\323\344\223\002\"2\024/v1/connections/{id}:\nconnection'
   _globals['_CONNECTIONSSERVICE'].methods_by_name['DeleteConnection']._loaded_options = None
   _globals['_CONNECTIONSSERVICE'].methods_by_name['DeleteConnection']._serialized_options = b'\312\363\030\022integrations:write\202\323\344\223\002\026*\024/v1/connections/{id}'
   _globals['_CONNECTIONSSERVICE'].methods_by_name['CheckConnection']._loaded_options = None
@@ -120,52 +127,54 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONNECTIONSSERVICE'].methods_by_name['ListDeadLetters']._serialized_options = b'\312\363\030\021integrations:read\202\323\344\223\002-\022+/v1/connections/{connection_id}/deadLetters'
   _globals['_CONNECTIONSSERVICE'].methods_by_name['ReplayDeadLetter']._loaded_options = None
   _globals['_CONNECTIONSSERVICE'].methods_by_name['ReplayDeadLetter']._serialized_options = b'\312\363\030\022integrations:write\202\323\344\223\002<\"7/v1/connections/{connection_id}/deadLetters/{id}:replay:\001*'
-  _globals['_CONNECTION']._serialized_start=217
-  _globals['_CONNECTION']._serialized_end=1219
-  _globals['_CONNECTION_TYPE']._serialized_start=1064
-  _globals['_CONNECTION_TYPE']._serialized_end=1148
-  _globals['_CONNECTION_SECURITY']._serialized_start=1150
-  _globals['_CONNECTION_SECURITY']._serialized_end=1219
-  _globals['_OAUTH2']._serialized_start=1222
-  _globals['_OAUTH2']._serialized_end=1514
-  _globals['_FIELDMAPPING']._serialized_start=1517
-  _globals['_FIELDMAPPING']._serialized_end=1749
-  _globals['_FIELDMAPPING_DIRECTION']._serialized_start=1674
-  _globals['_FIELDMAPPING_DIRECTION']._serialized_end=1749
-  _globals['_CREATECONNECTIONREQUEST']._serialized_start=1751
-  _globals['_CREATECONNECTIONREQUEST']._serialized_end=1835
-  _globals['_GETCONNECTIONREQUEST']._serialized_start=1837
-  _globals['_GETCONNECTIONREQUEST']._serialized_end=1877
-  _globals['_LISTCONNECTIONSREQUEST']._serialized_start=1879
-  _globals['_LISTCONNECTIONSREQUEST']._serialized_end=1942
-  _globals['_LISTCONNECTIONSRESPONSE']._serialized_start=1944
-  _globals['_LISTCONNECTIONSRESPONSE']._serialized_end=2048
-  _globals['_DELETECONNECTIONREQUEST']._serialized_start=2050
-  _globals['_DELETECONNECTIONREQUEST']._serialized_end=2093
-  _globals['_CHECKCONNECTIONREQUEST']._serialized_start=2095
-  _globals['_CHECKCONNECTIONREQUEST']._serialized_end=2137
-  _globals['_CHECKCONNECTIONRESPONSE']._serialized_start=2139
-  _globals['_CHECKCONNECTIONRESPONSE']._serialized_end=2223
-  _globals['_CHECKSTEP']._serialized_start=2225
-  _globals['_CHECKSTEP']._serialized_end=2278
-  _globals['_SYNCCONNECTIONREQUEST']._serialized_start=2280
-  _globals['_SYNCCONNECTIONREQUEST']._serialized_end=2343
-  _globals['_SYNCRUN']._serialized_start=2346
-  _globals['_SYNCRUN']._serialized_end=2734
-  _globals['_SYNCRUN_STATUS']._serialized_start=2662
-  _globals['_SYNCRUN_STATUS']._serialized_end=2734
-  _globals['_LISTSYNCRUNSREQUEST']._serialized_start=2736
-  _globals['_LISTSYNCRUNSREQUEST']._serialized_end=2825
-  _globals['_LISTSYNCRUNSRESPONSE']._serialized_start=2827
-  _globals['_LISTSYNCRUNSRESPONSE']._serialized_end=2923
-  _globals['_DEADLETTER']._serialized_start=2926
-  _globals['_DEADLETTER']._serialized_end=3191
-  _globals['_LISTDEADLETTERSREQUEST']._serialized_start=3193
-  _globals['_LISTDEADLETTERSREQUEST']._serialized_end=3285
-  _globals['_LISTDEADLETTERSRESPONSE']._serialized_start=3287
-  _globals['_LISTDEADLETTERSRESPONSE']._serialized_end=3392
-  _globals['_REPLAYDEADLETTERREQUEST']._serialized_start=3394
-  _globals['_REPLAYDEADLETTERREQUEST']._serialized_end=3466
-  _globals['_CONNECTIONSSERVICE']._serialized_start=3469
-  _globals['_CONNECTIONSSERVICE']._serialized_end=5006
+  _globals['_CONNECTION']._serialized_start=251
+  _globals['_CONNECTION']._serialized_end=1253
+  _globals['_CONNECTION_TYPE']._serialized_start=1098
+  _globals['_CONNECTION_TYPE']._serialized_end=1182
+  _globals['_CONNECTION_SECURITY']._serialized_start=1184
+  _globals['_CONNECTION_SECURITY']._serialized_end=1253
+  _globals['_OAUTH2']._serialized_start=1256
+  _globals['_OAUTH2']._serialized_end=1548
+  _globals['_FIELDMAPPING']._serialized_start=1551
+  _globals['_FIELDMAPPING']._serialized_end=1783
+  _globals['_FIELDMAPPING_DIRECTION']._serialized_start=1708
+  _globals['_FIELDMAPPING_DIRECTION']._serialized_end=1783
+  _globals['_CREATECONNECTIONREQUEST']._serialized_start=1785
+  _globals['_CREATECONNECTIONREQUEST']._serialized_end=1869
+  _globals['_GETCONNECTIONREQUEST']._serialized_start=1871
+  _globals['_GETCONNECTIONREQUEST']._serialized_end=1911
+  _globals['_LISTCONNECTIONSREQUEST']._serialized_start=1913
+  _globals['_LISTCONNECTIONSREQUEST']._serialized_end=1976
+  _globals['_LISTCONNECTIONSRESPONSE']._serialized_start=1978
+  _globals['_LISTCONNECTIONSRESPONSE']._serialized_end=2082
+  _globals['_UPDATECONNECTIONREQUEST']._serialized_start=2085
+  _globals['_UPDATECONNECTIONREQUEST']._serialized_end=2236
+  _globals['_DELETECONNECTIONREQUEST']._serialized_start=2238
+  _globals['_DELETECONNECTIONREQUEST']._serialized_end=2281
+  _globals['_CHECKCONNECTIONREQUEST']._serialized_start=2283
+  _globals['_CHECKCONNECTIONREQUEST']._serialized_end=2325
+  _globals['_CHECKCONNECTIONRESPONSE']._serialized_start=2327
+  _globals['_CHECKCONNECTIONRESPONSE']._serialized_end=2411
+  _globals['_CHECKSTEP']._serialized_start=2413
+  _globals['_CHECKSTEP']._serialized_end=2466
+  _globals['_SYNCCONNECTIONREQUEST']._serialized_start=2468
+  _globals['_SYNCCONNECTIONREQUEST']._serialized_end=2531
+  _globals['_SYNCRUN']._serialized_start=2534
+  _globals['_SYNCRUN']._serialized_end=2945
+  _globals['_SYNCRUN_STATUS']._serialized_start=2873
+  _globals['_SYNCRUN_STATUS']._serialized_end=2945
+  _globals['_LISTSYNCRUNSREQUEST']._serialized_start=2947
+  _globals['_LISTSYNCRUNSREQUEST']._serialized_end=3036
+  _globals['_LISTSYNCRUNSRESPONSE']._serialized_start=3038
+  _globals['_LISTSYNCRUNSRESPONSE']._serialized_end=3134
+  _globals['_DEADLETTER']._serialized_start=3137
+  _globals['_DEADLETTER']._serialized_end=3402
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_start=3404
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_end=3496
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_start=3498
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_end=3603
+  _globals['_REPLAYDEADLETTERREQUEST']._serialized_start=3605
+  _globals['_REPLAYDEADLETTERREQUEST']._serialized_end=3677
+  _globals['_CONNECTIONSSERVICE']._serialized_start=3680
+  _globals['_CONNECTIONSSERVICE']._serialized_end=5381
 # @@protoc_insertion_point(module_scope)

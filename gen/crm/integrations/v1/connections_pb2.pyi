@@ -4,6 +4,7 @@ from crm.common.v1 import options_pb2 as _options_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -170,6 +171,16 @@ class ListConnectionsResponse(_message.Message):
     next_page_token: str
     def __init__(self, connections: _Optional[_Iterable[_Union[Connection, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class UpdateConnectionRequest(_message.Message):
+    __slots__ = ("id", "connection", "update_mask")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CONNECTION_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    connection: Connection
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, id: _Optional[str] = ..., connection: _Optional[_Union[Connection, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
 class DeleteConnectionRequest(_message.Message):
     __slots__ = ("id",)
     ID_FIELD_NUMBER: _ClassVar[int]
@@ -209,7 +220,7 @@ class SyncConnectionRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ..., full_refresh: _Optional[bool] = ...) -> None: ...
 
 class SyncRun(_message.Message):
-    __slots__ = ("id", "connection_id", "status", "trigger", "fetched_count", "created_count", "skipped_count", "failed_count", "error", "start_time", "end_time")
+    __slots__ = ("id", "connection_id", "status", "trigger", "fetched_count", "created_count", "skipped_count", "failed_count", "error", "start_time", "end_time", "updated_count")
     class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATUS_UNSPECIFIED: _ClassVar[SyncRun.Status]
@@ -231,6 +242,7 @@ class SyncRun(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_COUNT_FIELD_NUMBER: _ClassVar[int]
     id: str
     connection_id: str
     status: SyncRun.Status
@@ -242,7 +254,8 @@ class SyncRun(_message.Message):
     error: str
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., connection_id: _Optional[str] = ..., status: _Optional[_Union[SyncRun.Status, str]] = ..., trigger: _Optional[str] = ..., fetched_count: _Optional[int] = ..., created_count: _Optional[int] = ..., skipped_count: _Optional[int] = ..., failed_count: _Optional[int] = ..., error: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    updated_count: int
+    def __init__(self, id: _Optional[str] = ..., connection_id: _Optional[str] = ..., status: _Optional[_Union[SyncRun.Status, str]] = ..., trigger: _Optional[str] = ..., fetched_count: _Optional[int] = ..., created_count: _Optional[int] = ..., skipped_count: _Optional[int] = ..., failed_count: _Optional[int] = ..., error: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_count: _Optional[int] = ...) -> None: ...
 
 class ListSyncRunsRequest(_message.Message):
     __slots__ = ("connection_id", "page_size", "page_token")

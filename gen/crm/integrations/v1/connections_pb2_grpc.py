@@ -52,6 +52,11 @@ class ConnectionsServiceStub:
                 request_serializer=crm_dot_integrations_dot_v1_dot_connections__pb2.ListConnectionsRequest.SerializeToString,
                 response_deserializer=crm_dot_integrations_dot_v1_dot_connections__pb2.ListConnectionsResponse.FromString,
                 _registered_method=True)
+        self.UpdateConnection = channel.unary_unary(
+                '/crm.integrations.v1.ConnectionsService/UpdateConnection',
+                request_serializer=crm_dot_integrations_dot_v1_dot_connections__pb2.UpdateConnectionRequest.SerializeToString,
+                response_deserializer=crm_dot_integrations_dot_v1_dot_connections__pb2.Connection.FromString,
+                _registered_method=True)
         self.DeleteConnection = channel.unary_unary(
                 '/crm.integrations.v1.ConnectionsService/DeleteConnection',
                 request_serializer=crm_dot_integrations_dot_v1_dot_connections__pb2.DeleteConnectionRequest.SerializeToString,
@@ -103,6 +108,14 @@ class ConnectionsServiceServicer:
 
     def ListConnections(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateConnection(self, request, context):
+        """Changes settings, field mappings or secrets (e.g. a rotated API key) of a connection, keeping
+        its cursors and external ids. The type cannot change.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -165,6 +178,11 @@ def add_ConnectionsServiceServicer_to_server(servicer, server):
                     servicer.ListConnections,
                     request_deserializer=crm_dot_integrations_dot_v1_dot_connections__pb2.ListConnectionsRequest.FromString,
                     response_serializer=crm_dot_integrations_dot_v1_dot_connections__pb2.ListConnectionsResponse.SerializeToString,
+            ),
+            'UpdateConnection': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateConnection,
+                    request_deserializer=crm_dot_integrations_dot_v1_dot_connections__pb2.UpdateConnectionRequest.FromString,
+                    response_serializer=crm_dot_integrations_dot_v1_dot_connections__pb2.Connection.SerializeToString,
             ),
             'DeleteConnection': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteConnection,
@@ -280,6 +298,33 @@ class ConnectionsService:
             '/crm.integrations.v1.ConnectionsService/ListConnections',
             crm_dot_integrations_dot_v1_dot_connections__pb2.ListConnectionsRequest.SerializeToString,
             crm_dot_integrations_dot_v1_dot_connections__pb2.ListConnectionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateConnection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.integrations.v1.ConnectionsService/UpdateConnection',
+            crm_dot_integrations_dot_v1_dot_connections__pb2.UpdateConnectionRequest.SerializeToString,
+            crm_dot_integrations_dot_v1_dot_connections__pb2.Connection.FromString,
             options,
             channel_credentials,
             insecure,

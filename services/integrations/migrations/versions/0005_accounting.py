@@ -2,7 +2,7 @@
 queued for the vendors, and the sync requests signed vendor webhooks leave (docs/adr/0059, 0060)
 
 Revision ID: 0005_accounting
-Revises: 0004_external_id_fingerprints
+Revises: 0004_external_id_synced
 Create Date: 2026-11-23
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from crmkit.db import JSONType, UTCDateTime
 
 revision: str = "0005_accounting"
-down_revision: str | None = "0004_external_id_fingerprints"
+down_revision: str | None = "0004_external_id_synced"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
