@@ -386,6 +386,7 @@ SECRET_PATHS = {
     "oauth2.client_secret": "client_secret",
     "oauth2.refresh_token": "refresh_token",
     "oauth2.access_token": "access_token",
+    "webhook_key": "webhook_key",
 }
 UPDATABLE = {
     **{
@@ -419,6 +420,7 @@ OUTPUT_ONLY = frozenset(
         "id",
         "has_password",
         "has_api_key",
+        "has_webhook_key",
         "key_id",
         "create_time",
         "update_time",

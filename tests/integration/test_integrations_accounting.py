@@ -532,3 +532,26 @@ def test_xero_contacts_page_in_and_the_cursor_moves_with_each_page(accounting: A
     assert second.created_count == 1
     latest = [r for r in xero.calls("GET", "/Contacts") if "page=" in r.path][-1]
     assert latest.headers["if-modified-since"] == parse_net_date(newest).replace(microsecond=0, tzinfo=None).isoformat()  # type: ignore[union-attr]
+
+
+def test_a_webhook_key_is_rotated_in_place_and_the_old_one_stops_verifying(
+    accounting: Accounting, qbo: QuickBooksSimulator
+) -> None:
+    import json
+
+    connection_id = quickbooks_connection(accounting, qbo)
+    old_key = qbo.webhook_key
+    updated = accounting.connections.UpdateConnection(
+        connections_pb2.UpdateConnectionRequest(
+            id=connection_id,
+            connection=Conn(webhook_key="rotated-verifier-token"),
+            update_mask=field_mask_pb2.FieldMask(paths=["webhook_key"]),
+        ),
+        metadata=as_(ADMIN_A),
+    )
+    assert updated.has_webhook_key and updated.oauth2.has_refresh_token  # the other secrets stay
+    body = json.dumps(qbo.notification(("Customer", "1", "Update"))).encode()
+    stale = code_of(lambda: webhook(accounting, connection_id, body, "intuit-signature", sign(old_key, body)))
+    assert stale == grpc.StatusCode.UNAUTHENTICATED
+    webhook(accounting, connection_id, body, "intuit-signature", sign("rotated-verifier-token", body))
+    assert [r.connection_id for r in accounting.rows(SyncRequestRow)] == [connection_id]
