@@ -1,8 +1,8 @@
-"""Issue #7's chain, end to end through the gateway: a deal won over REST becomes an invoice in
-the accounting system (the QuickBooks Online simulator), the customer's payment comes back through
-QuickBooks' signed webhook on the public route, and lands on the contact's and the account's
-timelines — sales, contacts, integrations, the relay and the gateway as separate processes on
-PostgreSQL and RabbitMQ."""
+"""Issue #7's chain, end to end through the gateway: a deal won over REST becomes a sales order in
+the ERP (the Odoo simulator) and an invoice in the accounting system (the QuickBooks Online
+simulator); the customer's payment comes back through QuickBooks' signed webhook on the public
+route and lands on the contact's and the account's timelines — sales, contacts, integrations, the
+relay and the gateway as separate processes on PostgreSQL and RabbitMQ."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ import pytest
 import requests
 
 from tests.e2e.support import Api, start_distributed, stop_distributed, wait_until
+from tests.simulators.odoo import OdooSimulator
 from tests.simulators.quickbooks import QuickBooksSimulator
 from tests.simulators.vendor import sign
 
 pytestmark = pytest.mark.e2e
 
+ODOO_LOGIN, ODOO_KEY = "bot@chain.example.com", "odoo-key-c4a1"
 PIPELINE = {
     "name": "Sales",
     "stages": [
@@ -31,6 +33,14 @@ PIPELINE = {
 @pytest.fixture(scope="module")
 def quickbooks() -> Iterator[QuickBooksSimulator]:
     simulator = QuickBooksSimulator()
+    simulator.start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture(scope="module")
+def odoo() -> Iterator[OdooSimulator]:
+    simulator = OdooSimulator(login=ODOO_LOGIN, api_key=ODOO_KEY)
     simulator.start()
     yield simulator
     simulator.stop()
@@ -82,12 +92,25 @@ def timeline(api: Api, path: str) -> list[dict]:
     return response.json().get("entries", []) if response.status_code == 200 else []
 
 
-def test_a_won_deal_is_invoiced_and_its_signed_payment_webhook_reaches_the_timeline(suite, api, quickbooks):
-    follow_the_chain(suite.base, api, quickbooks)
+def test_a_won_deal_becomes_an_erp_order_and_an_invoice_whose_signed_payment_reaches_the_timeline(
+    suite, api, quickbooks, odoo
+):
+    follow_the_chain(suite.base, api, quickbooks, odoo)
 
 
-def follow_the_chain(base: str, api: Api, quickbooks: QuickBooksSimulator) -> None:
-    """Deal won over REST → invoice in QuickBooks → payment + signed webhook → timelines."""
+def follow_the_chain(base: str, api: Api, quickbooks: QuickBooksSimulator, odoo: OdooSimulator | None = None) -> None:
+    """Deal won over REST → (sales order in Odoo) → invoice in QuickBooks → payment + signed
+    webhook → timelines."""
+    if odoo is not None:
+        erp = {
+            "type": "ODOO",
+            "displayName": "Odoo",
+            "baseUrl": odoo.url,
+            "database": odoo.database,
+            "username": ODOO_LOGIN,
+            "apiKey": ODOO_KEY,
+        }
+        assert api.post("/v1/connections", json=erp).status_code == 200
     connection = connect_quickbooks(api, quickbooks)
     check = api.post(f"/v1/connections/{connection['id']}:check", json={})
     assert check.json()["ok"], check.text
@@ -116,6 +139,17 @@ def follow_the_chain(base: str, api: Api, quickbooks: QuickBooksSimulator) -> No
     ).json()
     won = api.patch(f"/v1/opportunities/{deal['id']}", json={"stageId": stages["Won"], "closeReason": "renewed"})
     assert won.status_code == 200, won.text
+
+    if odoo is not None:  # won → OpportunityWon → the ERP's sales order for the account
+        orders = wait_until(
+            lambda: [o for o in odoo.all("sale.order") if o["client_order_ref"] == f"CRM opportunity:{deal['id']}"],
+            60,
+            "the sales order in Odoo",
+        )
+        [order] = orders  # type: ignore[misc]
+        assert order["amount_total"] == 2500.0
+        partner = odoo.get("res.partner", order["partner_id"])
+        assert partner["name"] == "Chain Corp"
 
     # won → OpportunityWon → RabbitMQ → integrations → an invoice in QuickBooks for the account.
     invoices = wait_until(lambda: quickbooks.find("Invoice"), 60, "the invoice in QuickBooks")
