@@ -427,6 +427,10 @@ def test_xero_invoices_authorised_with_an_idempotency_key_and_payments_follow_si
     [row] = accounting.rows(AccountingInvoiceRow)
     assert row.balance_minor == 100000
 
+    # Xero's access tokens live 30 minutes: an expired one answers 401, the client refreshes (the
+    # refresh token rotates) and goes on.
+    xero.expire_access_tokens()
+    refreshes = len(xero.calls("POST", "/connect/token"))
     # Incremental: the next sync sends If-Modified-Since from the cursors and records nothing twice.
     before = len(xero.requests)
     again = accounting.sync(connection_id)
@@ -434,6 +438,7 @@ def test_xero_invoices_authorised_with_an_idempotency_key_and_payments_follow_si
     reads = [r for r in xero.requests[before:] if r.method == "GET"]
     assert reads and all("if-modified-since" in r.headers for r in reads)
     assert len(accounting.events("PaymentReceived")) == 1
+    assert len(xero.calls("POST", "/connect/token")) == refreshes + 1
 
 
 def test_webhook_keys_are_write_only_and_refused_where_unused(accounting: Accounting, qbo: QuickBooksSimulator) -> None:
