@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from tests.simulators.base import Reply
-from tests.simulators.vendor import Reject, VendorSimulator
+from tests.simulators.vendor import Reject, VendorSimulator, now
 
 ENTITIES = ("Customer", "Invoice", "Payment", "Item")
 QUERY = re.compile(
@@ -59,10 +59,6 @@ def fault(status: int, code: str, message: str, detail: str, kind: str = "Valida
 
 def money(value: Any) -> float:
     return float(Decimal(str(value)).quantize(Decimal("0.01")))
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class QuickBooksSimulator(VendorSimulator):

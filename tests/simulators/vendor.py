@@ -5,6 +5,7 @@ signed webhooks the vendor sends. Each vendor's routes, bodies and errors are in
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -26,6 +27,10 @@ class Reject(Exception):
     def __init__(self, reply: Reply) -> None:
         super().__init__(reply.status)
         self.reply = reply
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def sign(key: str, body: bytes) -> str:

@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 from tests.simulators.base import Reply
-from tests.simulators.vendor import Reject, VendorSimulator
+from tests.simulators.vendor import Reject, VendorSimulator, now
 
 COLLECTIONS = {
     "contacts": ("Contacts", "ContactID"),
@@ -78,10 +78,6 @@ def problem(status: int, title: str, detail: str) -> Reply:
 
 def amount(value: Any) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.01"))
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class XeroSimulator(VendorSimulator):
