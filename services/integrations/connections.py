@@ -812,8 +812,10 @@ def synced_of(
 
 
 def unchanged(synced: dict[str, str], values: dict[str, Any]) -> bool:
-    """Whether every field of `values` is what was last synced (then sending it is an echo)."""
-    return bool(synced) and all(synced.get(name) == _hash(value) for name, value in values.items())
+    """Whether every field of `values` is what was last synced (then sending it is an echo). A field
+    never synced counts as empty (e.g. one a mapping reads that our own write did not set)."""
+    empty = _hash("")
+    return bool(synced) and all(synced.get(name, empty) == _hash(value) for name, value in values.items())
 
 
 def remember_synced(

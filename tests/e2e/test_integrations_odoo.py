@@ -170,8 +170,10 @@ def test_partners_flow_both_ways_without_echoes_and_orders_follow_won_business(s
         "/json/2/res.partner/write",
         Reply(429, {"name": "TooManyRequests", "message": "slow down"}, {"Retry-After": "1"}),
     )
-    api.patch(f"/v1/contacts/{cleo['id']}", json={"phone": "+1 555 0100"}, params={"updateMask": "phone"})
-    wait_until(lambda: odoo.get("res.partner", partner["id"])["phone"] == "+1 555 0100", 30, "the phone after a 429")
+    phoned = api.patch(f"/v1/contacts/{cleo['id']}", json={"phone": "+44 20 7946 0123"}, params={"updateMask": "phone"})
+    assert phoned.status_code == 200, phoned.text
+    phone = phoned.json()["phone"]
+    wait_until(lambda: odoo.get("res.partner", partner["id"])["phone"] == phone, 30, "the phone after a 429")
     assert writes_to(odoo, partner["id"]) >= 3  # title, the refused attempt, the retry
 
     # An outage outlasting the retries is a dead letter, replayed through the API once Odoo is back.
@@ -191,11 +193,16 @@ def test_partners_flow_both_ways_without_echoes_and_orders_follow_won_business(s
     assert odoo.get("res.partner", partner["id"])["function"] == "Head buyer"
 
     # A won deal becomes a sales order; the deal's accepted quote then gives it its lines, once.
-    pipeline = api.post(
-        "/v1/pipelines", json={"name": "Sales", "stages": [{"name": "Open"}, {"name": "Won", "category": "WON"}]}
-    ).json()
+    stage_list = [
+        {"name": "Qualify", "probability": 10},
+        {"name": "Won", "category": "WON"},
+        {"name": "Lost", "category": "LOST"},
+    ]
+    made_pipeline = api.post("/v1/pipelines", json={"name": "Sales", "stages": stage_list})
+    assert made_pipeline.status_code == 200, made_pipeline.text
+    pipeline = made_pipeline.json()
     stages = {s["name"]: s["id"] for s in pipeline["stages"]}
-    deal = api.post(
+    made_deal = api.post(
         "/v1/opportunities",
         json={
             "name": "Acme rollout",
@@ -203,9 +210,13 @@ def test_partners_flow_both_ways_without_echoes_and_orders_follow_won_business(s
             "accountId": accounts[0]["id"],
             "amount": {"currencyCode": "EUR", "units": "1500", "nanos": 0},
         },
-    ).json()
+    )
+    assert made_deal.status_code == 200, made_deal.text
+    deal = made_deal.json()
     won = api.patch(
-        f"/v1/opportunities/{deal['id']}", json={"stageId": stages["Won"]}, params={"updateMask": "stageId"}
+        f"/v1/opportunities/{deal['id']}",
+        json={"stageId": stages["Won"], "closeReason": "fit"},
+        params={"updateMask": "stageId,closeReason"},
     )
     assert won.status_code == 200, won.text
 

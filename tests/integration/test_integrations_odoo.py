@@ -158,6 +158,13 @@ def test_partners_come_in_incrementally_once_and_refused_ones_are_replayable(
     assert check.ok and [s.name for s in check.steps] == ["json2", "read"], check
     assert {r.headers["authorization"] for r in odoo.seen("/json/2/")} == {f"bearer {KEY}"}
 
+    # Odoo down for longer than the retries last: the run fails, says why, and moves no cursor.
+    down = Reply(503, {"name": "werkzeug.exceptions.ServiceUnavailable", "message": "upgrading"})
+    odoo.fail_next("/json/2/res.partner/search_read", down, times=5)
+    failed = running.connections.SyncConnection(connections_pb2.SyncConnectionRequest(id=conn.id), metadata=as_(ADMIN))
+    assert failed.status == connections_pb2.SyncRun.FAILED and "upgrading" in failed.error, failed
+    assert len(odoo.seen("/json/2/res.partner/search_read")) == 5 and contacts(running) == {}
+
     first = sync(running, conn.id)
     assert (first.fetched_count, first.created_count, first.failed_count) == (4, 3, 1), first
     people = contacts(running)

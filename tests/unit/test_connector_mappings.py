@@ -74,3 +74,5 @@ def test_synced_hashes_treat_empty_values_alike() -> None:
     synced = {"email": _hash(""), "name": _hash("Ada")}
     assert unchanged(synced, {"email": False, "name": "Ada"})
     assert not unchanged(synced, {"email": "a@b.example"})
+    assert unchanged(synced, {"customFields.ref": None})  # never synced and empty: nothing to send
+    assert not unchanged(synced, {"customFields.ref": "R-1"})

@@ -562,16 +562,18 @@ def _contact_side(contact: contacts_pb2.Contact, mappings: tuple[FieldMapping, .
         "title": contact.title,
         "accountId": contact.account_ids[0] if contact.account_ids else "",
     }
-    crm = json_format.MessageToDict(contact)
-    for m in mappings:
-        if m.outbound:
-            field_mapping.set_crm(values, m.crm_field, field_mapping.get_crm(crm, m.crm_field))
-    return _flatten(values)
+    return _with_outbound(values, contact, mappings)
 
 
 def _account_side(account: accounts_pb2.Account, mappings: tuple[FieldMapping, ...]) -> dict[str, Any]:
-    values: dict[str, Any] = {"name": account.name, "domain": account.domain}
-    crm = json_format.MessageToDict(account)
+    return _with_outbound({"name": account.name, "domain": account.domain}, account, mappings)
+
+
+def _with_outbound(
+    values: dict[str, Any], record: message.Message, mappings: tuple[FieldMapping, ...]
+) -> dict[str, Any]:
+    """`values` plus the CRM fields the outbound mappings read, flattened for hashing."""
+    crm = json_format.MessageToDict(record)
     for m in mappings:
         if m.outbound:
             field_mapping.set_crm(values, m.crm_field, field_mapping.get_crm(crm, m.crm_field))
