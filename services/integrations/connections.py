@@ -654,6 +654,16 @@ class Connections:
             log.info("connection %s: access token refreshed, valid until %s", row.id, expires.isoformat())
             return self._open(row)
 
+    def of_type_in(self, session: Session, kind: str, tenant_id: str) -> list[Credentials]:
+        """`of_type` in the caller's transaction: a consumer must not open a second one (on SQLite,
+        one writer, that waits on the consumer's own lock until the busy timeout)."""
+        rows = session.scalars(
+            sa.select(ConnectionRow)
+            .where(ConnectionRow.type == kind, ConnectionRow.tenant_id == tenant_id)
+            .order_by(ConnectionRow.id)
+        )
+        return [self._open(r) for r in rows]
+
     def of_type(self, kind: str, tenant_id: str | None = None) -> list[Credentials]:
         query = sa.select(ConnectionRow).where(ConnectionRow.type == kind)
         if tenant_id is not None:
