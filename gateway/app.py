@@ -50,7 +50,7 @@ from gateway.idempotency import (
 from gateway.oauth import AccessTokens, OAuthClients, OAuthError, SigningKeys
 from gateway.oidc import UserTokens
 from gateway.ratelimit import Bucket, InProcessRateLimiter, RateLimiter, RedisRateLimiter
-from gateway.routes import Route, build_request, discover, mass_assignment
+from gateway.routes import RawBody, Route, build_request, discover, mass_assignment
 from gateway.tenancy import Tenancy
 
 log = logging.getLogger(__name__)
@@ -538,6 +538,8 @@ def create_app(
     def read_body(route: Route) -> Any:
         if not route.body:
             return None
+        if route.raw_body:
+            return RawBody(request.content_type or "", request.get_data(cache=True))
         if route.public and request.mimetype in FORM_TYPES:
             # What a credential-less caller posts without scripts: an HTML form, or a mail client's
             # RFC 8058 one-click unsubscribe (`List-Unsubscribe=One-Click`). Fields by JSON name.
@@ -559,6 +561,7 @@ def create_app(
                 raise ApiError.from_service_error(exc) from None
         else:
             metadata = [("authorization", f"Bearer {tokens.mint(principal)}"), ("x-request-id", g.request_id)]
+            metadata += forwarded_headers(route)
             if route.streaming:
                 return streamed(route, message, metadata)
             try:
@@ -567,6 +570,8 @@ def create_app(
                 raise ApiError.from_rpc_error(exc) from None
         if route.redirects:
             return redirect_to(reply.location)
+        if route.raw_response:
+            return Response(reply.data, status=200, content_type=reply.content_type or None)
         payload = json_format.MessageToDict(reply, always_print_fields_with_no_presence=True)
         response = jsonify(payload)
         if isinstance(payload.get("etag"), str) and payload["etag"]:
@@ -583,6 +588,16 @@ def create_app(
         response.headers["Location"] = location
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    def forwarded_headers(route: Route) -> list[tuple[str, str]]:
+        """The headers the route's method asks for (crm.common.v1.forward_headers), when they are
+        valid gRPC metadata (visible ASCII); an unusable value is dropped, as if not sent."""
+        found = []
+        for name in route.forward_headers:
+            value = request.headers.get(name)
+            if value is not None and value.isascii() and value.isprintable():
+                found.append((name, value))
+        return found
 
     def streamed(route: Route, message: Any, metadata: list[tuple[str, str]]) -> Response:
         try:
@@ -613,7 +628,8 @@ def create_app(
             )
         digest = hashlib.sha256(given.encode()).hexdigest()
         store_key = f"{settings.redis_prefix}:idem:{principal.tenant_id}:{principal.subject}:{digest}"
-        print_ = fingerprint(route.http_method, request.path, request.query_string.decode(), body)
+        content = {"sha256": hashlib.sha256(body.data).hexdigest()} if isinstance(body, RawBody) else body
+        print_ = fingerprint(route.http_method, request.path, request.query_string.decode(), content)
         hold = 2 * (route.deadline or settings.grpc_deadline_seconds) + 10
         try:
             outcome = idempotency.begin(store_key, print_, hold)

@@ -201,6 +201,8 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
         parameters.append(
             {"name": field.json_name, "in": "query", "required": False, "schema": _field_schema(field, schemas)}
         )
+    for name in route.forward_headers:
+        parameters.append({"name": name, "in": "header", "required": False, "schema": {"type": "string"}})
     responses: dict[str, Any] = {
         "200": {
             "description": "OK",
@@ -214,6 +216,8 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
                 "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
             }
         }
+    if route.raw_response:  # google.api.HttpBody: the bytes the method answers, often none
+        responses["200"] = {"description": "OK"}
     if route.streaming:  # google.api.HttpBody pieces, streamed as one body (e.g. text/csv)
         responses["200"] = {
             "description": "OK, streamed",
@@ -234,7 +238,12 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     }
     if route.public:
         operation["security"] = []  # no credentials
-    if route.body:
+    if route.raw_body:  # google.api.HttpBody: the bytes as sent (a signed webhook)
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    elif route.body:
         body_type = request if route.body == "*" else request.fields_by_name[route.body].message_type
         content = {"application/json": {"schema": _ref(body_type, schemas)}}
         if route.public:  # also an HTML form's or a mail client's post (gateway/app.py read_body)

@@ -40,6 +40,14 @@ WELL_KNOWN_SCALARS = {
 
 
 @dataclass(frozen=True)
+class RawBody:
+    """A request body passed on as bytes (a route whose body field is google.api.HttpBody)."""
+
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Route:
     http_method: str
     template: str
@@ -73,6 +81,26 @@ class Route:
     def stream_content_type(self) -> str:
         option = self.method.GetOptions().Extensions[options_pb2.stream_content_type]
         return option or "application/octet-stream"
+
+    @property
+    def raw_body(self) -> bool:
+        """The body field is a google.api.HttpBody: the request's bytes reach the service untouched
+        (with their content type), as Envoy's transcoder and grpc-gateway pass them; a webhook's
+        signature is computed over exactly these bytes."""
+        if not self.body or self.body == "*":
+            return False
+        field = self.method.input_type.fields_by_name[self.body]
+        return field.message_type is not None and field.message_type.full_name == HTTP_BODY
+
+    @property
+    def raw_response(self) -> bool:
+        """A unary method answering google.api.HttpBody: its bytes are the HTTP answer (an empty
+        one is a 200 with no body, as webhook senders such as Xero require)."""
+        return not self.streaming and self.method.output_type.full_name == HTTP_BODY
+
+    @property
+    def forward_headers(self) -> tuple[str, ...]:
+        return tuple(h.lower() for h in self.method.GetOptions().Extensions[options_pb2.forward_headers])
 
     @property
     def full_method(self) -> str:
@@ -240,7 +268,10 @@ def build_request(
     """The gRPC request for an HTTP call; every problem is an InvalidArgument naming its field."""
     request = route.request_class()
     violations: list[FieldViolation] = []
-    if route.body:
+    if isinstance(body, RawBody):
+        target = getattr(request, route.body)
+        target.content_type, target.data = body.content_type, body.data
+    elif route.body:
         if not isinstance(body, dict):
             raise InvalidArgument.of([FieldViolation("body", "must be a JSON object")])
         target = request if route.body == "*" else getattr(request, route.body)
@@ -252,7 +283,7 @@ def build_request(
         _set_path(request, path, path_values[name])
     if violations:
         raise InvalidArgument.of(violations)
-    if route.body and route.body != "*":
+    if route.body and route.body != "*" and isinstance(body, dict):
         _default_update_mask(request, body)
     if if_match:
         _set_etag(request, route.body, if_match)

@@ -43,6 +43,8 @@ CONSUMERS_BY_SERVICE: dict[str, list[str]] = {
         "integrations.privacy",
         "integrations.automation",
         "integrations.odoo",
+        "integrations.accounting-invoices",
+        "integrations.accounting-customers",
     ],
 }
 ALL_CONSUMERS = [name for names in CONSUMERS_BY_SERVICE.values() for name in names]

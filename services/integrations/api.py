@@ -81,6 +81,7 @@ def connection_to_proto(connection: Connection) -> connections_pb2.Connection:
         realm_id=data.realm_id,
         xero_tenant_id=data.xero_tenant_id,
         has_api_key="api_key" in connection.stored_secrets,
+        has_webhook_key="webhook_key" in connection.stored_secrets,
         oauth2=_oauth2(connection),
         requests_per_minute=data.requests_per_minute,
         field_mappings=[
@@ -165,6 +166,7 @@ def secrets_of(c: connections_pb2.Connection) -> Secrets:
         client_secret=c.oauth2.client_secret,
         refresh_token=c.oauth2.refresh_token,
         access_token=c.oauth2.access_token,
+        webhook_key=c.webhook_key,
     )
 
 

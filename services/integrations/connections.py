@@ -71,7 +71,7 @@ DEFAULT_TOKEN_URLS = {
 # The vendors' published request limits, a minute: QuickBooks 500 per realm, Xero 60 per
 # organisation; Odoo publishes none, so a polite 60.
 DEFAULT_REQUESTS_PER_MINUTE = {"ODOO": 60, "QUICKBOOKS": 500, "XERO": 60}
-SECRET_NAMES = ("password", "api_key", "client_secret", "refresh_token", "access_token")
+SECRET_NAMES = ("password", "api_key", "client_secret", "refresh_token", "access_token", "webhook_key")
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _CRM_FIELD = re.compile(r"^([a-z][A-Za-z0-9]{0,62}|customFields\.[A-Za-z_][A-Za-z0-9_]{0,62})$")
 
@@ -134,6 +134,8 @@ class Secrets:
     client_secret: str = field(default="", repr=False)
     refresh_token: str = field(default="", repr=False)
     access_token: str = field(default="", repr=False)
+    # QuickBooks and Xero: what their webhooks are signed with (docs/adr/0059).
+    webhook_key: str = field(default="", repr=False)
 
     def stored(self) -> tuple[str, ...]:
         return tuple(name for name in SECRET_NAMES if getattr(self, name))
@@ -244,7 +246,7 @@ def _normalise_email(check: Validator, data: ConnectionFields, secrets: Secrets)
     cert = data.ca_certificate.strip()
     if cert and (len(cert) > MAX_CERT or "-----BEGIN CERTIFICATE-----" not in cert):
         check.add("ca_certificate", "must be a PEM certificate")
-    for name in ("api_key", "client_secret", "refresh_token", "access_token"):
+    for name in ("api_key", "client_secret", "refresh_token", "access_token", "webhook_key"):
         if getattr(secrets, name):
             check.add(name, f"is not used by a {kind} connection")
     return ConnectionFields(
@@ -286,6 +288,8 @@ def _normalise_http(check: Validator, data: ConnectionFields, secrets: Secrets) 
         for name in ("client_secret", "refresh_token", "access_token"):
             if getattr(secrets, name):
                 check.add(f"oauth2.{name}", "is not used by an ODOO connection")
+        if secrets.webhook_key:
+            check.add("webhook_key", "is not used by an ODOO connection")
     else:
         token_url = _url(check, "oauth2.token_url", data.token_url.strip() or DEFAULT_TOKEN_URLS[kind])
         if not client_id:
@@ -382,6 +386,7 @@ SECRET_PATHS = {
     "oauth2.client_secret": "client_secret",
     "oauth2.refresh_token": "refresh_token",
     "oauth2.access_token": "access_token",
+    "webhook_key": "webhook_key",
 }
 UPDATABLE = {
     **{
@@ -415,6 +420,7 @@ OUTPUT_ONLY = frozenset(
         "id",
         "has_password",
         "has_api_key",
+        "has_webhook_key",
         "key_id",
         "create_time",
         "update_time",
@@ -647,6 +653,16 @@ class Connections:
             session.flush()
             log.info("connection %s: access token refreshed, valid until %s", row.id, expires.isoformat())
             return self._open(row)
+
+    def of_type_in(self, session: Session, kind: str, tenant_id: str) -> list[Credentials]:
+        """`of_type` in the caller's transaction: a consumer must not open a second one (on SQLite,
+        one writer, that waits on the consumer's own lock until the busy timeout)."""
+        rows = session.scalars(
+            sa.select(ConnectionRow)
+            .where(ConnectionRow.type == kind, ConnectionRow.tenant_id == tenant_id)
+            .order_by(ConnectionRow.id)
+        )
+        return [self._open(r) for r in rows]
 
     def of_type(self, kind: str, tenant_id: str | None = None) -> list[Credentials]:
         query = sa.select(ConnectionRow).where(ConnectionRow.type == kind)

@@ -36,6 +36,7 @@ from crmkit.privacy import (
     scrub_bytes,
     scrub_rows,
 )
+from services.integrations.accounting import privacy as accounting_privacy
 from services.integrations.automation.domain import PENDING, SKIPPED
 from services.integrations.automation.store import ExecutionRow
 from services.integrations.store import INBOX, DeadLetterRow, EmailDeliveryRow
@@ -128,6 +129,7 @@ def export(session: Session, tenant_id: str, contact_id: str, found: Identifiers
             {**row_dict(row, EXECUTION_COLUMNS), "eventData": row.event_data}
             for row in _executions(session, tenant_id, contact_id, _variants([contact_id, *emails]))
         ],
+        **accounting_privacy.export(session, tenant_id, contact_id, found),
     }
 
 
@@ -154,10 +156,18 @@ def _erase_executions(session: Session, tenant_id: str, contact_id: str, needles
 
 
 def erase(session: Session, tenant_id: str, contact_id: str, found: Identifiers) -> dict[str, int]:
+    # Invoices and payments are kept for law, under a pseudonym (ADR 59).
+    accounting = accounting_privacy.erase(session, tenant_id, contact_id, found)
     needles = found.needles
     if not needles:
         executions = _erase_executions(session, tenant_id, contact_id, ())
-        return {"emailDeliveries": 0, "webhookDeliveries": 0, "syncDeadLetters": 0, "automationExecutions": executions}
+        return {
+            "emailDeliveries": 0,
+            "webhookDeliveries": 0,
+            "syncDeadLetters": 0,
+            "automationExecutions": executions,
+            **accounting,
+        }
     changed = 0
     for row in _deliveries(session, tenant_id, needles):
         in_message = _message_mentions(row.raw, needles)
@@ -199,6 +209,7 @@ def erase(session: Session, tenant_id: str, contact_id: str, found: Identifiers)
         "webhookDeliveries": webhooks,
         "syncDeadLetters": len(letters),
         "automationExecutions": executions,
+        **accounting,
     }
 
 

@@ -149,6 +149,98 @@ class EmailDeliveryRow(Base):
     sent_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+# --- accounting: QuickBooks Online and Xero (issue #7 point 4; docs/adr/0059, 0060) ---
+
+
+class AccountingInvoiceRow(Base):
+    """An invoice the CRM asked an accounting system for (or found there): a record kept for law,
+    pseudonymised, never deleted, on a contact's erasure. Money in minor units (ADR 0045)."""
+
+    __tablename__ = "accounting_invoices"
+    __table_args__ = (
+        sa.UniqueConstraint("connection_id", "source_key", name="uq_accounting_invoices_connection_id_source_key"),
+        sa.Index("ix_accounting_invoices_tenant_id_contact_id", "tenant_id", "contact_id"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    connection_id: Mapped[str] = mapped_column(sa.String(26))
+    # "opportunity:<id>", "quote:<id>" (made by the CRM) or "external:<vendor id>" (found in sync).
+    source_key: Mapped[str] = mapped_column(sa.String(200))
+    external_system: Mapped[str] = mapped_column(sa.String(16))
+    external_id: Mapped[str] = mapped_column(sa.String(200))
+    invoice_number: Mapped[str] = mapped_column(sa.String(64))
+    opportunity_id: Mapped[str] = mapped_column(sa.String(64))
+    quote_id: Mapped[str] = mapped_column(sa.String(64))
+    contact_id: Mapped[str] = mapped_column(sa.String(64))
+    account_id: Mapped[str] = mapped_column(sa.String(64))
+    currency_code: Mapped[str] = mapped_column(sa.String(3))
+    total_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    balance_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    issue_date: Mapped[dt.date | None] = mapped_column(sa.Date(), nullable=True)
+    due_date: Mapped[dt.date | None] = mapped_column(sa.Date(), nullable=True)
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    update_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class AccountingPaymentRow(Base):
+    """A payment an accounting system recorded against an invoice (a record kept for law too)."""
+
+    __tablename__ = "accounting_payments"
+    __table_args__ = (
+        sa.UniqueConstraint("connection_id", "external_id", name="uq_accounting_payments_connection_id_external_id"),
+        sa.Index("ix_accounting_payments_tenant_id_contact_id", "tenant_id", "contact_id"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    connection_id: Mapped[str] = mapped_column(sa.String(26))
+    external_id: Mapped[str] = mapped_column(sa.String(200))
+    invoice_id: Mapped[str] = mapped_column(sa.String(26))
+    contact_id: Mapped[str] = mapped_column(sa.String(64))
+    account_id: Mapped[str] = mapped_column(sa.String(64))
+    currency_code: Mapped[str] = mapped_column(sa.String(3))
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    paid_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class AccountingPushRow(Base):
+    """A CRM change to write into an accounting system (an invoice to create, a customer to rename),
+    queued by a consumer and written by the accounting worker outside any transaction, retried with
+    back-off; one per connection, kind and key."""
+
+    __tablename__ = "accounting_pushes"
+    __table_args__ = (
+        sa.UniqueConstraint("connection_id", "kind", "key", name="uq_accounting_pushes_connection_id_kind_key"),
+        sa.Index("ix_accounting_pushes_next_attempt_time", "next_attempt_time"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    connection_id: Mapped[str] = mapped_column(sa.String(26))
+    # "invoice" (key: the source key) or "customer" (key: the account id).
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    key: Mapped[str] = mapped_column(sa.String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    attempts: Mapped[int] = mapped_column(sa.Integer())
+    next_attempt_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    error: Mapped[str] = mapped_column(sa.Text())
+    create_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class SyncRequestRow(Base):
+    """A connection's pending "sync soon" (a signed vendor webhook); many webhooks, one row."""
+
+    __tablename__ = "sync_requests"
+
+    connection_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(26))
+    request_time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # Signed notifications since the last sync (for operators; the sync reads everything changed).
+    notification_count: Mapped[int] = mapped_column(sa.Integer())
+
+
 # The webhook tables share this metadata (one Alembic history per service).
 from services.integrations.automation import store as _automation_store  # noqa: E402, F401
 from services.integrations.webhooks import store as _webhooks_store  # noqa: E402, F401

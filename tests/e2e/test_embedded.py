@@ -146,3 +146,16 @@ def test_a_deal_is_forecast_and_quoted_on_sqlite(embedded):
 def test_sigterm_stops_every_module_cleanly(embedded):
     embedded.assert_running()
     assert embedded.stop("all") == 0
+
+
+def test_the_accounting_chain_runs_on_sqlite_and_the_in_process_bus(embedded):
+    """The same chain as tests/e2e/test_accounting_chain.py, embedded: vendor calls happen outside
+    any transaction, so SQLite's single writer is never held while QuickBooks answers."""
+    from tests.e2e.test_accounting_chain import follow_the_chain
+    from tests.simulators.quickbooks import QuickBooksSimulator
+
+    quickbooks = QuickBooksSimulator().start()
+    try:
+        follow_the_chain(embedded.base, Api(embedded.base, embedded.create_tenant("Books")["apiKey"]), quickbooks)
+    finally:
+        quickbooks.stop()

@@ -160,7 +160,12 @@ ID_OF = {
     "/v1/automationRules/{id}:test": "automationRule",
     "/v1/automationRules/{rule_id}/executions": "automationRule",
     "/v1/automationExecutions/{id}": "automationExecution",
+    # Public: a vendor's signature over the body is the credential (docs/adr/0059).
+    "/v1/connections/{connection_id}:receiveWebhook": "connection",
 }
+# Public routes whose credential is a signature the intruder cannot make: refused 401 before the id
+# is even looked at, the same answer whether it names a connection or not.
+SIGNED = {"/v1/connections/{connection_id}:receiveWebhook": 401}
 # Minimal valid bodies for writes (anything else with a body gets {}).
 BODIES = {
     ("PATCH", "/v1/contacts/{id}"): {"title": "taken over"},
@@ -327,7 +332,7 @@ def test_every_route_with_an_id_has_a_bola_case():
 def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
     intruder = Api(suite.base, suite.create_tenant("Intruder")["apiKey"])
     owner = Api(suite.base, tenant_a["key"])
-    answers = {}
+    answers, expected = {}, {}
     for route in routes_with_ids():
         assert route.template in ID_OF, f"{route.template}: no BOLA case (add it to ID_OF)"
         resource = tenant_a[ID_OF[route.template]]
@@ -338,9 +343,10 @@ def test_another_tenants_ids_are_404_on_every_route(suite, tenant_a):
         body = body(tenant_a) if callable(body) else body
         response = getattr(intruder, route.http_method.lower())(path, json=body)
         answers[f"{route.http_method} {route.template}"] = response.status_code
+        expected[f"{route.http_method} {route.template}"] = SIGNED.get(route.template, 404)
         if response.status_code == 404:
             assert response.json()["error"]["status"] == "NOT_FOUND", response.text
-    assert answers == {name: 404 for name in answers}, answers
+    assert answers == expected, answers
 
     # Nothing the intruder tried took effect on tenant A's resources.
     contact = owner.get(f"/v1/contacts/{tenant_a['contact']}")

@@ -130,3 +130,20 @@ def test_a_method_answering_a_redirect_is_a_302_route_and_public_bodies_also_tak
         route("Unsubscribe"), {"p0": "t"}, {}, {"List-Unsubscribe": "One-Click"}
     )  # a field with an explicit json_name is known by it
     assert request.list_unsubscribe == "One-Click"
+
+
+def test_an_httpbody_body_gets_the_raw_bytes_and_named_headers_are_forwarded():
+    from gateway import openapi
+    from gateway.routes import RawBody
+
+    webhook = route("ReceiveWebhook")
+    assert webhook.public and webhook.raw_body and webhook.raw_response and not webhook.streaming
+    assert webhook.forward_headers == ("intuit-signature", "x-xero-signature")
+    assert not route("UpdateContact").raw_body and route("UpdateContact").forward_headers == ()
+    raw = b'{"b":1,  "a":2}'  # exactly these bytes, spacing and key order included
+    request = build_request(webhook, {"p0": "CONN1"}, {}, RawBody("application/json", raw))
+    assert (request.connection_id, request.body.data, request.body.content_type) == ("CONN1", raw, "application/json")
+    operation = openapi.document(discover())["paths"]["/v1/connections/{connectionId}:receiveWebhook"]["post"]
+    headers = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
+    assert headers == ["intuit-signature", "x-xero-signature"] and operation["security"] == []
+    assert "content" not in operation["responses"]["200"]

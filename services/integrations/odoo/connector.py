@@ -435,7 +435,7 @@ class OdooConnector:
     # --- events ---
 
     def on_event(self, session: Session, envelope: Envelope, event: message.Message) -> None:
-        for credentials in self.connections.of_type(self.type, envelope.tenant):
+        for credentials in self.connections.of_type_in(session, self.type, envelope.tenant):
             stream = (
                 OUT_ORDERS
                 if isinstance(event, (sales_events.QuoteAccepted, sales_events.OpportunityWon))

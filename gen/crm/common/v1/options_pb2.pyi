@@ -13,6 +13,8 @@ PUBLIC_FIELD_NUMBER: _ClassVar[int]
 public: _descriptor.FieldDescriptor
 STREAM_CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
 stream_content_type: _descriptor.FieldDescriptor
+FORWARD_HEADERS_FIELD_NUMBER: _ClassVar[int]
+forward_headers: _descriptor.FieldDescriptor
 WRITE_SCOPE_FIELD_NUMBER: _ClassVar[int]
 write_scope: _descriptor.FieldDescriptor
 BACKEND_FIELD_NUMBER: _ClassVar[int]

@@ -16,7 +16,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Connection(_message.Message):
-    __slots__ = ("id", "type", "display_name", "host", "port", "security", "username", "password", "has_password", "from_address", "mailbox", "purpose", "support_addresses", "ca_certificate", "create_time", "update_time", "key_id", "base_url", "database", "realm_id", "xero_tenant_id", "api_key", "has_api_key", "oauth2", "requests_per_minute", "field_mappings")
+    __slots__ = ("id", "type", "display_name", "host", "port", "security", "username", "password", "has_password", "from_address", "mailbox", "purpose", "support_addresses", "ca_certificate", "create_time", "update_time", "key_id", "base_url", "database", "realm_id", "xero_tenant_id", "api_key", "has_api_key", "oauth2", "requests_per_minute", "field_mappings", "webhook_key", "has_webhook_key")
     class Type(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         TYPE_UNSPECIFIED: _ClassVar[Connection.Type]
@@ -67,6 +67,8 @@ class Connection(_message.Message):
     OAUTH2_FIELD_NUMBER: _ClassVar[int]
     REQUESTS_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
     FIELD_MAPPINGS_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_KEY_FIELD_NUMBER: _ClassVar[int]
+    HAS_WEBHOOK_KEY_FIELD_NUMBER: _ClassVar[int]
     id: str
     type: Connection.Type
     display_name: str
@@ -93,7 +95,9 @@ class Connection(_message.Message):
     oauth2: OAuth2
     requests_per_minute: int
     field_mappings: _containers.RepeatedCompositeFieldContainer[FieldMapping]
-    def __init__(self, id: _Optional[str] = ..., type: _Optional[_Union[Connection.Type, str]] = ..., display_name: _Optional[str] = ..., host: _Optional[str] = ..., port: _Optional[int] = ..., security: _Optional[_Union[Connection.Security, str]] = ..., username: _Optional[str] = ..., password: _Optional[str] = ..., has_password: _Optional[bool] = ..., from_address: _Optional[str] = ..., mailbox: _Optional[str] = ..., purpose: _Optional[str] = ..., support_addresses: _Optional[_Iterable[str]] = ..., ca_certificate: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., key_id: _Optional[str] = ..., base_url: _Optional[str] = ..., database: _Optional[str] = ..., realm_id: _Optional[str] = ..., xero_tenant_id: _Optional[str] = ..., api_key: _Optional[str] = ..., has_api_key: _Optional[bool] = ..., oauth2: _Optional[_Union[OAuth2, _Mapping]] = ..., requests_per_minute: _Optional[int] = ..., field_mappings: _Optional[_Iterable[_Union[FieldMapping, _Mapping]]] = ...) -> None: ...
+    webhook_key: str
+    has_webhook_key: bool
+    def __init__(self, id: _Optional[str] = ..., type: _Optional[_Union[Connection.Type, str]] = ..., display_name: _Optional[str] = ..., host: _Optional[str] = ..., port: _Optional[int] = ..., security: _Optional[_Union[Connection.Security, str]] = ..., username: _Optional[str] = ..., password: _Optional[str] = ..., has_password: _Optional[bool] = ..., from_address: _Optional[str] = ..., mailbox: _Optional[str] = ..., purpose: _Optional[str] = ..., support_addresses: _Optional[_Iterable[str]] = ..., ca_certificate: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., key_id: _Optional[str] = ..., base_url: _Optional[str] = ..., database: _Optional[str] = ..., realm_id: _Optional[str] = ..., xero_tenant_id: _Optional[str] = ..., api_key: _Optional[str] = ..., has_api_key: _Optional[bool] = ..., oauth2: _Optional[_Union[OAuth2, _Mapping]] = ..., requests_per_minute: _Optional[int] = ..., field_mappings: _Optional[_Iterable[_Union[FieldMapping, _Mapping]]] = ..., webhook_key: _Optional[str] = ..., has_webhook_key: _Optional[bool] = ...) -> None: ...
 
 class OAuth2(_message.Message):
     __slots__ = ("client_id", "client_secret", "refresh_token", "access_token", "access_token_expire_time", "token_url", "has_client_secret", "has_refresh_token", "has_access_token")
