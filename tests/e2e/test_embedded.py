@@ -143,11 +143,6 @@ def test_a_deal_is_forecast_and_quoted_on_sqlite(embedded):
     assert quote.json()["netTotal"]["units"] == "899" and quote.json()["number"] == "Q-000001"
 
 
-def test_sigterm_stops_every_module_cleanly(embedded):
-    embedded.assert_running()
-    assert embedded.stop("all") == 0
-
-
 def test_the_accounting_chain_runs_on_sqlite_and_the_in_process_bus(embedded):
     """The same chain as tests/e2e/test_accounting_chain.py, embedded: vendor calls happen outside
     any transaction, so SQLite's single writer is never held while QuickBooks answers."""
@@ -159,3 +154,9 @@ def test_the_accounting_chain_runs_on_sqlite_and_the_in_process_bus(embedded):
         follow_the_chain(embedded.base, Api(embedded.base, embedded.create_tenant("Books")["apiKey"]), quickbooks)
     finally:
         quickbooks.stop()
+
+
+# Last: it stops the module's suite.
+def test_sigterm_stops_every_module_cleanly(embedded):
+    embedded.assert_running()
+    assert embedded.stop("all") == 0
