@@ -77,7 +77,15 @@ def test_unsent_mail_naming_the_person_is_never_sent_and_dead_letters_are_scrubb
 
     with database.transaction() as session:
         counts = privacy.erase(session, "T1", "C1", PERSON)
-    assert counts == {"emailDeliveries": 1, "webhookDeliveries": 0, "syncDeadLetters": 1, "automationExecutions": 0}
+    assert counts == {
+        "emailDeliveries": 1,
+        "webhookDeliveries": 0,
+        "syncDeadLetters": 1,
+        "automationExecutions": 0,
+        "invoicesPseudonymised": 0,
+        "paymentsPseudonymised": 0,
+        "customerMappings": 0,
+    }
 
     with database.transaction() as session:
         erased = session.get(EmailDeliveryRow, naming)
