@@ -101,6 +101,7 @@ def _scrub_addresses(addresses: list[str], emails: Sequence[str]) -> list[str]:
 
 def export(session: Session, tenant_id: str, contact_id: str, found: Identifiers) -> dict[str, Any]:
     emails = found.email_keys
+    about = _variants([contact_id, *emails])  # what webhook payloads and executions mention
     addressed = [
         row
         for row in _deliveries(session, tenant_id, emails)
@@ -108,7 +109,7 @@ def export(session: Session, tenant_id: str, contact_id: str, found: Identifiers
     ]
     webhooks = session.scalars(
         sa.select(DeliveryRow)
-        .where(DeliveryRow.tenant_id == tenant_id, mentions([DeliveryRow.payload], _variants([contact_id, *emails])))
+        .where(DeliveryRow.tenant_id == tenant_id, mentions([DeliveryRow.payload], about))
         .order_by(DeliveryRow.id)
     )
     letters = session.scalars(
@@ -127,7 +128,7 @@ def export(session: Session, tenant_id: str, contact_id: str, found: Identifiers
         "syncDeadLetters": [row_dict(row, LETTER_COLUMNS) for row in letters],
         "automationExecutions": [
             {**row_dict(row, EXECUTION_COLUMNS), "eventData": row.event_data}
-            for row in _executions(session, tenant_id, contact_id, _variants([contact_id, *emails]))
+            for row in _executions(session, tenant_id, contact_id, about)
         ],
         **accounting_privacy.export(session, tenant_id, contact_id, found),
     }
