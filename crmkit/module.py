@@ -42,16 +42,32 @@ class ServiceModule:
         return self.tokens
 
 
-def every(seconds: float, tick: Callable[[], object], what: str) -> Callable[[threading.Event], None]:
+def every(
+    seconds: float,
+    tick: Callable[[], object],
+    what: str,
+    *,
+    wake: threading.Event | None = None,
+    again: Callable[[object], bool] | None = None,
+) -> Callable[[threading.Event], None]:
     """A worker that runs `tick` now and then every `seconds` until stopped; a failing tick (the
-    database away, say) is logged and the next one tries again, so the thread never dies."""
+    database away, say) is logged and the next one tries again, so the thread never dies.
+
+    `again(result)` true means the tick left work behind (a full batch): the next one runs at once.
+    With `wake`, the pause ends early when that event is set (work committed in this process);
+    whoever stops the worker sets it too, or the pause runs its course."""
 
     def run(stop: threading.Event) -> None:
         while not stop.is_set():
+            if wake is not None:
+                wake.clear()
             try:
-                tick()
+                result = tick()
             except Exception:
                 log.exception("%s failed; trying again in %.0f s", what, seconds)
-            stop.wait(seconds)
+            else:
+                if again is not None and again(result):
+                    continue
+            (wake or stop).wait(seconds)
 
     return run

@@ -18,6 +18,7 @@ from crmkit.db import Database, utcnow
 from crmkit.errors import FieldViolation, InvalidArgument, NotFound
 from crmkit.events.consumer import EventConsumer, Handles
 from crmkit.ids import new_id
+from crmkit.module import every
 from crmkit.pagination import decode_cursor, page_of, page_size
 from crmkit.updates import apply_mask
 from services.marketing import store
@@ -312,12 +313,8 @@ class CampaignSender:
         self.poll_seconds = poll_seconds
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # a database or integrations outage must not kill the thread
-                log.exception("campaign sender tick failed")
-            stop.wait(self.poll_seconds)
+        # A database or integrations outage must not kill the thread.
+        every(self.poll_seconds, self.tick, "campaign sender tick")(stop)
 
     def tick(self, now: dt.datetime | None = None) -> int:
         """Start due campaigns, then send one budget's worth for each sending one; how many records

@@ -27,6 +27,7 @@ from crmkit.errors import (
 )
 from crmkit.etags import etag_of
 from crmkit.ids import new_id
+from crmkit.module import every
 from crmkit.pagination import decode_cursor, page_of, page_size
 from services.marketing import store
 from services.marketing.delivery import FAILED, RENDER_FAILED, SEQUENCE, SKIPPED, Delivery, Outgoing
@@ -479,14 +480,13 @@ class SequenceRunner:
         self.batch = batch
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                busy = self.tick(stop) >= self.batch
-            except Exception:  # a database outage must not kill the thread; the next tick retries
-                log.exception("sequence step tick failed")
-                busy = False
-            if not busy:
-                stop.wait(self.poll_seconds)
+        # A full batch means more are due: the next tick goes at once.
+        every(
+            self.poll_seconds,
+            lambda: self.tick(stop),
+            "sequence step tick",
+            again=lambda looked_at: isinstance(looked_at, int) and looked_at >= self.batch,
+        )(stop)
 
     def tick(self, stop: threading.Event | None = None) -> int:
         """Runs every step due now, as far as each enrolment can go without waiting; how many

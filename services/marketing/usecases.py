@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from crmkit.db import Database, utcnow
 from crmkit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, Validator
 from crmkit.ids import new_id
+from crmkit.module import every
 from crmkit.pagination import decode_cursor, page_of, page_size
 from services.marketing import sequences, store
 from services.marketing.domain import AudienceMember, templating
@@ -97,12 +98,7 @@ class EngagementExpiry:
         self.poll_seconds = poll_seconds
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # a database outage must not kill the thread; the next tick retries
-                log.exception("segment engagement expiry tick failed")
-            stop.wait(self.poll_seconds)
+        every(self.poll_seconds, self.tick, "segment engagement expiry tick")(stop)
 
     def tick(self, now: dt.datetime | None = None) -> int:
         """Re-evaluate the contacts whose engagement aged out of a window since the last tick; how many."""

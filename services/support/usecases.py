@@ -15,6 +15,7 @@ from crmkit.db import Database, utcnow
 from crmkit.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound, Validator
 from crmkit.events.outbox import Outbox
 from crmkit.ids import new_id
+from crmkit.module import every
 from crmkit.pagination import decode_cursor, page_of, page_size
 from crmkit.tokens import Principal
 from services.support import events, store
@@ -667,12 +668,7 @@ class SlaMonitor:
         self.batch = batch
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # a database outage must not kill the thread; the next tick retries
-                log.exception("SLA scheduler tick failed")
-            stop.wait(self.poll_seconds)
+        every(self.poll_seconds, self.tick, "SLA scheduler tick")(stop)
 
     def tick(self, now: dt.datetime | None = None) -> int:
         """Fire everything due by `now`; the number of warnings and breaches fired."""

@@ -9,6 +9,7 @@ import threading
 from sqlalchemy.orm import Session
 
 from crmkit.errors import NotFound
+from crmkit.module import every
 from services.integrations.accounting.usecases import Books, Vendor
 from services.integrations.accounting.webhooks import WebhookIntake
 from services.integrations.connections import Credentials, DeadLetter, SyncRun, SyncState
@@ -80,10 +81,4 @@ class AccountingWorker:
             self.sync.run(credentials, "webhook")
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            self.intake.wake.clear()
-            try:
-                self.tick(stop)
-            except Exception:  # the database may be away: try again on the next tick
-                log.exception("accounting worker tick failed")
-            self.intake.wake.wait(self.tick_seconds)
+        every(self.tick_seconds, lambda: self.tick(stop), "accounting worker tick", wake=self.intake.wake)(stop)

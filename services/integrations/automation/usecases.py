@@ -20,6 +20,7 @@ from crmkit import causation, metrics
 from crmkit.db import Database, utcnow
 from crmkit.errors import NotFound, Validator
 from crmkit.ids import new_id
+from crmkit.module import every
 from crmkit.pagination import decode_cursor, page_of, page_size
 from crmkit.tokens import InternalTokens, Principal, acting_as
 from crmkit.updates import apply_mask
@@ -216,15 +217,7 @@ class AutomationWorker:
 
     def run(self, stop: threading.Event) -> None:
         try:
-            while not stop.is_set():
-                done = 0
-                try:
-                    done = self.tick()
-                except Exception:  # a database outage must not kill the thread; the next tick retries
-                    log.exception("automation tick failed")
-                if not done:
-                    self.wake.wait(self.poll_seconds)
-                    self.wake.clear()
+            every(self.poll_seconds, self.tick, "automation tick", wake=self.wake, again=bool)(stop)
         finally:
             self.performer.close()
 

@@ -24,6 +24,7 @@ from crmkit.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from crmkit.events.consumer import EventConsumer, Handles
 from crmkit.events.outbox import Outbox
 from crmkit.ids import new_id
+from crmkit.module import every
 from crmkit.tokens import Principal
 from services.integrations.connections import (
     Connections,
@@ -481,23 +482,20 @@ class EmailWorker:
         self.sync = sync
         self.poll_seconds = poll_seconds
         self.tick_seconds = tick_seconds
+        self.next_capture = 0.0
 
     def run(self, stop: threading.Event) -> None:
-        next_capture = 0.0
-        while not stop.is_set():
-            try:
-                self.emails.queued.clear()
-                self.emails.deliver_queued()
-                now = dt.datetime.now(dt.UTC).timestamp()
-                if now >= next_capture:
-                    next_capture = now + self.poll_seconds
-                    for credentials in self.sync.connections.of_type("IMAP"):
-                        if stop.is_set():
-                            break
-                        self.sync.run(credentials, "scheduled")
-            except Exception:  # the database may be away: try again on the next tick
-                log.exception("email worker tick failed")
-            self.emails.queued.wait(self.tick_seconds)
+        every(self.tick_seconds, lambda: self.tick(stop), "email worker tick", wake=self.emails.queued)(stop)
+
+    def tick(self, stop: threading.Event) -> None:
+        self.emails.deliver_queued()
+        now = dt.datetime.now(dt.UTC).timestamp()
+        if now >= self.next_capture:
+            self.next_capture = now + self.poll_seconds
+            for credentials in self.sync.connections.of_type("IMAP"):
+                if stop.is_set():
+                    break
+                self.sync.run(credentials, "scheduled")
 
 
 def support_replies(database: Database, emails: Emails) -> EventConsumer:

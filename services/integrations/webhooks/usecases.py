@@ -18,6 +18,7 @@ from crmkit import metrics
 from crmkit.db import Database, utcnow
 from crmkit.errors import FailedPrecondition, NotFound, Validator
 from crmkit.ids import new_id
+from crmkit.module import every
 from crmkit.pagination import decode_cursor, page_of, page_size
 from crmkit.secretbox import SecretBox
 from crmkit.tokens import Principal
@@ -248,15 +249,7 @@ class DeliveryWorker:
 
     def run(self, stop: threading.Event) -> None:
         try:
-            while not stop.is_set():
-                sent = 0
-                try:
-                    sent = self.tick()
-                except Exception:  # a database outage must not kill the thread; the next tick retries
-                    log.exception("webhook delivery tick failed")
-                if not sent:
-                    self.wake.wait(self.poll_seconds)
-                    self.wake.clear()
+            every(self.poll_seconds, self.tick, "webhook delivery tick", wake=self.wake, again=bool)(stop)
         finally:
             self.pool.shutdown(wait=True)
 
