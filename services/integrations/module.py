@@ -55,9 +55,10 @@ def build(settings: Settings) -> ServiceModule:
     database = Database(settings.database_url_for(NAME))
     outbox = Outbox(NAME, OUTBOX)
     module = ServiceModule(NAME, database, MIGRATIONS, outbox=outbox)
-    deliveries = add_webhooks(module, settings)
+    box = LazySecretBox(module.database, settings.secret_keys)  # one per process: it reads the generated key once
+    deliveries = add_webhooks(module, settings, box)
     connectors = Connectors()
-    connections = Connections(module.database, LazySecretBox(module.database, settings.secret_keys), connectors)
+    connections = Connections(module.database, box, connectors)
     sync = SyncState(module.database, connections, connectors)
     module.registrations.append(
         (connections_pb2_grpc.add_ConnectionsServiceServicer_to_server, ConnectionsServicer(connections, sync))

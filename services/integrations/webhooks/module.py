@@ -16,9 +16,9 @@ from services.integrations.webhooks.sender import Sender
 from services.integrations.webhooks.usecases import DeliveryWorker, Webhooks
 
 
-def add_webhooks(module: ServiceModule, settings: Settings) -> DeliveryWorker:
+def add_webhooks(module: ServiceModule, settings: Settings, box: LazySecretBox) -> DeliveryWorker:
+    """`box`: the service's one secret box (signing secrets are sealed with the same keys as passwords)."""
     database = module.database
-    box = LazySecretBox(database, settings.secret_keys)
     sender = Sender(settings.webhooks_timeout_seconds, settings.webhooks_allow_loopback)
     policy = FailurePolicy(
         max_attempts=settings.webhooks_max_attempts,
