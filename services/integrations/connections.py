@@ -778,6 +778,26 @@ def claim_external_id(
     ).one()
 
 
+# What an external record's mapping points to once the person it was mapped to is erased: a
+# tombstone, so that a later change of that record in the outside system is not imported as a new
+# person (it still holds the data the erasure removed here; the outside system is its own
+# controller's to erase). Connectors treat it as "known, never import" (docs/adr/0083).
+ERASED_MAPPING = "erased"
+
+
+def erase_mappings(session: Session, tenant_id: str, object_type: str, internal_id: str) -> int:
+    """Turn the tenant's mappings of `internal_id` into tombstones (no synced hashes kept); how many."""
+    return session.execute(  # type: ignore[attr-defined, no-any-return]
+        sa.update(ExternalIdRow)
+        .where(
+            ExternalIdRow.tenant_id == tenant_id,
+            ExternalIdRow.object_type == object_type,
+            ExternalIdRow.internal_id == internal_id,
+        )
+        .values(internal_id=ERASED_MAPPING, synced=None)
+    ).rowcount
+
+
 def _mapped(connection_id: str, object_type: str, external_id: str) -> tuple[sa.ColumnElement[bool], ...]:
     return (
         ExternalIdRow.connection_id == connection_id,

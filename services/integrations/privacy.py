@@ -39,6 +39,8 @@ from crmkit.privacy import (
 from services.integrations.accounting import privacy as accounting_privacy
 from services.integrations.automation.domain import PENDING, SKIPPED
 from services.integrations.automation.store import ExecutionRow
+from services.integrations.connections import erase_mappings
+from services.integrations.odoo.connector import CONTACT
 from services.integrations.store import INBOX, DeadLetterRow, EmailDeliveryRow
 from services.integrations.webhooks.store import AttemptRow, DeliveryRow
 
@@ -159,6 +161,8 @@ def _erase_executions(session: Session, tenant_id: str, contact_id: str, needles
 def erase(session: Session, tenant_id: str, contact_id: str, found: Identifiers) -> dict[str, int]:
     # Invoices and payments are kept for law, under a pseudonym (ADR 59).
     accounting = accounting_privacy.erase(session, tenant_id, contact_id, found)
+    # Partners synced to the person: tombstones, so Odoo's copy never comes back as a new contact.
+    accounting["syncMappings"] = erase_mappings(session, tenant_id, CONTACT, contact_id)
     needles = found.needles
     if not needles:
         executions = _erase_executions(session, tenant_id, contact_id, ())

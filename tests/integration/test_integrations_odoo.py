@@ -20,9 +20,11 @@ from google.type import money_pb2
 from crmkit.config import Settings
 from crmkit.events.consumer import Verdict
 from crmkit.grpcserver import start_server
+from crmkit.privacy import Identifiers
 from crmkit.secretbox import new_key
 from crmkit.tokens import Principal
 from services.contacts.store import OUTBOX as CONTACTS_OUTBOX
+from services.integrations import privacy
 from services.integrations.module import build
 from services.integrations.store import ExternalIdRow
 from tests.integration.support_helpers import TOKENS, as_
@@ -197,6 +199,34 @@ def test_partners_come_in_incrementally_once_and_refused_ones_are_replayable(
     odoo.change("res.partner", eve, email="eve@nowhere.example")
     fixed = replay(running, conn.id, letter.id)
     assert fixed.HasField("resolve_time") and "eve@nowhere.example" in contacts(running)
+
+
+def test_a_partner_of_an_erased_person_is_not_imported_again(running: Running, odoo: OdooSimulator) -> None:
+    grace = odoo.add("res.partner", name="Grace Hopper", email="grace@navy.example", phone="+1 202 555 0101")
+    alan = odoo.add("res.partner", name="Alan Turing", email="alan@bletchley.example")
+    conn = create_connection(running, odoo)
+    sync(running, conn.id)
+    person = contacts(running)["grace@navy.example"]
+
+    # The person's erasure, as the privacy request reaches both services: contacts deletes her,
+    # integrations pseudonymises what it holds and turns her partner's mapping into a tombstone.
+    running.contacts.DeleteContact(contacts_pb2.DeleteContactRequest(id=person.id), metadata=as_(ADMIN))
+    found = Identifiers.of([person.email], [person.phone], [f"{person.given_name} {person.family_name}"])
+    with running.database.transaction() as session:
+        counts = privacy.erase(session, "TENANT_A", person.id, found)
+    assert counts["syncMappings"] == 1
+
+    # Odoo still holds her partner and changes it later: neither an incremental sync nor a full
+    # refresh brings her back, while a change to somebody else still comes in.
+    odoo.tick()
+    odoo.change("res.partner", grace, phone="+1 202 555 0199")
+    odoo.change("res.partner", alan, phone="+44 20 7946 0001")
+    later = sync(running, conn.id)
+    full = sync(running, conn.id, full=True)
+    assert (later.created_count, later.updated_count, full.created_count) == (0, 1, 0), (later, full)
+    assert set(contacts(running)) == {"alan@bletchley.example"}
+    assert contacts(running)["alan@bletchley.example"].phone == "+442079460001"
+    assert letters(running, conn.id) == []
 
 
 def test_crm_changes_become_partner_writes_with_retries_and_dead_letters(running: Running, odoo: OdooSimulator) -> None:

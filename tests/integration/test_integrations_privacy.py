@@ -19,7 +19,7 @@ from crmkit.privacy import Identifiers
 from services.integrations import privacy
 from services.integrations.automation import domain as automation
 from services.integrations.automation import store as automation_store
-from services.integrations.connections import add_dead_letter
+from services.integrations.connections import ERASED_MAPPING, add_dead_letter, claim_external_id, internal_id_of
 from services.integrations.email import mime
 from services.integrations.email.usecases import Emails
 from services.integrations.store import OUTBOX, DeadLetterRow, EmailDeliveryRow
@@ -74,6 +74,8 @@ def test_unsent_mail_naming_the_person_is_never_sent_and_dead_letters_are_scrubb
             "ValueError: bad phone for zoe.brule@example.org",
         )
         add_dead_letter(session, "T1", "CONN", "odoo.partners", "partner-8", b'{"name": "Max"}', "ValueError: x")
+        claim_external_id(session, "T1", "CONN", "contact", "7", "C1")  # the person's Odoo partner
+        claim_external_id(session, "T1", "CONN", "contact", "8", "C2")  # somebody else's
 
     with database.transaction() as session:
         counts = privacy.erase(session, "T1", "C1", PERSON)
@@ -85,6 +87,7 @@ def test_unsent_mail_naming_the_person_is_never_sent_and_dead_letters_are_scrubb
         "invoicesPseudonymised": 0,
         "paymentsPseudonymised": 0,
         "customerMappings": 0,
+        "syncMappings": 1,
     }
 
     with database.transaction() as session:
@@ -94,6 +97,9 @@ def test_unsent_mail_naming_the_person_is_never_sent_and_dead_letters_are_scrubb
         assert (erased.status, erased.raw, erased.error) == ("FAILED", b"", privacy.ERASED_BEFORE_SENDING)
         assert (kept.status, kept.error) == ("QUEUED", "") and b"Nothing personal" in kept.raw
         letters = {row.external_id: row for row in session.scalars(sa.select(DeadLetterRow))}
+        # The person's partner stays known, as a tombstone: Odoo's copy is never imported again.
+        assert internal_id_of(session, "CONN", "contact", "7") == ERASED_MAPPING
+        assert internal_id_of(session, "CONN", "contact", "8") == "C2"
     assert b"Zo" not in letters["partner-7"].payload and b"zoe.brule" not in letters["partner-7"].payload
     assert json.loads(letters["partner-7"].payload) == {"name": "[erased]", "email": "[erased]"}
     assert letters["partner-7"].error == "ValueError: bad phone for [erased]"

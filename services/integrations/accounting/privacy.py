@@ -4,8 +4,9 @@ participant to call: `export` and `erase` have crmkit.privacy's Exporter and Era
 Invoices and payments are records kept for law (tax and commercial retention): an erasure keeps
 them — amounts, numbers, dates, vendor ids — and replaces the person's contact id by a pseudonym
 (the same for all of that person's records, so an auditor can still group them, and no longer the
-person's id). The customer mapping made for the contact is dropped (the vendor keeps its own
-record: the tenant is its controller there). Dead letters naming the person are scrubbed by
+person's id). The customer mapping made for the contact becomes a tombstone, so the vendor's
+record is never imported again (the vendor keeps its own record: the tenant is its controller
+there; docs/adr/0083). Dead letters naming the person are scrubbed by
 integrations' privacy module, with every other dead letter.
 """
 
@@ -19,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from crmkit.privacy import Identifiers, row_dict
 from services.integrations.accounting.usecases import CUSTOMER
-from services.integrations.store import AccountingInvoiceRow, AccountingPaymentRow, ExternalIdRow
+from services.integrations.connections import erase_mappings
+from services.integrations.store import AccountingInvoiceRow, AccountingPaymentRow
 
 INVOICE_COLUMNS: tuple[str, ...] = (
     "id",
@@ -63,11 +65,5 @@ def erase(session: Session, tenant_id: str, contact_id: str, found: Identifiers)
             .where(table.tenant_id == tenant_id, table.contact_id == contact_id)
             .values(contact_id=alias)
         ).rowcount  # type: ignore[attr-defined]
-    counts["customerMappings"] = session.execute(
-        sa.delete(ExternalIdRow).where(
-            ExternalIdRow.tenant_id == tenant_id,
-            ExternalIdRow.object_type == CUSTOMER,
-            ExternalIdRow.internal_id == f"contact:{contact_id}",
-        )
-    ).rowcount  # type: ignore[attr-defined]
+    counts["customerMappings"] = erase_mappings(session, tenant_id, CUSTOMER, f"contact:{contact_id}")
     return counts

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from crmkit.db import Database
 from crmkit.events.consumer import EventConsumer, Handles
 from services.integrations.connections import (
+    ERASED_MAPPING,
     Connections,
     Credentials,
     DeadLetter,
@@ -225,8 +226,10 @@ class OdooConnector:
         connection = credentials.connection
         kind = ACCOUNT if record.get("is_company") else CONTACT
         partner = str(record["id"])
-        values = self._crm_values(session, credentials, record)
         internal = internal_id_of(session, connection.id, kind, partner)
+        if internal == ERASED_MAPPING:
+            return "skipped"  # the person was erased here: Odoo's copy is not imported again
+        values = self._crm_values(session, credentials, record)
         read = _read_side(values)
         # Locked until the page commits: the event our update below causes waits for these hashes.
         if internal is not None and unchanged(synced_of(session, connection.id, kind, partner, lock=True), read):
