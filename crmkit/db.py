@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -82,9 +82,20 @@ def tenant_row(
     return session.scalars(query).first()
 
 
-def tenant_page(session: Session, model: type[Row], tenant_id: str, after: str | None, limit: int) -> list[Row]:
-    """Up to `limit` of the tenant's rows of this model in id order, after the id `after` (keyset)."""
+def tenant_page(
+    session: Session,
+    model: type[Row],
+    tenant_id: str,
+    after: str | None,
+    limit: int,
+    *,
+    equals: Mapping[str, object] | None = None,
+) -> list[Row]:
+    """Up to `limit` of the tenant's rows of this model in id order, after the id `after` (keyset);
+    with `equals`, only the rows whose named columns hold these values (a list's filters)."""
     query = sa.select(model).where(model.tenant_id == tenant_id)  # type: ignore[attr-defined]
+    for column, value in (equals or {}).items():
+        query = query.where(getattr(model, column) == value)
     if after:
         query = query.where(model.id > after)  # type: ignore[attr-defined]
     return list(session.scalars(query.order_by(model.id).limit(limit)))  # type: ignore[attr-defined]

@@ -28,7 +28,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from crmkit.db import Database, utcnow
+from crmkit.db import Database, tenant_page, tenant_row, utcnow
 from crmkit.errors import FailedPrecondition, NotFound, Validator
 from crmkit.ids import new_id
 from crmkit.pagination import decode_cursor, page_of, page_size
@@ -557,11 +557,7 @@ class Connections:
         check.raise_if_any()
         paths = [p for p in paths if p in UPDATABLE]
         with self.database.transaction() as session:
-            row = session.scalars(
-                sa.select(ConnectionRow)
-                .where(ConnectionRow.tenant_id == principal.tenant_id, ConnectionRow.id == connection_id)
-                .with_for_update()
-            ).first()
+            row = tenant_row(session, ConnectionRow, principal.tenant_id, connection_id, for_update=True)
             if row is None:
                 raise NotFound.resource("connection", connection_id)
             current = self._open(row)
@@ -589,11 +585,8 @@ class Connections:
     def listed(self, principal: Principal, requested_size: int, page_token: str) -> tuple[list[Connection], str]:
         size = page_size(requested_size)
         after = decode_cursor(page_token, "connections")
-        query = sa.select(ConnectionRow).where(ConnectionRow.tenant_id == principal.tenant_id)
-        if after:
-            query = query.where(ConnectionRow.id > after)
         with self.database.transaction() as session:
-            rows = [_connection(r) for r in session.scalars(query.order_by(ConnectionRow.id).limit(size + 1))]
+            rows = [_connection(r) for r in tenant_page(session, ConnectionRow, principal.tenant_id, after, size + 1)]
         return page_of(rows, size, lambda c: c.id, "connections")
 
     def delete(self, principal: Principal, connection_id: str) -> None:
@@ -630,11 +623,7 @@ class Connections:
         lock, unless another caller refreshed meanwhile (`still_valid`), call `refresh` (answers the
         access token, its expiry and the refresh token, possibly rotated) and seal the new tokens."""
         with self.database.transaction() as session:
-            row = session.scalars(
-                sa.select(ConnectionRow)
-                .where(ConnectionRow.tenant_id == tenant_id, ConnectionRow.id == connection_id)
-                .with_for_update()
-            ).first()
+            row = tenant_row(session, ConnectionRow, tenant_id, connection_id, for_update=True)
             if row is None:
                 raise NotFound.resource("connection", connection_id)
             current = self._open(row)
@@ -692,9 +681,7 @@ class Connections:
 
     @staticmethod
     def _row(session: Session, tenant_id: str, connection_id: str) -> ConnectionRow:
-        row = session.scalars(
-            sa.select(ConnectionRow).where(ConnectionRow.tenant_id == tenant_id, ConnectionRow.id == connection_id)
-        ).first()
+        row = tenant_row(session, ConnectionRow, tenant_id, connection_id)
         if row is None:
             raise NotFound.resource("connection", connection_id)
         return row

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from crmkit.db import JSONType, UTCDateTime, make_metadata
+from crmkit.db import JSONType, UTCDateTime, make_metadata, tenant_page, tenant_row
 from crmkit.events.tables import add_messaging_tables
 from services.support.domain import metrics, sla
 from services.support.domain.agents import Agent, AgentFields, Group
@@ -295,12 +295,12 @@ def add_ticket(session: Session, ticket: Ticket) -> None:
 
 
 def get_ticket(session: Session, tenant_id: str, ticket_id: str, *, for_update: bool = False) -> Ticket | None:
-    row = _ticket_row(session, tenant_id, ticket_id, for_update)
+    row = tenant_row(session, TicketRow, tenant_id, ticket_id, for_update=for_update)
     return None if row is None else _ticket(row)
 
 
 def save_ticket(session: Session, ticket: Ticket) -> None:
-    row = _ticket_row(session, ticket.tenant_id, ticket.id, for_update=False)
+    row = tenant_row(session, TicketRow, ticket.tenant_id, ticket.id)
     if row is None:
         raise LookupError(ticket.id)
     _write_ticket(row, ticket)
@@ -310,19 +310,7 @@ def save_ticket(session: Session, ticket: Ticket) -> None:
 def ticket_page(
     session: Session, tenant_id: str, equals: dict[str, str], after: str | None, limit: int
 ) -> list[Ticket]:
-    query = sa.select(TicketRow).where(TicketRow.tenant_id == tenant_id)
-    for column, value in equals.items():
-        query = query.where(getattr(TicketRow, column) == value)
-    if after:
-        query = query.where(TicketRow.id > after)
-    return [_ticket(r) for r in session.scalars(query.order_by(TicketRow.id).limit(limit))]
-
-
-def _ticket_row(session: Session, tenant_id: str, ticket_id: str, for_update: bool) -> TicketRow | None:
-    query = sa.select(TicketRow).where(TicketRow.tenant_id == tenant_id, TicketRow.id == ticket_id)
-    if for_update:
-        query = query.with_for_update()
-    return session.scalars(query).first()
+    return [_ticket(r) for r in tenant_page(session, TicketRow, tenant_id, after, limit, equals=equals)]
 
 
 # --- comments and history ---
@@ -347,10 +335,7 @@ def add_comment(session: Session, comment: Comment) -> None:
 
 
 def comment_page(session: Session, tenant_id: str, ticket_id: str, after: str | None, limit: int) -> list[Comment]:
-    query = sa.select(CommentRow).where(CommentRow.tenant_id == tenant_id, CommentRow.ticket_id == ticket_id)
-    if after:
-        query = query.where(CommentRow.id > after)
-    rows = session.scalars(query.order_by(CommentRow.id).limit(limit))
+    rows = tenant_page(session, CommentRow, tenant_id, after, limit, equals={"ticket_id": ticket_id})
     return [
         Comment(
             r.id,
@@ -437,7 +422,7 @@ def add_agent(session: Session, agent: Agent) -> None:
 
 
 def get_agent(session: Session, tenant_id: str, agent_id: str) -> Agent | None:
-    row = session.scalars(sa.select(AgentRow).where(AgentRow.tenant_id == tenant_id, AgentRow.id == agent_id)).first()
+    row = tenant_row(session, AgentRow, tenant_id, agent_id)
     return None if row is None else _agent(row)
 
 
@@ -469,10 +454,11 @@ def loads(session: Session, tenant_id: str) -> dict[str, int]:
 
 
 def agent_page(session: Session, tenant_id: str, after: str | None, limit: int) -> list[Agent]:
-    query = sa.select(AgentRow).where(AgentRow.tenant_id == tenant_id)
-    if after:
-        query = query.where(AgentRow.id > after)
-    return [_agent(r) for r in session.scalars(query.order_by(AgentRow.id).limit(limit))]
+    return [_agent(r) for r in tenant_page(session, AgentRow, tenant_id, after, limit)]
+
+
+def _group(row: GroupRow) -> Group:
+    return Group(row.id, row.tenant_id, row.name, row.description, row.create_time)
 
 
 def add_group(session: Session, group: Group) -> None:
@@ -489,23 +475,19 @@ def add_group(session: Session, group: Group) -> None:
 
 
 def get_group(session: Session, tenant_id: str, group_id: str) -> Group | None:
-    row = session.scalars(sa.select(GroupRow).where(GroupRow.tenant_id == tenant_id, GroupRow.id == group_id)).first()
-    return None if row is None else Group(row.id, row.tenant_id, row.name, row.description, row.create_time)
+    row = tenant_row(session, GroupRow, tenant_id, group_id)
+    return None if row is None else _group(row)
 
 
 def group_page(session: Session, tenant_id: str, after: str | None, limit: int) -> list[Group]:
-    query = sa.select(GroupRow).where(GroupRow.tenant_id == tenant_id)
-    if after:
-        query = query.where(GroupRow.id > after)
-    rows = session.scalars(query.order_by(GroupRow.id).limit(limit))
-    return [Group(r.id, r.tenant_id, r.name, r.description, r.create_time) for r in rows]
+    return [_group(r) for r in tenant_page(session, GroupRow, tenant_id, after, limit)]
 
 
 # --- SLA ---
 
 
 def sla_state(session: Session, tenant_id: str, ticket_id: str) -> sla.SlaState:
-    row = _ticket_row(session, tenant_id, ticket_id, for_update=False)
+    row = tenant_row(session, TicketRow, tenant_id, ticket_id)
     if row is None:
         return sla.SlaState()
     return sla.SlaState(
@@ -520,7 +502,7 @@ def sla_state(session: Session, tenant_id: str, ticket_id: str) -> sla.SlaState:
 
 
 def save_sla_state(session: Session, tenant_id: str, ticket_id: str, state: sla.SlaState) -> None:
-    row = _ticket_row(session, tenant_id, ticket_id, for_update=False)
+    row = tenant_row(session, TicketRow, tenant_id, ticket_id)
     if row is None:
         raise LookupError(ticket_id)
     row.sla_policy_id, row.sla_elapsed_seconds, row.sla_running_since = (
@@ -568,9 +550,7 @@ def add_policy(session: Session, policy: sla.SlaPolicy) -> None:
 
 
 def get_policy(session: Session, tenant_id: str, policy_id: str) -> sla.SlaPolicy | None:
-    row = session.scalars(
-        sa.select(SlaPolicyRow).where(SlaPolicyRow.tenant_id == tenant_id, SlaPolicyRow.id == policy_id)
-    ).first()
+    row = tenant_row(session, SlaPolicyRow, tenant_id, policy_id)
     return None if row is None else _policy(row)
 
 
@@ -588,10 +568,7 @@ def policy_with_tier(session: Session, tenant_id: str, tier: str) -> sla.SlaPoli
 
 
 def policy_page(session: Session, tenant_id: str, after: str | None, limit: int) -> list[sla.SlaPolicy]:
-    query = sa.select(SlaPolicyRow).where(SlaPolicyRow.tenant_id == tenant_id)
-    if after:
-        query = query.where(SlaPolicyRow.id > after)
-    return [_policy(r) for r in session.scalars(query.order_by(SlaPolicyRow.id).limit(limit))]
+    return [_policy(r) for r in tenant_page(session, SlaPolicyRow, tenant_id, after, limit)]
 
 
 def delete_policy(session: Session, tenant_id: str, policy_id: str) -> bool:
@@ -696,10 +673,7 @@ def add_article(session: Session, article: Article) -> None:
 
 
 def get_article(session: Session, tenant_id: str, article_id: str, *, for_update: bool = False) -> Article | None:
-    query = sa.select(ArticleRow).where(ArticleRow.tenant_id == tenant_id, ArticleRow.id == article_id)
-    if for_update:
-        query = query.with_for_update()
-    row = session.scalars(query).first()
+    row = tenant_row(session, ArticleRow, tenant_id, article_id, for_update=for_update)
     return None if row is None else _article(row)
 
 
@@ -720,12 +694,7 @@ def delete_article(session: Session, tenant_id: str, article_id: str) -> None:
 def article_page(
     session: Session, tenant_id: str, equals: dict[str, str], after: str | None, limit: int
 ) -> list[Article]:
-    query = sa.select(ArticleRow).where(ArticleRow.tenant_id == tenant_id)
-    for column, value in equals.items():
-        query = query.where(getattr(ArticleRow, column) == value)
-    if after:
-        query = query.where(ArticleRow.id > after)
-    return [_article(r) for r in session.scalars(query.order_by(ArticleRow.id).limit(limit))]
+    return [_article(r) for r in tenant_page(session, ArticleRow, tenant_id, after, limit, equals=equals)]
 
 
 def search_articles(
@@ -781,19 +750,12 @@ def add_category(session: Session, category: Category) -> None:
 
 
 def get_category(session: Session, tenant_id: str, category_id: str) -> Category | None:
-    row = session.scalars(
-        sa.select(ArticleCategoryRow).where(
-            ArticleCategoryRow.tenant_id == tenant_id, ArticleCategoryRow.id == category_id
-        )
-    ).first()
+    row = tenant_row(session, ArticleCategoryRow, tenant_id, category_id)
     return None if row is None else _category(row)
 
 
 def category_page(session: Session, tenant_id: str, after: str | None, limit: int) -> list[Category]:
-    query = sa.select(ArticleCategoryRow).where(ArticleCategoryRow.tenant_id == tenant_id)
-    if after:
-        query = query.where(ArticleCategoryRow.id > after)
-    return [_category(r) for r in session.scalars(query.order_by(ArticleCategoryRow.id).limit(limit))]
+    return [_category(r) for r in tenant_page(session, ArticleCategoryRow, tenant_id, after, limit)]
 
 
 # --- metrics ---
@@ -885,10 +847,7 @@ def add_survey(session: Session, survey: Survey) -> None:
 
 
 def get_survey(session: Session, tenant_id: str, survey_id: str, *, for_update: bool = False) -> Survey | None:
-    query = sa.select(SurveyRow).where(SurveyRow.tenant_id == tenant_id, SurveyRow.id == survey_id)
-    if for_update:
-        query = query.with_for_update()
-    row = session.scalars(query).first()
+    row = tenant_row(session, SurveyRow, tenant_id, survey_id, for_update=for_update)
     return None if row is None else _survey(row)
 
 

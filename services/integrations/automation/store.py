@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from crmkit.db import JSONType, UTCDateTime
+from crmkit.db import JSONType, UTCDateTime, tenant_page, tenant_row
 from services.integrations.automation.domain import (
     ENABLED,
     PENDING,
@@ -94,20 +94,13 @@ def add_rule(session: Session, rule: Rule) -> None:
     session.flush()
 
 
-def _rule_row(session: Session, tenant_id: str, rule_id: str, for_update: bool = False) -> RuleRow | None:
-    query = sa.select(RuleRow).where(RuleRow.tenant_id == tenant_id, RuleRow.id == rule_id)
-    if for_update:
-        query = query.with_for_update()
-    return session.scalars(query).first()
-
-
 def get_rule(session: Session, tenant_id: str, rule_id: str, *, for_update: bool = False) -> Rule | None:
-    row = _rule_row(session, tenant_id, rule_id, for_update)
+    row = tenant_row(session, RuleRow, tenant_id, rule_id, for_update=for_update)
     return _rule(row) if row else None
 
 
 def save_rule(session: Session, rule: Rule) -> None:
-    row = _rule_row(session, rule.tenant_id, rule.id)
+    row = tenant_row(session, RuleRow, rule.tenant_id, rule.id)
     assert row is not None
     _write(row, rule)
     session.flush()
@@ -119,10 +112,7 @@ def delete_rule(session: Session, rule: Rule) -> None:
 
 
 def rule_page(session: Session, tenant_id: str, after: str | None, limit: int) -> list[Rule]:
-    query = sa.select(RuleRow).where(RuleRow.tenant_id == tenant_id)
-    if after:
-        query = query.where(RuleRow.id > after)
-    return [_rule(r) for r in session.scalars(query.order_by(RuleRow.id).limit(limit))]
+    return [_rule(r) for r in tenant_page(session, RuleRow, tenant_id, after, limit)]
 
 
 def enabled_rules(session: Session, tenant_id: str, event_types: set[str]) -> list[Rule]:
@@ -199,8 +189,7 @@ def lock_execution(session: Session, execution_id: str) -> Execution | None:
 
 
 def get_execution(session: Session, tenant_id: str, execution_id: str) -> Execution | None:
-    query = sa.select(ExecutionRow).where(ExecutionRow.tenant_id == tenant_id, ExecutionRow.id == execution_id)
-    row = session.scalars(query).first()
+    row = tenant_row(session, ExecutionRow, tenant_id, execution_id)
     return _execution(row) if row else None
 
 

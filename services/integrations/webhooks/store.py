@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from crmkit.db import JSONType, UTCDateTime
+from crmkit.db import JSONType, UTCDateTime, tenant_page, tenant_row
 from services.integrations.store import Base
 from services.integrations.webhooks.domain import ACTIVE, PENDING, Webhook, WebhookFields
 
@@ -144,26 +144,19 @@ def add_webhook(session: Session, webhook: Webhook, sealed_secret: str) -> None:
     session.flush()
 
 
-def _row(session: Session, tenant_id: str, webhook_id: str, for_update: bool) -> WebhookRow | None:
-    query = sa.select(WebhookRow).where(WebhookRow.tenant_id == tenant_id, WebhookRow.id == webhook_id)
-    if for_update:
-        query = query.with_for_update()
-    return session.scalars(query).first()
-
-
 def get_webhook(session: Session, tenant_id: str, webhook_id: str, *, for_update: bool = False) -> Webhook | None:
-    row = _row(session, tenant_id, webhook_id, for_update)
+    row = tenant_row(session, WebhookRow, tenant_id, webhook_id, for_update=for_update)
     return _webhook(row) if row else None
 
 
 def sealed_secrets(session: Session, tenant_id: str, webhook_id: str) -> Sealed:
-    row = _row(session, tenant_id, webhook_id, False)
+    row = tenant_row(session, WebhookRow, tenant_id, webhook_id)
     assert row is not None
     return Sealed(row.secret_sealed, row.previous_secret_sealed)
 
 
 def save_webhook(session: Session, webhook: Webhook, sealed: Sealed | None = None) -> None:
-    row = _row(session, webhook.tenant_id, webhook.id, False)
+    row = tenant_row(session, WebhookRow, webhook.tenant_id, webhook.id)
     assert row is not None
     _write(row, webhook)
     if sealed is not None:
@@ -182,10 +175,7 @@ def endpoints(session: Session, webhook_ids: set[str]) -> dict[str, tuple[Webhoo
 
 
 def webhook_page(session: Session, tenant_id: str, after: str | None, limit: int) -> list[Webhook]:
-    query = sa.select(WebhookRow).where(WebhookRow.tenant_id == tenant_id)
-    if after:
-        query = query.where(WebhookRow.id > after)
-    return [_webhook(r) for r in session.scalars(query.order_by(WebhookRow.id).limit(limit))]
+    return [_webhook(r) for r in tenant_page(session, WebhookRow, tenant_id, after, limit)]
 
 
 def active_webhooks(session: Session, tenant_id: str) -> list[Webhook]:
@@ -270,16 +260,12 @@ def _attempts(session: Session, delivery_ids: list[str], per_delivery: int = 20)
 
 
 def get_delivery(session: Session, tenant_id: str, delivery_id: str, *, for_update: bool = False) -> Delivery | None:
-    query = sa.select(DeliveryRow).where(DeliveryRow.tenant_id == tenant_id, DeliveryRow.id == delivery_id)
-    if for_update:
-        query = query.with_for_update()
-    row = session.scalars(query).first()
+    row = tenant_row(session, DeliveryRow, tenant_id, delivery_id, for_update=for_update)
     return _delivery(row, _attempts(session, [row.id]).get(row.id, ())) if row else None
 
 
 def lock_delivery(session: Session, tenant_id: str, delivery_id: str) -> Delivery | None:
-    query = sa.select(DeliveryRow).where(DeliveryRow.tenant_id == tenant_id, DeliveryRow.id == delivery_id)
-    row = session.scalars(query.with_for_update()).first()
+    row = tenant_row(session, DeliveryRow, tenant_id, delivery_id, for_update=True)
     return _delivery(row) if row else None
 
 
