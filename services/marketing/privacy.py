@@ -2,7 +2,8 @@
 with its email) is exported, or replaced by a tombstone without personal data; the contact's
 campaign message records are exported, or kept for the campaigns' counts without the address,
 the personalised subject and links. Sequence enrolments (ids, steps, outcomes) are exported; an
-erasure ends the active ones."""
+erasure ends the active ones. The person's suppressed addresses are exported, and kept after an
+erasure only as digests (docs/adr/0084)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from crmkit.db import Database, utcnow
 from crmkit.events.consumer import EventConsumer
 from crmkit.events.outbox import Outbox
 from crmkit.privacy import Identifiers, participant, row_dict
-from services.marketing import sequences
+from services.marketing import sequences, store
+from services.marketing.domain.consent import normalise_email
 from services.marketing.domain.sequences import CONTACT_DELETED
 from services.marketing.store import INBOX, AudienceMemberRow, MessageRow
 
@@ -50,6 +52,10 @@ def export(session: Session, tenant_id: str, contact_id: str, found: Identifiers
         "audienceMembers": [row_dict(m, COLUMNS) for m in members],
         "messages": [row_dict(m, MESSAGE_COLUMNS) for m in messages],
         "sequenceEnrolments": sequences.export(session, tenant_id, {contact_id, *(m.contact_id for m in members)}),
+        "suppressions": [
+            {"email": s.email, "reason": s.reason, "createTime": s.create_time.isoformat()}
+            for s in store.suppressions_of(session, tenant_id, contact_id, [normalise_email(e) for e in found.emails])
+        ],
     }
 
 
@@ -66,7 +72,15 @@ def erase(session: Session, tenant_id: str, contact_id: str, found: Identifiers)
     ended = sequences.exit_contacts(
         session, tenant_id, sorted({contact_id, *(m.contact_id for m in members)}), CONTACT_DELETED, "erased", utcnow()
     )
-    return {"audienceMembers": len(members), "messages": len(messages), "sequenceEnrolments": ended}
+    # The address stays suppressed (a bounce or complaint must not be forgotten), as a digest.
+    addresses = sorted({normalise_email(e) for e in found.emails})
+    suppressions = store.erase_suppressions(session, tenant_id, contact_id, addresses)
+    return {
+        "audienceMembers": len(members),
+        "messages": len(messages),
+        "sequenceEnrolments": ended,
+        "suppressions": suppressions,
+    }
 
 
 def privacy_consumer(database: Database, outbox: Outbox) -> EventConsumer:

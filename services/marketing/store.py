@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -238,14 +240,61 @@ def suppress(session: Session, tenant_id: str, entry: Suppressed) -> bool:
     return True
 
 
+ERASED_ADDRESS = "sha256:"
+
+
+def erased_address(tenant_id: str, email: str) -> str:
+    """What an erased person's suppressed address is kept as (docs/adr/0084): a digest that still
+    matches the address when it is sent to again, and shows nobody what it was."""
+    return ERASED_ADDRESS + hashlib.sha256(f"{tenant_id}\x00{email}".encode()).hexdigest()
+
+
 def suppressed_among(session: Session, tenant_id: str, emails: list[str]) -> set[str]:
-    """Which of these normalised addresses the tenant suppresses (a send batch asks once)."""
+    """Which of these normalised addresses the tenant suppresses (a send batch asks once), kept
+    as they are or, for an erased person, as a digest."""
     if not emails:
         return set()
+    digests = {erased_address(tenant_id, e): e for e in emails}
     found = session.scalars(
-        sa.select(SuppressionRow.email).where(SuppressionRow.tenant_id == tenant_id, SuppressionRow.email.in_(emails))
+        sa.select(SuppressionRow.email).where(
+            SuppressionRow.tenant_id == tenant_id, SuppressionRow.email.in_([*emails, *digests])
+        )
     )
-    return set(found)
+    return {digests.get(key, key) for key in found}
+
+
+def _suppressions_of(contact_id: str, emails: Sequence[str]) -> sa.ColumnElement[bool]:
+    who = SuppressionRow.contact_id == contact_id
+    return sa.or_(who, SuppressionRow.email.in_(list(emails))) if emails else who
+
+
+def suppressions_of(session: Session, tenant_id: str, contact_id: str, emails: Sequence[str]) -> list[Suppressed]:
+    """The entries recorded for the contact or holding one of its (normalised) addresses."""
+    query = sa.select(SuppressionRow).where(SuppressionRow.tenant_id == tenant_id, _suppressions_of(contact_id, emails))
+    rows = session.scalars(query.order_by(SuppressionRow.email))
+    return [Suppressed(r.email, r.reason, r.contact_id, r.create_time) for r in rows]
+
+
+def erase_suppressions(session: Session, tenant_id: str, contact_id: str, emails: Sequence[str]) -> int:
+    """The person's suppressed addresses (by address, or recorded for the contact) are kept only as
+    digests with no contact id, so they stay suppressed without naming anyone; how many."""
+    query = sa.select(SuppressionRow).where(SuppressionRow.tenant_id == tenant_id, _suppressions_of(contact_id, emails))
+    rows = list(session.scalars(query.with_for_update()))
+    for row in rows:
+        if row.email.startswith(ERASED_ADDRESS):
+            row.contact_id = ""
+            continue
+        digest = erased_address(tenant_id, row.email)
+        session.delete(row)
+        session.flush()
+        if session.get(SuppressionRow, (tenant_id, digest)) is None:
+            session.add(
+                SuppressionRow(
+                    tenant_id=tenant_id, email=digest, reason=row.reason, contact_id="", create_time=row.create_time
+                )
+            )
+    session.flush()
+    return len(rows)
 
 
 def suppressions_page(session: Session, tenant_id: str, after: str | None, limit: int) -> list[Suppressed]:

@@ -251,3 +251,36 @@ def test_a_contact_leaves_a_time_window_segment_when_its_engagement_ages_out(mig
     # A long pause misses nothing: both edges crossed while it was not running are handled at once.
     assert expiry.tick(start + dt.timedelta(days=30)) == 1
     assert members(segments, recent.row.id) == []
+
+
+def test_an_erased_persons_suppressed_address_stays_suppressed_as_a_digest(marketing):
+    from crmkit.privacy import Identifiers
+    from services.marketing import privacy
+
+    database, _ = marketing
+    when = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    with database.transaction() as session:
+        store.suppress(session, T, store.Suppressed("ada@example.com", "HARD_BOUNCE", "C1", when))
+        store.suppress(session, T, store.Suppressed("bob@example.com", "COMPLAINT", "C2", when))
+        store.suppress(session, OTHER, store.Suppressed("ada@example.com", "COMPLAINT", "X1", when))
+    ada = Identifiers.of(["Ada@Example.com"], [], ["Ada Lovelace"])
+    with database.transaction() as session:
+        exported = privacy.export(session, T, "C1", ada)
+    assert [(s["email"], s["reason"]) for s in exported["suppressions"]] == [("ada@example.com", "HARD_BOUNCE")]
+
+    with database.transaction() as session:
+        assert privacy.erase(session, T, "C1", ada)["suppressions"] == 1
+    with database.transaction() as session:
+        assert privacy.erase(session, T, "C1", ada)["suppressions"] == 0  # a redelivery changes nothing
+    listed = [(s.email, s.reason, s.contact_id) for s in Consent(database).suppressions(T, "", 10)[0]]
+    assert ("bob@example.com", "COMPLAINT", "C2") in listed and len(listed) == 2
+    [(kept, reason, contact_id)] = [entry for entry in listed if entry[0] != "bob@example.com"]
+    assert kept.startswith(store.ERASED_ADDRESS) and "ada" not in kept and (reason, contact_id) == ("HARD_BOUNCE", "")
+
+    # Still refused: the address sent to again matches its digest; another tenant's entry is its own.
+    with database.transaction() as session:
+        assert store.suppressed_among(session, T, ["ada@example.com", "bob@example.com", "eve@example.com"]) == {
+            "ada@example.com",
+            "bob@example.com",
+        }
+        assert store.suppressions_of(session, OTHER, "X1", [])[0].email == "ada@example.com"
