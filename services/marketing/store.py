@@ -27,6 +27,8 @@ OUTBOX, INBOX = add_messaging_tables(Base.metadata)
 
 class AudienceMemberRow(Base):
     __tablename__ = "audience_members"
+    # Replies and privacy requests find members by address, compared lower-cased.
+    __table_args__ = (sa.Index("ix_audience_members_email", "tenant_id", sa.text("lower(email)")),)
 
     tenant_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
     contact_id: Mapped[str] = mapped_column(sa.String(26), primary_key=True)
