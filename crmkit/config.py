@@ -203,6 +203,9 @@ class Settings:
     # rules may run one after another, each caused by the one before.
     automation_poll_seconds: float = 1.0
     automation_max_depth: int = 5
+    # How long finished executions are kept (their log, and the (rule, event) key that makes a
+    # redelivered event run nothing): never shorter than the inbox's memory (docs/adr/0085).
+    automation_retention_days: float = 30.0
     # How often the IMAP capture worker polls each mailbox connection.
     imap_poll_seconds: float = 60.0
     # How often ERP and accounting connections are synced incrementally in the background (0: never;
@@ -304,6 +307,7 @@ class Settings:
             webhooks_poll_seconds=_float(env, "CRM_WEBHOOKS_POLL_SECONDS", 1.0),
             automation_poll_seconds=_float(env, "CRM_AUTOMATION_POLL_SECONDS", 1.0),
             automation_max_depth=_int(env, "CRM_AUTOMATION_MAX_DEPTH", 5),
+            automation_retention_days=_float(env, "CRM_AUTOMATION_RETENTION_DAYS", 30.0),
             imap_poll_seconds=_float(env, "CRM_IMAP_POLL_SECONDS", 60.0),
             connector_poll_seconds=_float(env, "CRM_CONNECTOR_POLL_SECONDS", 300.0),
             sequences_poll_seconds=_float(env, "CRM_SEQUENCES_POLL_SECONDS", 5.0),
@@ -321,6 +325,11 @@ class Settings:
             raise ConfigError("CRM_TENANT_RATE_FACTOR must be at least 1")
         if self.webhooks_max_attempts < 1 or self.webhooks_timeout_seconds <= 0:
             raise ConfigError("CRM_WEBHOOKS_MAX_ATTEMPTS and CRM_WEBHOOKS_TIMEOUT_SECONDS must be positive")
+        if self.automation_retention_days * 24 < self.inbox_retention_hours:
+            raise ConfigError(
+                "CRM_AUTOMATION_RETENTION_DAYS must cover CRM_INBOX_RETENTION_HOURS: an execution forgotten"
+                " before its event would let a replayed event run the rule again"
+            )
         return self
 
     def database_url_for(self, service: str) -> str:

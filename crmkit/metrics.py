@@ -64,7 +64,9 @@ AUTOMATION_EXECUTIONS = Counter(
 
 CONSUMER_QUEUE_DEPTH = Gauge("crm_consumer_queue_depth", "Deliveries waiting for a consumer (its lag)", ["consumer"])
 CONSUMER_DEAD_LETTERS = Gauge("crm_consumer_dead_letters", "Dead letters parked for a consumer", ["consumer"])
-RETENTION_DELETED = Counter("crm_retention_deleted", "Old outbox and inbox rows deleted", ["service", "table"])
+RETENTION_DELETED = Counter(
+    "crm_retention_deleted", "Old rows deleted (outbox, inbox, a service's own)", ["service", "table"]
+)
 
 
 def serve(port: int) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from crmkit.db import Database
 from crmkit.events.consumer import EventConsumer
 from crmkit.events.outbox import Outbox
+from crmkit.events.retention import Expiring
 from crmkit.grpcserver import Registration
 from crmkit.tokens import InternalTokens
 
@@ -34,6 +35,9 @@ class ServiceModule:
     # work that calls other services as the tenant's service principal mints its identity with it
     # (tokens.acting_as; docs/adr/0052, 0062).
     tokens: InternalTokens | None = None
+    # The service's own tables whose old rows the target's retention loop deletes, beside the
+    # outbox and inbox (e.g. automation executions).
+    retained: list[Expiring] = field(default_factory=list)
 
     def token_issuer(self) -> InternalTokens:
         """The internal-token key (for a worker's calls); set once the target started the module."""

@@ -197,6 +197,7 @@ def _start_service(
             outbox_keep=dt.timedelta(hours=settings.outbox_retention_hours),
             inbox_keep=dt.timedelta(hours=settings.inbox_retention_hours),
             interval_seconds=settings.retention_interval_seconds,
+            also=module.retained,
         )
         process.spawn(f"retention-{module.name}", retention.run)
 

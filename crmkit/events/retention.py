@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -20,6 +22,16 @@ from crmkit.db import Database, utcnow
 
 log = logging.getLogger(__name__)
 BATCH = 5000
+
+
+@dataclass(frozen=True)
+class Expiring:
+    """A service's own table whose old rows the retention loop deletes too (e.g. automation
+    executions): `expired(now)` says which rows have had their time."""
+
+    table: sa.Table
+    key: tuple[sa.ColumnElement[object], ...]
+    expired: Callable[[dt.datetime], sa.ColumnElement[bool]]
 
 
 class Retention:
@@ -33,15 +45,17 @@ class Retention:
         outbox_keep: dt.timedelta,
         inbox_keep: dt.timedelta,
         interval_seconds: float = 600.0,
+        also: Sequence[Expiring] = (),
     ) -> None:
         self.service = service
         self.database = database
         self.outbox, self.inbox = outbox, inbox
         self.outbox_keep, self.inbox_keep = outbox_keep, inbox_keep
         self.interval = interval_seconds
+        self.also = tuple(also)
 
-    def purge_once(self, now: dt.datetime | None = None) -> tuple[int, int]:
-        """(outbox rows, inbox rows) deleted."""
+    def purge_once(self, now: dt.datetime | None = None) -> dict[str, int]:
+        """Rows deleted, by table."""
         now = now or utcnow()
         sent_before = now - self.outbox_keep
         outbox = self._purge(
@@ -52,11 +66,14 @@ class Retention:
             [self.inbox.c.consumer, self.inbox.c.message_id],
             self.inbox.c.processed_at < now - self.inbox_keep,
         )
-        metrics.RETENTION_DELETED.labels(self.service, "outbox").inc(outbox)
-        metrics.RETENTION_DELETED.labels(self.service, "inbox").inc(inbox)
-        return outbox, inbox
+        deleted = {"outbox": outbox, "inbox": inbox}
+        for expiring in self.also:
+            deleted[expiring.table.name] = self._purge(expiring.table, list(expiring.key), expiring.expired(now))
+        for table, count in deleted.items():
+            metrics.RETENTION_DELETED.labels(self.service, table).inc(count)
+        return deleted
 
-    def _purge(self, table: sa.Table, key: list[sa.Column], expired: sa.ColumnElement[bool]) -> int:
+    def _purge(self, table: sa.Table, key: list[sa.ColumnElement[object]], expired: sa.ColumnElement[bool]) -> int:
         deleted = 0
         while True:  # short transactions: never one long lock over a big table
             with self.database.transaction() as session:

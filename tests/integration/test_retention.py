@@ -62,8 +62,72 @@ def test_only_sent_outbox_rows_and_old_inbox_rows_are_deleted(database):
     retention = Retention(
         "marketing", database, OUTBOX, INBOX, outbox_keep=dt.timedelta(hours=72), inbox_keep=dt.timedelta(days=14)
     )
-    assert retention.purge_once(NOW) == (1, 1)
+    assert retention.purge_once(NOW) == {"outbox": 1, "inbox": 1}
     with database.transaction() as session:
         assert set(session.execute(sa.select(OUTBOX.c.id)).scalars()) == {"recent-sent", "old-unsent"}
         assert set(session.execute(sa.select(INBOX.c.message_id)).scalars()) == {"recent"}
-    assert retention.purge_once(NOW) == (0, 0)
+    assert retention.purge_once(NOW) == {"outbox": 0, "inbox": 0}
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def integrations(request, migrated, tmp_path):
+    from services.integrations.module import MIGRATIONS as INTEGRATIONS
+
+    if request.param == "postgresql":
+        yield migrated("integrations")
+        return
+    url = f"sqlite:///{tmp_path / 'integrations.db'}"
+    upgrade(INTEGRATIONS, url)
+    database = Database(url)
+    yield database
+    database.dispose()
+
+
+def test_finished_automation_executions_past_their_time_are_deleted_and_pending_ones_never(integrations):
+    from services.integrations.automation.store import ExecutionRow, finished_executions
+    from services.integrations.store import INBOX as INTEGRATIONS_INBOX
+    from services.integrations.store import OUTBOX as INTEGRATIONS_OUTBOX
+
+    def execution(row_id: str, state: str, days_ago: float) -> ExecutionRow:
+        created = NOW - dt.timedelta(days=days_ago)
+        return ExecutionRow(
+            id=row_id,
+            tenant_id="T",
+            rule_id="R",
+            event_id=f"event-{row_id}",
+            event_type="crm.contacts.v1.ContactCreated",
+            subject_id="C",
+            event_data={},
+            event_time=created,
+            state=state,
+            reason="",
+            causation_chain=[],
+            actions=[],
+            attempt_count=1,
+            next_attempt_time=None,
+            create_time=created,
+        )
+
+    with integrations.transaction() as session:
+        session.add_all(
+            [
+                execution("old-done", "SUCCEEDED", 40),
+                execution("old-failed", "FAILED", 31),
+                execution("old-skipped", "SKIPPED", 90),
+                execution("old-pending", "PENDING", 400),  # still has actions to run: kept
+                execution("recent-done", "SUCCEEDED", 29),
+            ]
+        )
+    retention = Retention(
+        "integrations",
+        integrations,
+        INTEGRATIONS_OUTBOX,
+        INTEGRATIONS_INBOX,
+        outbox_keep=dt.timedelta(hours=72),
+        inbox_keep=dt.timedelta(days=14),
+        also=[finished_executions(dt.timedelta(days=30))],
+    )
+    assert retention.purge_once(NOW) == {"outbox": 0, "inbox": 0, "automation_executions": 3}
+    with integrations.transaction() as session:
+        kept = set(session.execute(sa.select(ExecutionRow.id)).scalars())
+    assert kept == {"old-pending", "recent-done"}

@@ -40,6 +40,7 @@ def test_grpc_bind_uses_the_bind_host_and_the_service_port():
         ({"CRM_LOG_FORMAT": "xml"}, "CRM_LOG_FORMAT"),
         ({"CRM_PUBLIC_RATE_LIMIT": "ten/60"}, "CRM_PUBLIC_RATE_LIMIT"),
         ({"CRM_PUBLIC_RATE_LIMIT": "0/60"}, "CRM_PUBLIC_RATE_LIMIT"),
+        ({"CRM_AUTOMATION_RETENTION_DAYS": "7"}, "CRM_AUTOMATION_RETENTION_DAYS"),
     ],
 )
 def test_bad_settings_fail_fast_naming_the_variable(env, named):

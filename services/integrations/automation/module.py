@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from crm.integrations.v1 import automation_pb2, automation_pb2_grpc
 
 from crmkit.config import Settings
@@ -9,6 +11,7 @@ from crmkit.module import ServiceModule
 from services.integrations.automation.actions import Performer
 from services.integrations.automation.api import AutomationServicer
 from services.integrations.automation.events import automation_triggers
+from services.integrations.automation.store import finished_executions
 from services.integrations.automation.usecases import Automation, AutomationWorker
 from services.integrations.email.usecases import Emails
 from services.integrations.webhooks.usecases import DeliveryWorker
@@ -35,3 +38,4 @@ def add_automation(
     module.grpc_services.append(automation_pb2.DESCRIPTOR.services_by_name["AutomationService"].full_name)
     module.consumers.append(automation_triggers(database, worker, settings.automation_max_depth))
     module.workers.append(("automation", worker.run))
+    module.retained.append(finished_executions(dt.timedelta(days=settings.automation_retention_days)))

@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from crmkit.db import JSONType, UTCDateTime, tenant_page, tenant_row
+from crmkit.events.retention import Expiring
 from services.integrations.automation.domain import (
     ENABLED,
     PENDING,
@@ -219,3 +220,14 @@ def claim_due(session: Session, now: dt.datetime, lease_until: dt.datetime, limi
         row.next_attempt_time = lease_until
     session.flush()
     return [_execution(r) for r in rows]
+
+
+def finished_executions(keep: dt.timedelta) -> Expiring:
+    """What the retention loop deletes: executions that ran (or were skipped) and are older than
+    `keep`. A pending one is never deleted, however old: it still has actions to run."""
+    table = ExecutionRow.__table__
+    return Expiring(
+        table,  # type: ignore[arg-type]
+        (table.c.id,),
+        lambda now: sa.and_(table.c.state != PENDING, table.c.create_time < now - keep),
+    )
