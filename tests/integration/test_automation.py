@@ -252,6 +252,27 @@ def test_a_service_that_does_not_answer_is_retried_and_a_repeated_run_repeats_no
     assert len(suite.tasks(ada.id)) == 1, "the task was found, not made twice"
 
 
+def test_an_execution_runs_the_actions_its_rule_had_when_the_event_came(suite: Suite) -> None:
+    rule = suite.automation.create(
+        ADMIN, RuleFields("Tag", "", "contact.created", "", (Action("update_field", field="title", value="Prospect"),))
+    )
+    suite.start_contacts()
+    ada = suite.contact("Ada")
+    suite.deliver("TENANT_A", ada.id, "Ada")  # planned now, run by the next tick
+    # The rule is edited in between: the planned execution still does what the rule said then.
+    edited = RuleFields("Tag", "", "contact.created", "", (Action("update_field", field="title", value="Customer"),))
+    suite.automation.update(ADMIN, rule.id, edited, ["actions"], rule.etag)
+    assert suite.worker.tick() == 1
+    [done] = suite.executions(rule.id)
+    assert done.state == rules.SUCCEEDED and done.actions[0].action["value"] == "Prospect", done
+    assert suite.contacts.GetContact(contacts_pb2.GetContactRequest(id=ada.id), metadata=as_(ADMIN)).title == "Prospect"
+
+    bob = suite.contact("Bob")
+    suite.deliver("TENANT_A", bob.id, "Bob")  # an event after the edit gets the edited actions
+    assert suite.worker.tick() == 1
+    assert suite.contacts.GetContact(contacts_pb2.GetContactRequest(id=bob.id), metadata=as_(ADMIN)).title == "Customer"
+
+
 def test_a_templated_email_goes_out_once_through_the_tenants_smtp_connection(
     suite: Suite, smtp: SmtpServer, certificate: Certificate
 ) -> None:

@@ -102,6 +102,17 @@ class ActionResult:
     error: str = ""
     duration_ms: int = 0
     result_ref: str = ""
+    # The action as the rule said when the event triggered it (Action.as_json): an execution runs
+    # what was planned, not what the rule was edited into meanwhile. Empty in executions planned
+    # before it was kept: those run the rule's current action at that position.
+    action: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def planned_actions(rule: Rule, results: Sequence[ActionResult]) -> tuple[Action, ...]:
+    """The actions an execution runs: those kept when it was planned, position by position."""
+    if results and all(r.action for r in results):
+        return tuple(Action.from_json(r.action) for r in results)
+    return rule.data.actions
 
 
 @dataclass(frozen=True)

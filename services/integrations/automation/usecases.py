@@ -171,7 +171,7 @@ def plan_executions(
                 state=rules.SKIPPED if reason else rules.PENDING,
                 reason=reason,
                 causation_chain=chain,
-                actions=() if reason else tuple(ActionResult(a.type) for a in rule.data.actions),
+                actions=() if reason else tuple(ActionResult(a.type, action=a.as_json()) for a in rule.data.actions),
                 attempt_count=0,
                 next_attempt_time=None if reason else now,
                 create_time=now,
@@ -241,6 +241,8 @@ class AutomationWorker:
         results = list(execution.actions)
         retry = ""
         chain = (*execution.causation_chain, rule.id)
+        # What the rule said when the event triggered it, whatever it was edited into since.
+        rule = replace(rule, data=replace(rule.data, actions=rules.planned_actions(rule, results)))
         with acting_as(tokens, principal_for(execution.tenant_id, rule.id)), causation.bound(chain):
             for index, action in enumerate(rule.data.actions):
                 if index < len(results) and results[index].outcome != rules.PENDING:
@@ -249,17 +251,16 @@ class AutomationWorker:
                 try:
                     planned = rules.plan(action, rule, execution.event_type, execution.event_data, execution.event_id)
                     ref = self.performer.perform(execution, index, planned)
-                    result = ActionResult(action.type, rules.SUCCEEDED, "", _ms(began), ref)
+                    result = ActionResult(action.type, rules.SUCCEEDED, "", _ms(began), ref, action.as_json())
                 except ServiceUnavailable as exc:
                     retry = str(exc)
                     break
                 except ActionFailed as exc:
-                    result = ActionResult(action.type, rules.FAILED, str(exc)[:2000], _ms(began))
+                    result = ActionResult(action.type, rules.FAILED, str(exc)[:2000], _ms(began), "", action.as_json())
                 except Exception as exc:  # a bug in one action must not stop the log recording it
                     log.exception("automation action %s of rule %s failed", action.type, rule.id)
-                    result = ActionResult(
-                        action.type, rules.FAILED, f"internal error: {type(exc).__name__}", _ms(began)
-                    )
+                    error = f"internal error: {type(exc).__name__}"
+                    result = ActionResult(action.type, rules.FAILED, error, _ms(began), "", action.as_json())
                 if index < len(results):
                     results[index] = result
                 else:
