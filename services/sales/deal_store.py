@@ -133,31 +133,23 @@ class StageFlowRow(Base):
     stays: Mapped[int] = mapped_column(sa.BigInteger)
 
 
+def _add_to(session: Session, table: Any, keys: dict[str, Any], amounts: dict[str, int]) -> None:
+    """Add to one running total, creating it on first use: one atomic upsert (INSERT … ON CONFLICT
+    DO UPDATE SET x = x + :d), so concurrent writers each add and none reads the total first."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(table).values(**keys, **amounts)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys), set_={name: getattr(table, name) + value for name, value in amounts.items()}
+    )
+    session.execute(statement)
+
+
 def _bump(
     session: Session, tenant_id: str, pipeline_id: str, from_id: str, to_id: str, entered: int, seconds: int, stays: int
 ) -> None:
-    """Add to one running total, creating it on first use (an upsert: concurrent first moves agree)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    table = StageFlowRow.__table__
-    statement = insert(table).values(
-        tenant_id=tenant_id,
-        pipeline_id=pipeline_id,
-        from_stage_id=from_id,
-        to_stage_id=to_id,
-        entered=entered,
-        stay_seconds=seconds,
-        stays=stays,
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=["tenant_id", "pipeline_id", "from_stage_id", "to_stage_id"],
-        set_={
-            "entered": table.c.entered + entered,
-            "stay_seconds": table.c.stay_seconds + seconds,
-            "stays": table.c.stays + stays,
-        },
-    )
-    session.execute(statement)
+    """Add to one stage flow's running totals (concurrent first moves agree)."""
+    keys = {"tenant_id": tenant_id, "pipeline_id": pipeline_id, "from_stage_id": from_id, "to_stage_id": to_id}
+    _add_to(session, StageFlowRow, keys, {"entered": entered, "stay_seconds": seconds, "stays": stays})
 
 
 class ForecastTotalRow(Base):
@@ -201,33 +193,12 @@ def _count(session: Session, shares: list[Share]) -> None:
     for key, deals, amount, cycle in shares:
         total = net.setdefault(key, [0, 0, 0])
         total[0], total[1], total[2] = total[0] + deals, total[1] + amount, total[2] + cycle
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    table = ForecastTotalRow
+    names = ("tenant_id", "close_month", "owner_id", "pipeline_id", "currency_code", "stage_id")
     for key, (deals, amount, cycle) in sorted(net.items()):
         if deals == amount == cycle == 0:
             continue
-        tenant_id, month, owner_id, pipeline_id, currency, stage_id = key
-        statement = insert(table).values(
-            tenant_id=tenant_id,
-            close_month=month,
-            owner_id=owner_id,
-            pipeline_id=pipeline_id,
-            currency_code=currency,
-            stage_id=stage_id,
-            deals=deals,
-            amount_minor=amount,
-            cycle_seconds=cycle,
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=[c.name for c in sa.inspect(table).primary_key],
-            set_={
-                "deals": table.deals + deals,
-                "amount_minor": table.amount_minor + amount,
-                "cycle_seconds": table.cycle_seconds + cycle,
-            },
-        )
-        session.execute(statement)
+        amounts = {"deals": deals, "amount_minor": amount, "cycle_seconds": cycle}
+        _add_to(session, ForecastTotalRow, dict(zip(names, key, strict=True)), amounts)
 
 
 def recounted_totals(tenant_id: str) -> Any:

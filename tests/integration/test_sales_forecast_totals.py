@@ -37,10 +37,12 @@ BOSS = Principal(TENANT, "user:boss", SCOPES)
 OWNERS = ["user:boss", "user:ann", "user:bob"]
 REP = Principal(TENANT, "user:ann", SCOPES, own_records_only=True)
 CURRENCIES = ["EUR", "USD", "JPY"]
+# Open stages on both sides of the best-case (60) and commit (90) thresholds.
 STAGES = (
-    Stage("", "Lead", 10, OPEN),
-    Stage("", "Qualified", 30, OPEN),
+    Stage("", "New", 0, OPEN),
+    Stage("", "Discovery", 59, OPEN),
     Stage("", "Proposal", 60, OPEN),
+    Stage("", "Negotiation", 89, OPEN),
     Stage("", "Commit", 90, OPEN),
     Stage("", "Won", 100, WON),
     Stage("", "Lost", 0, LOST),
