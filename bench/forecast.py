@@ -139,6 +139,14 @@ def _load(url: str, size: int) -> None:
                     "",
                 )
             )
+    # The forecast's running totals, which the service keeps with each write, recounted for the copied rows
+    # (before the ANALYZE below, which then covers them too).
+    database = Database(url)
+    try:
+        with database.transaction() as session:
+            store.rebuild_forecast_totals(session, TENANT)
+    finally:
+        database.dispose()
     with psycopg.connect(raw_url, autocommit=True) as connection:
         # The running stage totals the service keeps with each move, backfilled for the copied history.
         connection.execute(
@@ -147,13 +155,6 @@ def _load(url: str, size: int) -> None:
             "GROUP BY 1, 2, 3, 4"
         )
         connection.execute("ANALYZE")
-    # The forecast's running totals, which the service keeps with each write, recounted for the copied rows.
-    database = Database(url)
-    try:
-        with database.transaction() as session:
-            store.rebuild_forecast_totals(session, TENANT)
-    finally:
-        database.dispose()
 
 
 def _median_seconds(call: Any) -> float:
