@@ -298,6 +298,16 @@ def test_the_forecast_sums_per_period_owner_pipeline_and_currency(stubs, sales_d
         opportunities_pb2.GetSalesForecastRequest(owner_id="user:manager"), metadata=as_(MANAGER_A)
     )
     assert list(by_owner.stage_conversions) == list(forecast.stage_conversions)
+    # Whole months come from the running totals, a range cut inside a month from the opportunities
+    # (ADR 0073): every deal closes on 2027-02-15, so all of these answer the same rows.
+    monthly = [
+        analytics.GetSalesForecast(
+            opportunities_pb2.GetSalesForecastRequest(close_date_from=first, close_date_to=last),
+            metadata=as_(MANAGER_A),
+        ).rows
+        for first, last in (("", ""), ("2027-02-01", "2027-02-28"), ("2027-02-10", "2027-02-15"), ("2027-01-20", ""))
+    ]
+    assert len(monthly[0]) == 2 and all(rows == monthly[0] for rows in monthly)
     gone = deal("Qualify", usd(1))
     opportunities.DeleteOpportunity(opportunities_pb2.DeleteOpportunityRequest(id=gone.id), metadata=as_(MANAGER_A))
     after_delete = analytics.GetSalesForecast(opportunities_pb2.GetSalesForecastRequest(), metadata=as_(MANAGER_A))
