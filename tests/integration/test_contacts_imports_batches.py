@@ -109,7 +109,7 @@ def test_a_failure_mid_batch_leaves_nothing_of_that_batch(database, monkeypatch,
     failed = ImportJobs(database).get(ADMIN, job_id)
     assert failed.state == "FAILED"
     assert failed.error_message == f"internal error; rows up to {BATCH} were imported ({BATCH} contacts)"
-    contacts, keys, events = counts(database)
+    contacts, _, events = counts(database)
     assert (contacts, events) == (BATCH, 1)
     with database.transaction() as session:
         filed = set(session.scalars(sa.select(ContactMatchKeyRow.contact_id).distinct()))
