@@ -9,14 +9,13 @@ import sqlalchemy as sa
 
 from crmkit.db import Database
 from crmkit.events.outbox import Outbox
-from crmkit.migrations import upgrade
 from crmkit.tokens import Principal
 from services.contacts import dedup_store
 from services.contacts.dedup_store import ContactMatchKeyRow
 from services.contacts.import_store import ImportErrorRow
 from services.contacts.imports import ImportJobs, ImportWorker
-from services.contacts.module import MIGRATIONS
 from services.contacts.store import OUTBOX, ContactRow
+from tests.infra import database_on
 
 ADMIN = Principal("TENANT_A", "apikey:a", frozenset({"contacts:import", "contacts:read"}))
 MAPPING = {"Name": "givenName", "Mail": "email", "Phone": "phone", "Tier": "customFields.tier"}
@@ -25,14 +24,8 @@ BATCH = 20
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 def database(request, migrated, tmp_path) -> Iterator[Database]:
-    if request.param == "postgresql":
-        yield migrated("contacts")
-        return
-    url = f"sqlite:///{tmp_path / 'contacts.db'}"
-    upgrade(MIGRATIONS, url)
-    embedded = Database(url)
-    yield embedded
-    embedded.dispose()
+    with database_on(request.param, "contacts", migrated, tmp_path) as database:
+        yield database
 
 
 def run_import(database: Database, text: str, **options) -> str:
