@@ -3,12 +3,37 @@ gateway maps those to HTTP (API.md), so a rule written once reads the same on ev
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import email_validator
 import phonenumbers
+
+# email-validator spends two thirds of an address on its domain (IDNA and UTS 46 checks, character
+# by character), and the addresses of a contact list share a handful of domains. The domain's check
+# depends only on its arguments, so it is memoised where validate_email looks it up; failures are
+# not cached and raise every time. tests/unit/test_validation_caches.py fails if an upgrade of the
+# library moves the function (docs/adr/0077).
+_EMAIL_MODULE = sys.modules["email_validator.validate_email"]
+_EMAIL_MODULE.validate_email_domain_name = functools.lru_cache(maxsize=4096)(  # type: ignore[attr-defined]
+    _EMAIL_MODULE.validate_email_domain_name
+)
+
+
+@functools.lru_cache(maxsize=65536)
+def _e164(value: str) -> tuple[str, str]:
+    """A phone number as (E.164, '') or ('', the problem). Memoised: an import repeats numbers
+    (switchboards, placeholders) and phonenumbers takes ~20 us to parse and check one."""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return "", "not a phone number; use the international format, e.g. +14155550123"
+    if not phonenumbers.is_valid_number(number):
+        return "", "not a valid phone number for its country code"
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), ""
 
 
 @dataclass(frozen=True)
@@ -137,15 +162,11 @@ class Validator:
         value = value.strip()
         if not value:
             return ""
-        try:
-            number = phonenumbers.parse(value, None)
-        except phonenumbers.NumberParseException:
-            self.add(field, "not a phone number; use the international format, e.g. +14155550123")
+        normalised, problem = _e164(value)
+        if problem:
+            self.add(field, problem)
             return value
-        if not phonenumbers.is_valid_number(number):
-            self.add(field, "not a valid phone number for its country code")
-            return value
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return normalised
 
     def raise_if_any(self) -> None:
         if self.violations:

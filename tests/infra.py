@@ -11,9 +11,10 @@ import importlib
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pika
@@ -192,6 +193,25 @@ def delete_amqp_prefix(amqp_url: str, prefix: str, consumers: list[str], retry_t
         channel.exchange_delete(f"{prefix}.events")
     finally:
         connection.close()
+
+
+@contextmanager
+def database_on(backend: str, service: str, migrated: Callable[[str], Any], directory: Path) -> Iterator[Any]:
+    """A service's database migrated to head on `backend`: a fresh PostgreSQL one (from the
+    `migrated` fixture), or the embedded SQLite file in `directory` (tests of both paths)."""
+    if backend == "postgresql":
+        yield migrated(service)
+        return
+    from crmkit.db import Database
+    from crmkit.migrations import upgrade
+
+    url = f"sqlite:///{directory / f'{service}.db'}"
+    upgrade(migrations_of(service), url)
+    database = Database(url)
+    try:
+        yield database
+    finally:
+        database.dispose()
 
 
 def migrations_of(service: str) -> Path:

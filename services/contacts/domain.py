@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from crmkit.errors import Aborted, Validator
 from crmkit.etags import etag_of
 from crmkit.updates import apply_mask
+from services.contacts.custom_fields import check_values
 
 MAX_NAME = 200
 MAX_TAGS = 100
@@ -108,8 +109,6 @@ def normalise(
     function already (an import's staged rows, checked when the file was read; parsing them is
     most of the cost of a row).
     """
-    from services.contacts.custom_fields import check_values
-
     check = Validator()
     values: dict[str, Any] = {}
     for name in ("given_name", "family_name", "title"):

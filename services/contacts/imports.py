@@ -597,9 +597,7 @@ class ImportWorker:
                     continue
                 if row is None:
                     try:
-                        data = domain.normalise(
-                            replace(ContactFields(), **values), schema, contact_points_normalised=True
-                        )
+                        data = domain.normalise(ContactFields(**values), schema, contact_points_normalised=True)
                     except InvalidArgument as exc:  # e.g. a required custom field the row lacks
                         failed += 1
                         errors += [(number, i, _api_name(v.field), v.description) for i, v in enumerate(exc.violations)]
@@ -637,8 +635,10 @@ class ImportWorker:
             fresh = {row["id"] for row in inserts}
             store.write_associations_of(session, [c for c in changed if c.id in fresh], new=True)
             store.write_associations_of(session, [c for c in changed if c.id not in fresh])
-            # Blocking keys of the duplicate finder, as every other write files them (ADR 36).
-            dedup_store.file_keys(session, changed)
+            # Blocking keys of the duplicate finder, as every other write files them (ADR 36); a new
+            # contact has none to replace, so only the updated ones cost a DELETE.
+            dedup_store.file_keys(session, [c for c in changed if c.id in fresh], new=True)
+            dedup_store.file_keys(session, [c for c in changed if c.id not in fresh])
             import_store.add_errors(session, job_id, errors)
             if written:
                 self.outbox.add(session, contacts_imported(job_id, written), tenant_id=job.tenant_id, subject=job_id)

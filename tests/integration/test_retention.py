@@ -7,25 +7,17 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from crmkit.db import Database
 from crmkit.events.retention import Retention
-from crmkit.migrations import upgrade
-from services.marketing.module import MIGRATIONS
 from services.marketing.store import INBOX, OUTBOX
+from tests.infra import database_on
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 def database(request, migrated, tmp_path):
-    if request.param == "postgresql":
-        yield migrated("marketing")
-        return
-    url = f"sqlite:///{tmp_path / 'marketing.db'}"
-    upgrade(MIGRATIONS, url)
-    database = Database(url)
-    yield database
-    database.dispose()
+    with database_on(request.param, "marketing", migrated, tmp_path) as database:
+        yield database
 
 
 def outbox_row(row_id: str, created_hours_ago: float, sent_hours_ago: float | None) -> dict[str, object]:
