@@ -63,16 +63,8 @@ def test_only_sent_outbox_rows_and_old_inbox_rows_are_deleted(database):
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 def integrations(request, migrated, tmp_path):
-    from services.integrations.module import MIGRATIONS as INTEGRATIONS
-
-    if request.param == "postgresql":
-        yield migrated("integrations")
-        return
-    url = f"sqlite:///{tmp_path / 'integrations.db'}"
-    upgrade(INTEGRATIONS, url)
-    database = Database(url)
-    yield database
-    database.dispose()
+    with database_on(request.param, "integrations", migrated, tmp_path) as database:
+        yield database
 
 
 def test_finished_automation_executions_past_their_time_are_deleted_and_pending_ones_never(integrations):
