@@ -15,6 +15,7 @@ from crm.events.v1.envelope_pb2 import Envelope
 
 from crmkit.events.transport import (
     BatchHandler,
+    Confirmation,
     DeadLetter,
     Delivery,
     OutgoingMessage,
@@ -50,6 +51,13 @@ class InProcessBus:
             for consumer, patterns in targets:
                 if any(topic_matches(p, message.event_type) for p in patterns):
                     self._queues[consumer].put(Delivery(message.body, 0))
+
+    def send(self, messages: Sequence[OutgoingMessage], notify: threading.Event | None = None) -> Confirmation:
+        """Queued in memory at once, so confirmed at once."""
+        self.publish(messages)
+        confirmation = Confirmation(len(messages), notify)
+        confirmation.settle()
+        return confirmation
 
     def consume(self, subscription: Subscription, handler: BatchHandler, stop: threading.Event) -> None:
         self.declare(subscription)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pika
@@ -23,6 +24,7 @@ from pika.exceptions import AMQPError
 
 from crmkit.events.transport import (
     BatchHandler,
+    Confirmation,
     DeadLetter,
     Delivery,
     Outcome,
@@ -220,13 +222,24 @@ class RabbitBus:
         pass
 
 
-class RabbitPublisher:
-    """Publishes a batch and returns only once the broker confirmed all of it.
+@dataclass
+class _InFlight:
+    """A published batch awaiting the broker's confirms."""
 
-    The confirms of a whole batch are awaited together (one round trip per batch, not one per
-    message, as pika's blocking channel would do): pika's asynchronous connection runs in an I/O
-    thread of its own, and publish() hands it the batch and waits. A nack, a lost connection or a
-    timeout raises, so the relay keeps the rows and tries again.
+    confirmation: Confirmation
+    unconfirmed: set[int] = field(default_factory=set)  # delivery tags
+    refused: int = 0
+
+
+class RabbitPublisher:
+    """Publishes batches with publisher confirms, awaited per batch, not per message.
+
+    pika's blocking channel would wait for the broker's ack after every message: one network round
+    trip (and, for a quorum queue, one replicated write) each. Instead pika's asynchronous
+    connection runs in an I/O thread of its own; `send(batch)` hands it the batch and returns a
+    Confirmation at once, so a relay can publish the next batch while the broker confirms this one
+    (docs/adr/0081); `publish(batch)` sends and waits. A nack, a lost connection or a timeout fails
+    the batch, so the relay keeps its rows and tries again.
     """
 
     def __init__(self, bus: RabbitBus, timeout_seconds: float = 30.0) -> None:
@@ -238,34 +251,39 @@ class RabbitPublisher:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._failure = ""
-        # Touched only on the I/O thread, except between batches.
+        # Touched only on the I/O thread, except while no loop runs (_open, _reset).
         self._next_tag = 0
-        self._outstanding: set[int] = set()
-        self._nacked = 0
-        self._batch_done: threading.Event | None = None
+        self._pending: list[_InFlight] = []  # in publishing order
 
     def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         if not messages:
             return
+        confirmation = self.send(messages)
+        try:
+            confirmation.wait(self.timeout)
+        except TimeoutError:
+            self.close()  # the connection is stuck: the next batch opens a new one
+            raise
+
+    def send(self, messages: Sequence[OutgoingMessage], notify: threading.Event | None = None) -> Confirmation:
+        confirmation = Confirmation(len(messages), notify)
+        if not messages:
+            confirmation.settle()
+            return confirmation
         with self._lock:
             if self._connection is None or self._failure:
                 self._reset()
                 self._open()
-            done = threading.Event()
-            self._batch_done, self._nacked = done, 0
             assert self._connection is not None
-            self._connection.ioloop.add_callback_threadsafe(lambda: self._send(messages))
-            if not done.wait(self.timeout):
-                self._reset()
-                raise TimeoutError(f"the broker did not confirm {len(messages)} messages in {self.timeout}s")
-            if self._failure:
-                failure = self._failure
-                self._reset()
-                raise ConnectionError(failure)
-            if self._nacked:
-                raise RuntimeError(f"the broker refused {self._nacked} of {len(messages)} messages")
+            self._connection.ioloop.add_callback_threadsafe(lambda: self._send(messages, confirmation))
+        return confirmation
 
-    def _send(self, messages: Sequence[OutgoingMessage]) -> None:
+    def _send(self, messages: Sequence[OutgoingMessage], confirmation: Confirmation) -> None:
+        if self._failure or self._channel is None:
+            confirmation.fail(self._failure or "the channel is gone")
+            return
+        batch = _InFlight(confirmation)
+        self._pending.append(batch)
         try:
             for message in messages:
                 self._channel.basic_publish(
@@ -281,28 +299,36 @@ class RabbitPublisher:
                     ),
                 )
                 self._next_tag += 1
-                self._outstanding.add(self._next_tag)
+                batch.unconfirmed.add(self._next_tag)
         except Exception as exc:
             self._fail(f"publishing failed: {type(exc).__name__}: {exc}")
 
     def _on_confirm(self, frame: Any) -> None:
         method = frame.method
-        tags = {t for t in self._outstanding if t <= method.delivery_tag} if method.multiple else {method.delivery_tag}
-        self._outstanding -= tags
-        if not isinstance(method, pika.spec.Basic.Ack):
-            self._nacked += len(tags)
-        if not self._outstanding and self._batch_done is not None:
-            self._batch_done.set()
+        refused = not isinstance(method, pika.spec.Basic.Ack)
+        tag, settled = method.delivery_tag, []
+        for batch in self._pending:  # in publishing order, so in tag order
+            if batch.unconfirmed and min(batch.unconfirmed) > tag:
+                break
+            hit = {t for t in batch.unconfirmed if t <= tag} if method.multiple else batch.unconfirmed & {tag}
+            batch.unconfirmed -= hit
+            batch.refused += len(hit) if refused else 0
+            if not batch.unconfirmed:
+                settled.append(batch)
+        for batch in settled:
+            self._pending.remove(batch)
+            batch.confirmation.settle(refused=batch.refused)
 
     def _fail(self, reason: str) -> None:
         self._failure = reason
         self._ready.set()
-        if self._batch_done is not None:
-            self._batch_done.set()
+        pending, self._pending = self._pending, []
+        for batch in pending:
+            batch.confirmation.fail(reason)
 
     def _open(self) -> None:
         self._ready.clear()
-        self._failure, self._next_tag, self._outstanding = "", 0, set()
+        self._failure, self._next_tag, self._pending = "", 0, []
 
         def on_channel(channel: Any) -> None:
             channel.add_on_close_callback(lambda _c, reason: self._fail(f"channel closed: {reason}"))
@@ -341,7 +367,7 @@ class RabbitPublisher:
 
     def _reset(self) -> None:
         connection, thread = self._connection, self._thread
-        self._connection, self._channel, self._thread, self._batch_done = None, None, None, None
+        self._connection, self._channel, self._thread = None, None, None
         if connection is None:
             return
 
@@ -357,6 +383,9 @@ class RabbitPublisher:
             log.debug("publisher loop already stopped: %s", exc)
         if thread is not None and thread is not threading.current_thread():
             thread.join(5)
+        pending, self._pending = self._pending, []
+        for batch in pending:  # never to be confirmed on a closed connection
+            batch.confirmation.fail("the publisher was reset")
 
     def close(self) -> None:
         with self._lock:

@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections import deque
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
 from crm.events.v1.envelope_pb2 import Envelope
 from opentelemetry import trace
+from sqlalchemy.orm import Session
 
 from crmkit import metrics
-from crmkit.db import Database, utcnow
+from crmkit.db import Database, one_of, utcnow
 from crmkit.events.outbox import notify_channel
-from crmkit.events.transport import OutgoingMessage, Publisher
+from crmkit.events.transport import Confirmation, OutgoingMessage, Publisher
 from crmkit.telemetry import context_from_headers, current_trace_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,8 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_seconds: float = 0.2,
         wakeup: threading.Event | None = None,
+        in_flight: int = 4,
+        confirm_timeout: float = 30.0,
     ) -> None:
         self.database = database
         self.outbox = outbox
@@ -47,11 +53,31 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.wakeup = wakeup or threading.Event()
+        self.in_flight = max(1, in_flight)
+        self.confirm_timeout = confirm_timeout
 
     def publish_batch(self) -> int:
-        """Publish one batch; returns how many rows it sent (0 when the outbox is empty)."""
+        """Publish one batch and wait for its confirms; returns how many rows it sent (0 when the
+        outbox is empty)."""
+        batch = self._claim()
+        if batch is None:
+            return 0
+        try:
+            batch.confirmation.wait(self.confirm_timeout)
+        except BaseException as exc:
+            batch.abandon()
+            if isinstance(exc, TimeoutError):
+                self.publisher.close()  # the connection is stuck: the next batch opens a new one
+            raise
+        return self._finish(batch)
+
+    def _claim(self) -> _Batch | None:
+        """Lock the oldest unsent rows (skipping rows other batches hold) and start publishing them.
+        The transaction stays open until the broker confirmed them: see _finish."""
         table = self.outbox
-        with self.database.transaction() as session:
+        scope = self.database.transaction()
+        session = scope.__enter__()
+        try:
             rows = session.execute(
                 sa.select(table.c.id, table.c.event_type, table.c.payload)
                 .where(table.c.sent_at.is_(None))
@@ -60,17 +86,34 @@ class OutboxRelay:
                 .with_for_update(skip_locked=True)
             ).all()
             if not rows:
-                return 0
+                scope.__exit__(None, None, None)
+                return None
+            with _producer_spans(rows, self.source) as messages:
+                confirmation = self.publisher.send(messages)
+        except BaseException as exc:
+            scope.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        return _Batch(scope, session, [r.id for r in rows], confirmation)
+
+    def _finish(self, batch: _Batch) -> int:
+        """The broker confirmed the batch: mark its rows sent and commit."""
+        table, session = self.outbox, batch.session
+        try:
+            batch.confirmation.wait(0)
             if self.database.dialect == "postgresql":
                 # Marking rows sent need not wait for the disk: if the database loses this commit
                 # in a crash, the rows are sent again and the inboxes drop the repeats (ADR 0031).
                 session.execute(sa.text("SET LOCAL synchronous_commit = off"))
-            with _producer_spans(rows, self.source) as messages:
-                self.publisher.publish(messages)
-            session.execute(sa.update(table).where(table.c.id.in_([r.id for r in rows])).values(sent_at=utcnow()))
-        metrics.EVENTS_PUBLISHED.labels(self.source).inc(len(rows))
-        log.debug("relay %s published %d events", self.source, len(rows))
-        return len(rows)
+            session.execute(
+                sa.update(table).where(one_of(table.c.id, batch.ids, self.database.dialect)).values(sent_at=utcnow())
+            )
+        except BaseException:
+            batch.abandon()
+            raise
+        batch.scope.__exit__(None, None, None)
+        metrics.EVENTS_PUBLISHED.labels(self.source).inc(len(batch.ids))
+        log.debug("relay %s published %d events", self.source, len(batch.ids))
+        return len(batch.ids)
 
     def _listen(self, stop: threading.Event) -> None:
         """LISTEN for the outbox's NOTIFY so that committed events are relayed at once, not at the next poll."""
@@ -101,26 +144,93 @@ class OutboxRelay:
         return count, (utcnow() - oldest).total_seconds() if oldest else 0.0
 
     def run(self, stop: threading.Event) -> None:
+        """Relay until `stop`: on PostgreSQL up to `in_flight` batches are published at once, each in
+        its own transaction, so events committed while the broker confirms a batch go out at once
+        instead of after it (docs/adr/0081). SQLite takes one writer at a time: one batch."""
         if self.database.dialect == "postgresql":
             threading.Thread(target=self._listen, args=(stop,), name=f"relay-listen-{self.source}", daemon=True).start()
+        depth = self.in_flight if self.database.dialect == "postgresql" else 1
+        batches: deque[_Batch] = deque()
         failures = 0
-        while not stop.is_set():
-            # Cleared before the batch is selected, not after the wait: a commit that lands while
-            # this batch is being published sets it again and is relayed at once, not a poll later.
-            self.wakeup.clear()
-            try:
-                sent = self.publish_batch()
-                failures = 0
-            except Exception as exc:  # broker or database down: keep the rows, back off, try again
-                failures += 1
-                delay = min(0.1 * 2**failures, 5.0)
-                log.warning("outbox relay for %s failed (%s); retrying in %.1fs", self.source, exc, delay)
-                metrics.RELAY_FAILURES.labels(self.source).inc()
-                stop.wait(delay)
-                continue
-            if sent < self.batch_size:
-                self.wakeup.wait(self.poll_seconds)
-        self.publisher.close()
+        try:
+            while not stop.is_set():
+                # Cleared before the batch is selected, not after the wait: a commit (or a confirm)
+                # that lands meanwhile sets it again and is acted on at once, not a poll later.
+                self.wakeup.clear()
+                full = False
+                try:
+                    if len(batches) >= depth:
+                        self._finish_confirmed(batches)
+                    if len(batches) < depth and (batch := self._claim()) is not None:
+                        batches.append(batch)
+                        full = len(batch.ids) == self.batch_size
+                    self._finish_confirmed(batches)
+                    failures = 0
+                except Exception as exc:  # broker or database down: keep the rows, back off, try again
+                    _abandon_all(batches)
+                    failures += 1
+                    delay = min(0.1 * 2**failures, 5.0)
+                    log.warning("outbox relay for %s failed (%s); retrying in %.1fs", self.source, exc, delay)
+                    metrics.RELAY_FAILURES.labels(self.source).inc()
+                    stop.wait(delay)
+                    continue
+                if len(batches) >= depth:
+                    batches[0].confirmation.done.wait(self.poll_seconds)  # a confirm frees a place
+                elif not full:
+                    # The next commit or poll also commits the batches confirmed meanwhile: they
+                    # need not wake the relay, which would then look for rows in vain.
+                    self.wakeup.wait(self.poll_seconds)
+        finally:
+            self._settle_on_stop(batches)
+            self.publisher.close()
+
+    def _settle_on_stop(self, batches: deque[_Batch]) -> None:
+        """Commit what the broker confirms in time; roll back the rest (sent again after a restart)."""
+        deadline = time.monotonic() + 5.0
+        try:
+            while batches:
+                batches[0].confirmation.done.wait(max(0.0, deadline - time.monotonic()))
+                self._finish(batches.popleft())
+        except Exception as exc:
+            log.debug("relay %s stopped with unconfirmed batches: %s", self.source, exc)
+        _abandon_all(batches)
+
+    def _finish_confirmed(self, batches: deque[_Batch]) -> None:
+        """Commit the batches the broker has answered, oldest first; a failed or overdue one raises."""
+        while batches:
+            head = batches[0]
+            if not head.confirmation.done.is_set():
+                if time.monotonic() - head.started > self.confirm_timeout:
+                    self.publisher.close()  # the connection is stuck: the next batch opens a new one
+                    head.confirmation.wait(0)  # raises TimeoutError
+                return
+            batches.popleft()
+            self._finish(head)
+
+
+@dataclass
+class _Batch:
+    """Rows locked by an open transaction, published, awaiting the broker's confirms."""
+
+    scope: AbstractContextManager[Session]
+    session: Session
+    ids: list[str]
+    confirmation: Confirmation
+    started: float = field(default_factory=time.monotonic)
+
+    def abandon(self) -> None:
+        """Roll back: the rows stay unsent and are published again (the inboxes drop repeats)."""
+        try:
+            self.scope.__exit__(RuntimeError, RuntimeError("batch abandoned"), None)
+        except RuntimeError:
+            pass
+        except Exception as exc:  # the database is away: its transaction is gone anyway
+            log.debug("rolling back an outbox batch failed: %s", exc)
+
+
+def _abandon_all(batches: deque[_Batch]) -> None:
+    while batches:
+        batches.popleft().abandon()
 
 
 class BacklogReporter:

@@ -64,9 +64,51 @@ class QueueStats:
     dead_letters: int
 
 
+class Confirmation:
+    """The transport's answer to one published batch: settled once every message is confirmed, or
+    failed by a refusal or a lost connection. `notify` is set when it settles either way."""
+
+    def __init__(self, count: int, notify: threading.Event | None = None) -> None:
+        self.count = count
+        self.done = threading.Event()
+        self.refused = 0
+        self.failure = ""
+        self._notify = notify
+        self._lock = threading.Lock()
+
+    def settle(self, refused: int = 0) -> None:
+        self._finish(refused, "")
+
+    def fail(self, reason: str) -> None:
+        self._finish(0, reason)
+
+    def _finish(self, refused: int, failure: str) -> None:
+        with self._lock:
+            if self.done.is_set():
+                return
+            self.refused, self.failure = refused, failure
+            self.done.set()
+        if self._notify is not None:
+            self._notify.set()
+
+    def wait(self, timeout: float) -> None:
+        """Return once every message is confirmed; raise if any was refused, the connection failed,
+        or no answer came within `timeout` seconds."""
+        if not self.done.wait(timeout):
+            raise TimeoutError(f"the broker did not confirm {self.count} messages in {timeout}s")
+        if self.failure:
+            raise ConnectionError(self.failure)
+        if self.refused:
+            raise RuntimeError(f"the broker refused {self.refused} of {self.count} messages")
+
+
 class Publisher(Protocol):
     def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         """Return only once the transport has confirmed every message; raise otherwise."""
+
+    def send(self, messages: Sequence[OutgoingMessage], notify: threading.Event | None = None) -> Confirmation:
+        """Start publishing and return at once; the Confirmation settles when the transport has
+        confirmed every message (so a caller can publish the next batch meanwhile)."""
 
     def close(self) -> None: ...
 

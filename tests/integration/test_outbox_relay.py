@@ -109,3 +109,35 @@ def test_a_relay_in_another_process_is_woken_by_the_commit_not_by_polling(migrat
         relay.wakeup.set()
         runner.join(10)
     assert received == [committed], "NOTIFY on commit woke the relay long before its next poll"
+
+
+def test_a_relay_with_batches_in_flight_sends_every_row_once_in_id_order(migrated, bus):
+    database = migrated("contacts")
+    ids = add_events(database, Outbox("contacts", OUTBOX), 600)
+    publisher = bus.publisher()
+    unsettled_at_send: list[int] = []
+    confirmations = []
+    send = publisher.send
+
+    def counting_send(messages, notify=None):  # the real publisher, observed
+        unsettled_at_send.append(sum(not c.done.is_set() for c in confirmations))
+        confirmations.append(send(messages, notify))
+        return confirmations[-1]
+
+    publisher.send = counting_send
+    relay = OutboxRelay(database, OUTBOX, publisher, source="contacts", batch_size=50, in_flight=4)
+    stop = threading.Event()
+    runner = threading.Thread(target=relay.run, args=(stop,))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 60
+        while unsent(database) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        runner.join(30)
+    assert unsent(database) == 0
+    received = [properties.message_id for properties, _ in drain(bus, SINK.consumer)]
+    assert received == sorted(ids), "each row once, in id order, though batches overlapped"
+    assert len(confirmations) == 12
+    assert max(unsettled_at_send) >= 1, "a batch went out while an earlier one awaited its confirms"
