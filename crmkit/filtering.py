@@ -384,52 +384,33 @@ def after_position(orders: Sequence[Order], tiebreak: Any, position: Sequence[An
 
 def keyset_page(
     session: Any,
-    entity: Any,
+    selected: Any,
     tiebreak: Any,
     orders: Sequence[Order],
     conditions: Sequence[ColumnElement[bool] | None],
     after: Sequence[Any] | None,
     limit: int,
 ) -> list[tuple[Any, list[Any]]]:
-    """Up to `limit` rows of `entity` matching every condition, ordered by `orders` then `tiebreak`
-    (the id), after the keyset position `after`; each row comes with its own position for the next
-    cursor. A position that does not fit the order raises LookupError (a token from another listing)."""
-    rows = session.execute(_keyset_query([entity], tiebreak, orders, conditions, after, limit)).all()
-    return [(row[0], [*row[1:], getattr(row[0], tiebreak.key)]) for row in rows]
+    """Up to `limit` rows matching every condition, ordered by `orders` then `tiebreak` (the id),
+    after the keyset position `after`; each row comes with its own position for the next cursor. A
+    position that does not fit the order raises LookupError (a token from another listing).
 
-
-def keyset_rows(
-    session: Any,
-    columns: Sequence[Any],
-    tiebreak: Any,
-    orders: Sequence[Order],
-    conditions: Sequence[ColumnElement[bool] | None],
-    after: Sequence[Any] | None,
-    limit: int,
-) -> list[tuple[Any, list[Any]]]:
-    """`keyset_page` for a page read only to answer: these columns (table columns, `tiebreak` among
-    them) as plain rows, without the ORM objects a mapped entity costs per row."""
-    count = len(columns)
-    query = _keyset_query(columns, tiebreak, orders, conditions, after, limit)
-    rows = session.connection().execute(query).all()
-    return [(row, [*row[count:], getattr(row, tiebreak.key)]) for row in rows]
-
-
-def _keyset_query(
-    selected: Sequence[Any],
-    tiebreak: Any,
-    orders: Sequence[Order],
-    conditions: Sequence[ColumnElement[bool] | None],
-    after: Sequence[Any] | None,
-    limit: int,
-) -> Any:
+    `selected` is a mapped entity (rows come as its objects) or a list of table columns, `tiebreak`
+    among them (rows come as plain rows: for a page read only to answer, without the ORM objects an
+    entity costs per row)."""
+    columns = list(selected) if isinstance(selected, Sequence) else [selected]
     sort_values = [o.field.column.label(f"sort_{i}") for i, o in enumerate(orders)]
-    query = sa.select(*selected, *sort_values).where(*(c for c in conditions if c is not None))
+    query = sa.select(*columns, *sort_values).where(*(c for c in conditions if c is not None))
     if after:
         if len(after) != len(orders) + 1:
             raise LookupError("position does not match the order")
         query = query.where(after_position(orders, tiebreak, after))
-    return query.order_by(*order_clauses(orders, tiebreak)).limit(limit)
+    query = query.order_by(*order_clauses(orders, tiebreak)).limit(limit)
+    if not isinstance(selected, Sequence):
+        rows = session.execute(query).all()
+        return [(row[0], [*row[1:], getattr(row[0], tiebreak.key)]) for row in rows]
+    count = len(columns)
+    return [(row, [*row[count:], getattr(row, tiebreak.key)]) for row in session.connection().execute(query).all()]
 
 
 # --- the same filters over one JSON document in memory (e.g. an event's data) ---

@@ -20,7 +20,7 @@ from crmkit.filtering import (
     Kind,
     Order,
     compile_filter,
-    keyset_rows,
+    keyset_page,
     parse_order_by,
 )
 from services.contacts.domain import Association, Contact, ContactFields
@@ -412,10 +412,10 @@ def page(
         conditions.append(ContactRow.owner_id == listing.owner_id)
     orders, count = listing.orders(dialect), len(READ_COLUMNS)
     if dialect != "postgresql":
-        rows = keyset_rows(session, READ_COLUMNS, ContactRow.id, orders, conditions, after, limit)
+        rows = keyset_page(session, READ_COLUMNS, ContactRow.id, orders, conditions, after, limit)
         associations = _associations_of(session, tenant_id, [row.id for row, _ in rows])
         return [(_to_domain(_Read._make(row[:count]), associations[row.id]), position) for row, position in rows]
-    rows = keyset_rows(
+    rows = keyset_page(
         session, [*READ_COLUMNS, _aggregated_associations()], ContactRow.id, orders, conditions, after, limit
     )
     return [
