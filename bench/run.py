@@ -3,6 +3,7 @@
     python -m bench.run --size 2000            # for people: the default size
     python -m bench.run --size 100 --out DIR   # a smoke run (make test runs one)
     python -m bench.run --only search --search-size 1000000
+    python -m bench.run --only search --keep-search-database   # load 1M contacts once, reuse them
     python -m bench.run --only import --import-rows 1000000   # the CSV import at full size
     python -m bench.run --only forecast --forecast-size 1000000
     python -m bench.run --only dedup --dedup-size 1000000
@@ -54,6 +55,7 @@ def run(
     forecast_size: int = 1_000_000,
     dedup_size: int = 1_000_000,
     segment_size: int = SEGMENT_SIZE,
+    keep_search_database: bool = False,
 ) -> dict[str, Any]:
     from bench import dedup, events, forecast, gateway, search, segments, webhooks
 
@@ -73,9 +75,14 @@ def run(
                     upgrade(migrations_of(service), urls[service])
                 results.append(events.run(size, urls["contacts"], urls["marketing"], amqp_url))
             if "search" in only:
-                url = databases.create("bench_search")
-                upgrade(migrations_of("contacts"), url)
-                results.append(search.run(search_size, url, requests=max(20, min(size, 200))))
+                requests = max(20, min(size, 200))
+                if keep_search_database:  # not one of this run's databases: drop_all leaves it
+                    url, reuse = search.kept_database(admin_url, search_size)
+                    results.append(search.run(search_size, url, requests=requests, reuse=reuse))
+                else:
+                    url = databases.create("bench_search")
+                    upgrade(migrations_of("contacts"), url)
+                    results.append(search.run(search_size, url, requests=requests))
             if "import" in only:
                 results.append(csv_import.run(import_rows, *csv_import.prepared(databases)))
             if "webhooks" in only:
@@ -133,6 +140,11 @@ def main() -> int:
     parser.add_argument("--segment-size", type=int, default=SEGMENT_SIZE, help="audience of the segments scenario")
     parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {SCENARIOS}")
     parser.add_argument("--import-rows", type=int, default=IMPORT_ROWS, help="rows of the CSV import scenario")
+    parser.add_argument(
+        "--keep-search-database",
+        action="store_true",
+        help="keep the search scenario's loaded contacts (database crmbench_search_<size>) and reuse them next time",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent, help="where report.md and .json go")
     args = parser.parse_args()
     only = [s for s in args.only.split(",") if s]
@@ -146,6 +158,7 @@ def main() -> int:
         args.forecast_size,
         args.dedup_size,
         args.segment_size,
+        args.keep_search_database,
     )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -3,6 +3,13 @@ contacts, loaded with COPY), through the contacts use-case layer, versus the ver
 replayed with psycopg directly in the same run.
 
     python -m bench.search --size 1000000
+    python -m bench.search --size 1000000 --keep   # load once, reuse the loaded database next time
+
+Loading takes minutes at 1M; `--keep` (`bench.run --keep-search-database`) leaves the loaded
+database (`crmbench_search_<size>`) in place and a later run with the flag measures it without
+loading again. Only reads are measured, so a kept database serves any number of runs; drop it with
+`DROP DATABASE crmbench_search_1000000`. It needs a PostgreSQL that outlives the run (not a
+testcontainers one).
 """
 
 from __future__ import annotations
@@ -45,6 +52,40 @@ COLUMNS = (
 )
 
 
+def kept_database(admin_url: str, size: int) -> tuple[str, bool]:
+    """The search database kept between runs (created when missing, migrated to head), and whether
+    it holds the full load of `size` contacts already (if not, it is emptied for a fresh load)."""
+    from crmkit.migrations import upgrade
+    from tests.infra import migrations_of
+
+    name = f"crmbench_search_{size}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as connection:
+            exists = connection.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if not exists:
+                connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    upgrade(migrations_of("contacts"), url)
+    if loaded(url, size):
+        return url, True
+    with psycopg.connect(_libpq(url)) as connection:
+        connection.execute("TRUNCATE contacts")
+    return url, False
+
+
+def loaded(url: str, size: int) -> bool:
+    """Whether the database holds exactly the bench tenant's `size` contacts and their trigram index
+    (the load is one transaction, so a run stopped while loading leaves none)."""
+    with psycopg.connect(_libpq(url)) as connection:
+        count = connection.execute("SELECT count(*) FROM contacts WHERE tenant_id = %s", (TENANT,)).fetchone()
+        others = connection.execute("SELECT 1 FROM contacts WHERE tenant_id <> %s LIMIT 1", (TENANT,)).fetchone()
+        index = connection.execute("SELECT to_regclass('ix_contacts_search_trgm')").fetchone()
+    return count is not None and count[0] == size and others is None and index is not None and index[0] is not None
+
+
 def load(url: str, size: int) -> None:
     """`size` contacts of one tenant with COPY; the trigram index is rebuilt after the load."""
     rng = random.Random(7)
@@ -72,10 +113,14 @@ def _libpq(url: str) -> str:
     return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def run(size: int, contacts_url: str, requests: int = 200) -> dict[str, Any]:
+def run(size: int, contacts_url: str, requests: int = 200, reuse: bool = False) -> dict[str, Any]:
+    """Measure the queries; `reuse`: the database holds the load already (a kept one), so skip it."""
     started = time.perf_counter()
-    load(contacts_url, size)
-    load_seconds = round(time.perf_counter() - started, 1)
+    if reuse:
+        loading = "loaded by an earlier run and kept"
+    else:
+        load(contacts_url, size)
+        loading = f"{round(time.perf_counter() - started, 1)} s"
     database = Database(contacts_url)
     contacts = Contacts(database, Outbox("contacts", OUTBOX))
     ours: dict[str, Any] = {}
@@ -107,7 +152,7 @@ def run(size: int, contacts_url: str, requests: int = 200) -> dict[str, Any]:
     worst = max(v["p99_ms"] for v in ours.values())
     return {
         "scenario": "search",
-        "setup": f"{size} contacts of one tenant (COPY, then GIN trigram index and VACUUM ANALYZE, {load_seconds} s); "
+        "setup": f"{size} contacts of one tenant (COPY, then GIN trigram index and VACUUM ANALYZE, {loading}); "
         f"{requests} sequential ListContacts pages of 50 per query through the use-case layer; the baseline replays "
         "the same SQL statements (page and associations) in one transaction with psycopg on one connection",
         "ours": ours,
@@ -138,8 +183,13 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=1_000_000, help="contacts to load")
+    parser.add_argument("--keep", action="store_true", help="keep the loaded database and reuse a kept one")
     args = parser.parse_args()
     with postgres_admin_url() as admin_url:
+        if args.keep:
+            url, reuse = kept_database(admin_url, args.size)
+            print(json.dumps(run(args.size, url, reuse=reuse), indent=2))
+            return 0
         databases = Databases(admin_url)
         try:
             url = databases.create("bench_search")

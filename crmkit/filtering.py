@@ -355,6 +355,18 @@ def parse_order_by(
     return orders
 
 
+def uses_key_types(filter: str, order_by: str, fields: Sequence[Field]) -> bool:
+    """Whether declared key types (`Field.key_types`) can change what this filter and order compile
+    to, or the error they raise: the filter names a JSON object field (`customFields.x`), or the
+    order names anything but a plain sortable field (a typed key, or an unknown name, whose error
+    lists the typed keys). A listing for which this is False compiles the same without them, so
+    need not read the tenant's definitions. Conservative: any mention of the field's name counts."""
+    if any(f.path in filter for f in fields if f.kind is Kind.JSON_OBJECT):
+        return True
+    plain = {f.path for f in fields if f.sortable}
+    return any(part.split()[0] not in plain for part in order_by.split(",") if part.split())
+
+
 def order_clauses(orders: Sequence[Order], tiebreak: Any) -> list[Any]:
     return [o.field.column.desc() if o.descending else o.field.column.asc() for o in orders] + [tiebreak.asc()]
 
@@ -372,24 +384,33 @@ def after_position(orders: Sequence[Order], tiebreak: Any, position: Sequence[An
 
 def keyset_page(
     session: Any,
-    entity: Any,
+    selected: Any,
     tiebreak: Any,
     orders: Sequence[Order],
     conditions: Sequence[ColumnElement[bool] | None],
     after: Sequence[Any] | None,
     limit: int,
 ) -> list[tuple[Any, list[Any]]]:
-    """Up to `limit` rows of `entity` matching every condition, ordered by `orders` then `tiebreak`
-    (the id), after the keyset position `after`; each row comes with its own position for the next
-    cursor. A position that does not fit the order raises LookupError (a token from another listing)."""
+    """Up to `limit` rows matching every condition, ordered by `orders` then `tiebreak` (the id),
+    after the keyset position `after`; each row comes with its own position for the next cursor. A
+    position that does not fit the order raises LookupError (a token from another listing).
+
+    `selected` is a mapped entity (rows come as its objects) or a list of table columns, `tiebreak`
+    among them (rows come as plain rows: for a page read only to answer, without the ORM objects an
+    entity costs per row)."""
+    columns = list(selected) if isinstance(selected, Sequence) else [selected]
     sort_values = [o.field.column.label(f"sort_{i}") for i, o in enumerate(orders)]
-    query = sa.select(entity, *sort_values).where(*(c for c in conditions if c is not None))
+    query = sa.select(*columns, *sort_values).where(*(c for c in conditions if c is not None))
     if after:
         if len(after) != len(orders) + 1:
             raise LookupError("position does not match the order")
         query = query.where(after_position(orders, tiebreak, after))
-    rows = session.execute(query.order_by(*order_clauses(orders, tiebreak)).limit(limit)).all()
-    return [(row[0], [*row[1:], getattr(row[0], tiebreak.key)]) for row in rows]
+    query = query.order_by(*order_clauses(orders, tiebreak)).limit(limit)
+    if not isinstance(selected, Sequence):
+        rows = session.execute(query).all()
+        return [(row[0], [*row[1:], getattr(row[0], tiebreak.key)]) for row in rows]
+    count = len(columns)
+    return [(row, [*row[count:], getattr(row, tiebreak.key)]) for row in session.connection().execute(query).all()]
 
 
 # --- the same filters over one JSON document in memory (e.g. an event's data) ---

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from crmkit.db import JSONType, UTCDateTime, make_metadata, one_of
@@ -178,7 +180,14 @@ def refresh_search_text(session: Session, tenant_id: str, contact_ids: list[str]
             )
 
 
-def _to_domain(row: ContactRow, associations: list[Association] | None = None) -> Contact:
+# The columns a contact is read from: not `search_text` and `email_key` (derived for lookups) nor
+# `account_ids` (the associations are the truth, docs/adr/0032).
+READ_COLUMNS = [c for c in ContactRow.__table__.c if c.key not in ("search_text", "email_key", "account_ids")]
+# A page's row as `_to_domain` reads it: a named tuple's fields cost a fraction of a Row's (docs/adr/0075).
+_Read = namedtuple("_Read", [c.key for c in READ_COLUMNS])  # type: ignore[misc]
+
+
+def _to_domain(row: ContactRow | Any, associations: list[Association] | None = None) -> Contact:
     data = ContactFields(
         given_name=row.given_name,
         family_name=row.family_name,
@@ -401,9 +410,32 @@ def page(
         custom_plans(session)
     if listing.owner_id is not None:
         conditions.append(ContactRow.owner_id == listing.owner_id)
-    rows = keyset_page(session, ContactRow, ContactRow.id, listing.orders(dialect), conditions, after, limit)
-    associations = _associations_of(session, tenant_id, [row.id for row, _ in rows])
-    return [(_to_domain(row, associations[row.id]), position) for row, position in rows]
+    orders, count = listing.orders(dialect), len(READ_COLUMNS)
+    if dialect != "postgresql":
+        rows = keyset_page(session, READ_COLUMNS, ContactRow.id, orders, conditions, after, limit)
+        associations = _associations_of(session, tenant_id, [row.id for row, _ in rows])
+        return [(_to_domain(_Read._make(row[:count]), associations[row.id]), position) for row, position in rows]
+    rows = keyset_page(
+        session, [*READ_COLUMNS, _aggregated_associations()], ContactRow.id, orders, conditions, after, limit
+    )
+    return [
+        (_to_domain(_Read._make(row[:count]), [Association(*a) for a in row[count] or ()]), position)
+        for row, position in rows
+    ]
+
+
+def _aggregated_associations() -> Any:
+    """Each contact's associations as a JSON array of [account_id, label, is_primary] in position
+    order (NULL for none), read in the page's own statement (PostgreSQL): the planner evaluates it
+    for the page's rows only, after the sort and limit (docs/adr/0075)."""
+    a = AccountAssociationRow
+    item = sa.func.json_build_array(a.account_id, a.label, a.is_primary)
+    return (
+        sa.select(sa.func.json_agg(aggregate_order_by(item, a.position)))
+        .where(a.tenant_id == ContactRow.tenant_id, a.contact_id == ContactRow.id)
+        .scalar_subquery()
+        .label("associations")
+    )
 
 
 def _row(session: Session, tenant_id: str, contact_id: str, for_update: bool) -> ContactRow | None:

@@ -17,7 +17,7 @@ from crmkit.tokens import Principal
 from services.contacts import activities, dedup_store, domain, events, store
 from services.contacts.custom_fields import Schema
 from services.contacts.domain import Contact, ContactFields
-from services.contacts.usecases_accounts import check_accounts_exist, key_types, schema_of
+from services.contacts.usecases_accounts import check_accounts_exist, listing_key_types, schema_of
 
 
 class Contacts:
@@ -66,7 +66,7 @@ class Contacts:
                 order_by,
                 principal.subject if principal.own_records_only else None,
                 q,
-                key_types(schema_of(session, principal.tenant_id, "CONTACT")),
+                listing_key_types(session, principal.tenant_id, "CONTACT", store.FILTERABLE, filter, order_by),
             )
             try:
                 found = store.page(session, principal.tenant_id, listing, after, size + 1)

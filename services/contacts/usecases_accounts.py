@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from crmkit.db import Database, utcnow
 from crmkit.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from crmkit.events.outbox import Outbox
-from crmkit.filtering import KeyType
+from crmkit.filtering import Field, KeyType, uses_key_types
 from crmkit.ids import new_id
 from crmkit.pagination import decode_cursor, keyset_after, listing_scope, page_of, page_size
 from crmkit.tokens import Principal
@@ -38,6 +38,16 @@ def schema_of(session: Session, tenant_id: str, object_type: str) -> Schema:
 
 def key_types(schema: Schema) -> dict[str, KeyType] | None:
     return {key: KEY_TYPES[d.type] for key, d in schema.items()} if schema else None
+
+
+def listing_key_types(
+    session: Session, tenant_id: str, object_type: str, fields: Sequence[Field], filter: str, order_by: str
+) -> dict[str, KeyType] | None:
+    """The custom-field key types a listing compiles with; the definitions are read only when the
+    filter or order can depend on them (crmkit.filtering.uses_key_types), else untyped (None)."""
+    if not uses_key_types(filter, order_by, fields):
+        return None
+    return key_types(schema_of(session, tenant_id, object_type))
 
 
 def check_accounts_exist(session: Session, tenant_id: str, associations: Sequence[Association]) -> None:
@@ -99,7 +109,9 @@ class Accounts:
                 order_by,
                 principal.subject if principal.own_records_only else None,
                 q,
-                key_types(schema_of(session, principal.tenant_id, "ACCOUNT")),
+                listing_key_types(
+                    session, principal.tenant_id, "ACCOUNT", store_accounts.ACCOUNT_FIELDS, filter, order_by
+                ),
             )
             try:
                 found = store_accounts.account_page(session, principal.tenant_id, listing, after, size + 1)

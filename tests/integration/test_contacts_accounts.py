@@ -263,6 +263,11 @@ def test_associations_mirror_account_ids_and_filter_by_the_table(service):
     assert grace.data.account_associations == (Association(globex.id, "", False),)
     found, _ = service.contacts.list(A, 10, "", f'accountIds:"{globex.id}"')
     assert {c.id for c in found} == {ada.id, grace.id}
+    # a listed contact carries its associations as a read does: labels, primary flag, order
+    listed = {c.id: c.data for c in found}
+    assert listed[ada.id].account_associations == ada.data.account_associations
+    assert listed[ada.id].account_ids == (acme.id, globex.id)
+    assert listed[grace.id].account_associations == (Association(globex.id, "", False),)
     # account_ids alone keeps what is known of the accounts that stay
     ada = service.contacts.update(A, ada.id, ContactFields(account_ids=(acme.id,)), ["account_ids"], "")
     assert ada.data.account_associations == (Association(acme.id, "decision maker", True),)
@@ -382,8 +387,12 @@ def test_filters_and_order_use_the_defined_type(service):
     assert sorted(names("customFields.regions:EMEA")) == ["Ada", "Grace"]
     assert names(order_by="customFields.seats desc") == ["Hedy", "Grace", "Ada", "Kay"]
     assert names(order_by="customFields.arr") == ["Kay", "Grace", "Ada", "Hedy"]
+    assert names('givenName = "Ada"', "createTime desc") == ["Ada"]  # the definitions are not needed here
     with pytest.raises(InvalidArgument):
         names("customFields.unknown = 1")
+    with pytest.raises(InvalidArgument) as caught:  # an unknown order still lists the typed keys
+        names(order_by="seats desc")
+    assert "customFields.seats" in caught.value.violations[0].description
     with pytest.raises(InvalidArgument):
         names('customFields.renewal < "soon"')
     # keyset pages over a custom-field order cover everyone once

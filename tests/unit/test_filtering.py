@@ -2,7 +2,7 @@ import pytest
 import sqlalchemy as sa
 
 from crmkit.errors import InvalidArgument
-from crmkit.filtering import Field, Kind, compile_filter, parse, parse_order_by
+from crmkit.filtering import Field, Kind, compile_filter, parse, parse_order_by, uses_key_types
 
 T = sa.table("t", sa.column("name"), sa.column("stage"), sa.column("tags"), sa.column("extra"), sa.column("created"))
 FIELDS = [
@@ -75,3 +75,14 @@ def test_a_boolean_field_takes_true_or_false_with_equality_only():
         with pytest.raises(InvalidArgument) as caught:
             compile_filter(text, flags, "sqlite")
         assert "true or false" in caught.value.violations[0].description
+
+
+def test_key_types_matter_only_where_the_filter_or_order_can_name_a_typed_key():
+    fields = [*FIELDS, Field("extra", T.c.extra, Kind.JSON_OBJECT)]
+    assert not uses_key_types("", "", fields)
+    assert not uses_key_types('stage = LEAD AND name:"ada"', "created desc, name", fields)
+    assert uses_key_types("extra.region = EMEA", "", fields)
+    assert uses_key_types("", "extra.seats desc", fields)
+    assert uses_key_types("", "name, seats", fields)  # unknown: its error lists the typed keys
+    assert uses_key_types("", "stage", fields)  # not sortable: its error too lists the typed keys
+    assert not uses_key_types('name = "extra"', "", FIELDS)  # no JSON object field, nothing typed
