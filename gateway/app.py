@@ -560,7 +560,7 @@ def create_app(
             except ServiceError as exc:
                 raise ApiError.from_service_error(exc) from None
         else:
-            metadata = [("authorization", f"Bearer {tokens.mint(principal)}"), ("x-request-id", g.request_id)]
+            metadata = [("authorization", f"Bearer {tokens.reused(principal)}"), ("x-request-id", g.request_id)]
             metadata += forwarded_headers(route)
             if route.streaming:
                 return streamed(route, message, metadata)
