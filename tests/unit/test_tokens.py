@@ -87,3 +87,15 @@ def test_reused_tokens_are_per_principal():
     assert tokens.verify(tokens.reused(reader)) == reader
     assert tokens.verify(tokens.reused(writer)) == writer
     assert tokens.verify(tokens.reused(reader)) == reader
+
+
+def test_a_call_with_a_long_deadline_gets_a_token_that_outlives_it(monkeypatch):
+    tokens = InternalTokens(SECRET, ttl_seconds=60)
+    clock = [1_000_000.0]
+    monkeypatch.setattr("crmkit.tokens.time.time", lambda: clock[0])
+    first = tokens.reused(ALICE)
+    clock[0] += 10
+    assert tokens.reused(ALICE, outlives_seconds=5) == first
+    fresh = tokens.reused(ALICE, outlives_seconds=55)  # 50 s left: not enough for a 55 s deadline
+    assert fresh != first
+    assert jwt.decode(fresh, options={"verify_signature": False})["exp"] == 1_000_010 + 60
