@@ -23,8 +23,22 @@ CONCURRENCY = 8
 # The list every client asks for: one page of a filtered list.
 LIST_FILTER = 'givenName = "Bench 1"'
 LIST_PAGE_SIZE = 10
+PASSTHROUGH_APP = ["--log-level", "warning", "bench.passthrough:create_app()"]
 # The gateway's gunicorn settings (gateway/module.py), given to the pass-through too.
 GUNICORN = ["-k", "gthread", "-w", "1", "--threads", "16", "--keep-alive", "5", "--timeout", "60"]
+
+
+def start_passthrough(suite_env: dict[str, str], tenant_id: str) -> tuple[subprocess.Popen[bytes], str]:
+    """bench/passthrough.py under gunicorn with the gateway's settings: the process and its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", *GUNICORN, "-b", f"127.0.0.1:{port}", *PASSTHROUGH_APP],
+        cwd=ROOT,
+        env={**suite_env, "BENCH_TENANT": tenant_id},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return process, f"http://127.0.0.1:{port}"
 
 
 def run(size: int, workdir: Path, database_template: str, amqp_url: str, redis: str) -> dict[str, Any]:
@@ -40,26 +54,7 @@ def run(size: int, workdir: Path, database_template: str, amqp_url: str, redis: 
         for n in range(20):
             api.post("/v1/contacts", json={"givenName": f"Bench {n}"})
 
-        port = free_port()
-        env = {**suite.env, "BENCH_TENANT": tenant["tenantId"]}
-        passthrough = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                *GUNICORN,
-                "-b",
-                f"127.0.0.1:{port}",
-                "--log-level",
-                "warning",
-                "bench.passthrough:create_app()",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        bare = f"http://127.0.0.1:{port}"
+        passthrough, bare = start_passthrough(suite.env, tenant["tenantId"])
         wait_until(lambda: requests.get(f"{bare}/v1/contacts/{contact_id}", timeout=2).ok, 30, "the pass-through")
 
         # One client for both HTTP servers: a persistent http.client connection per thread.

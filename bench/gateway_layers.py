@@ -19,9 +19,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,14 +29,13 @@ import requests
 from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
 from werkzeug.test import EnvironBuilder
 
-from bench.gateway import GUNICORN
+from bench.gateway import start_passthrough
 from bench.measure import KeepAlive
+from bench.profile_gateway import traced_suite, worker_pid
 from crmkit import grpcclient
 from crmkit.tokens import InternalTokens, Principal
 from tests.e2e import support
-from tests.e2e.otlp import OtlpReceiver
-from tests.e2e.support import ROOT, Api, free_port, start_distributed, stop_distributed, wait_until
-from tests.infra import Databases, postgres_admin_url, rabbitmq_url, redis_url
+from tests.e2e.support import Api, wait_until
 
 
 def timed(call: Callable[[], Any], calls: int, warmup: int = 50) -> dict[str, float]:
@@ -62,11 +58,6 @@ def worker_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def worker_pid(parent: int) -> int:
-    children = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True).stdout.split()
-    return int(children[0]) if children else parent
-
-
 def wsgi_caller(app: Any, path: str, headers: dict[str, str]) -> Callable[[], None]:
     def call() -> None:
         environ = EnvironBuilder(path=path, headers=headers).get_environ()
@@ -85,17 +76,8 @@ def main() -> None:
     n = args.calls
     # A busy machine starts the suite's processes slowly: be patient with them here.
     support.wait_until = lambda condition, timeout=20.0, what="condition": wait_until(condition, timeout * 5, what)
-    receiver = OtlpReceiver()
-    env = {**receiver.env(), "CRM_LOG_LEVEL": "WARNING", "CRM_RATE_LIMITS": "read=100000000/60,write=100000000/60"}
     results: dict[str, Any] = {}
-    with (
-        postgres_admin_url() as admin,
-        rabbitmq_url() as amqp,
-        redis_url() as redis,
-        tempfile.TemporaryDirectory() as wd,
-    ):
-        databases = Databases(admin)
-        suite = start_distributed(Path(wd), databases.template("layers"), amqp, redis, env)
+    with traced_suite("layers") as suite:
         passthrough = None
         try:
             tenant = suite.create_tenant("Layers")
@@ -105,24 +87,7 @@ def main() -> None:
             path = f"/v1/contacts/{contact}"
             auth = {"Authorization": f"Bearer {key}"}
 
-            port = free_port()
-            penv = {**suite.env, "BENCH_TENANT": tenant["tenantId"]}
-            passthrough = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    *GUNICORN,
-                    "-b",
-                    f"127.0.0.1:{port}",
-                    "bench.passthrough:create_app()",
-                ],
-                cwd=ROOT,
-                env=penv,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            bare = f"http://127.0.0.1:{port}"
+            passthrough, bare = start_passthrough(suite.env, tenant["tenantId"])
             wait_until(lambda: requests.get(bare + path, timeout=2).ok, 30, "the pass-through")
 
             # -- gRPC ---------------------------------------------------------------------------
@@ -207,9 +172,6 @@ def main() -> None:
             if passthrough is not None:
                 passthrough.terminate()
                 passthrough.wait(20)
-            stop_distributed(suite)
-            receiver.stop()
-            databases.drop_all()
     print(json.dumps(results, indent=1))
 
 
