@@ -8,17 +8,37 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import grpc
 import requests
 from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
 
-from bench.measure import closed_loop, ratio
+from bench.measure import KeepAlive, closed_loop, ratio
 from crmkit.tokens import InternalTokens, Principal
 from tests.e2e.otlp import OtlpReceiver
 from tests.e2e.support import ROOT, Api, free_port, start_distributed, stop_distributed, wait_until
 
 CONCURRENCY = 8
+# The list every client asks for: one page of a filtered list.
+LIST_FILTER = 'givenName = "Bench 1"'
+LIST_PAGE_SIZE = 10
+PASSTHROUGH_APP = ["--log-level", "warning", "bench.passthrough:create_app()"]
+# The gateway's gunicorn settings (gateway/module.py), given to the pass-through too.
+GUNICORN = ["-k", "gthread", "-w", "1", "--threads", "16", "--keep-alive", "5", "--timeout", "60"]
+
+
+def start_passthrough(suite_env: dict[str, str], tenant_id: str) -> tuple[subprocess.Popen[bytes], str]:
+    """bench/passthrough.py under gunicorn with the gateway's settings: the process and its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", *GUNICORN, "-b", f"127.0.0.1:{port}", *PASSTHROUGH_APP],
+        cwd=ROOT,
+        env={**suite_env, "BENCH_TENANT": tenant_id},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return process, f"http://127.0.0.1:{port}"
 
 
 def run(size: int, workdir: Path, database_template: str, amqp_url: str, redis: str) -> dict[str, Any]:
@@ -34,55 +54,32 @@ def run(size: int, workdir: Path, database_template: str, amqp_url: str, redis: 
         for n in range(20):
             api.post("/v1/contacts", json={"givenName": f"Bench {n}"})
 
-        port = free_port()
-        env = {**suite.env, "BENCH_TENANT": tenant["tenantId"]}
-        passthrough = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-k",
-                "gthread",
-                "-w",
-                "1",
-                "--threads",
-                "16",
-                "-b",
-                f"127.0.0.1:{port}",
-                "--log-level",
-                "warning",
-                "bench.passthrough:create_app()",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        bare = f"http://127.0.0.1:{port}"
+        passthrough, bare = start_passthrough(suite.env, tenant["tenantId"])
         wait_until(lambda: requests.get(f"{bare}/v1/contacts/{contact_id}", timeout=2).ok, 30, "the pass-through")
 
-        session, bare_session = api.session, requests.Session()
+        # One client for both HTTP servers: a persistent http.client connection per thread.
+        ours = KeepAlive(suite.base, {"Authorization": f"Bearer {tenant['apiKey']}"})
+        bare_client = KeepAlive(bare)
+        list_path = "/v1/contacts?" + urlencode({"pageSize": LIST_PAGE_SIZE, "filter": LIST_FILTER})
         tokens = InternalTokens(suite.env["CRM_INTERNAL_TOKEN_SECRET"], ttl_seconds=3600)
         token = tokens.mint(Principal(tenant["tenantId"], "bench", frozenset({"admin"})))
         stub = contacts_pb2_grpc.ContactsServiceStub(grpc.insecure_channel(suite.env["CRM_CONTACTS_ADDR"]))
         metadata = [("authorization", f"Bearer {token}")]
 
-        def ok(response: requests.Response) -> None:
-            if response.status_code != 200:
-                raise RuntimeError(f"benchmark call failed: {response.status_code} {response.text[:200]}")
-
         calls = {
-            "gateway": lambda: ok(session.get(f"{suite.base}/v1/contacts/{contact_id}", timeout=10)),
-            "passthrough": lambda: ok(bare_session.get(f"{bare}/v1/contacts/{contact_id}", timeout=10)),
+            "gateway": lambda: ours.get(f"/v1/contacts/{contact_id}"),
+            "passthrough": lambda: bare_client.get(f"/v1/contacts/{contact_id}"),
             "grpc": lambda: stub.GetContact(
                 contacts_pb2.GetContactRequest(id=contact_id), metadata=metadata, timeout=10
             ),
         }
         lists = {
-            "gateway": lambda: ok(session.get(f"{suite.base}/v1/contacts", params={"pageSize": 10}, timeout=10)),
-            "passthrough": lambda: ok(bare_session.get(f"{bare}/v1/contacts", timeout=10)),
+            "gateway": lambda: ours.get(list_path),
+            "passthrough": lambda: bare_client.get(list_path),
             "grpc": lambda: stub.ListContacts(
-                contacts_pb2.ListContactsRequest(page_size=10), metadata=metadata, timeout=10
+                contacts_pb2.ListContactsRequest(page_size=LIST_PAGE_SIZE, filter=LIST_FILTER),
+                metadata=metadata,
+                timeout=10,
             ),
         }
         get_c = {name: closed_loop(call, size, CONCURRENCY).as_dict() for name, call in calls.items()}
@@ -99,7 +96,10 @@ def run(size: int, workdir: Path, database_template: str, amqp_url: str, redis: 
     return {
         "scenario": "gateway",
         "setup": f"GET /v1/contacts/{{id}}, {size} calls at concurrency {CONCURRENCY} and {max(50, size // 4)} at 1; "
-        "gunicorn 1 worker x 16 threads; API-key auth (credential cache on, revocations broadcast), OTLP tracing "
+        f"the list: GET /v1/contacts?filter={LIST_FILTER}&pageSize={LIST_PAGE_SIZE}, {max(50, size // 2)} calls at "
+        f"concurrency {CONCURRENCY}; every HTTP call over a persistent http.client connection per client thread "
+        "(the same client for the gateway and the pass-through); gunicorn gthread, 1 worker x 16 threads, keep-alive "
+        "5 s, for both; API-key auth (credential cache on, revocations broadcast), OTLP tracing "
         "and metrics on; rate limits on (both GCRA buckets in one Redis call) with a budget the run cannot exhaust",
         "ours": {f"get_c{CONCURRENCY}": get_c["gateway"], "get_c1": get_1["gateway"], "list": list_c["gateway"]},
         "baselines": {

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -79,3 +81,35 @@ def closed_loop(call: Callable[[], None], requests: int, concurrency: int, warmu
 
 def ratio(ours: float, baseline: float) -> float:
     return round(ours / baseline, 3) if baseline else 0.0
+
+
+class KeepAlive:
+    """GET over one persistent HTTP/1.1 connection per calling thread (`http.client`): the lightest
+    client the standard library has, so that a figure is the server's time more than the client's.
+    `requests` costs some hundreds of microseconds of Python per call, which would count against
+    whatever is measured against a gRPC call (docs/adr/0079)."""
+
+    def __init__(self, base: str, headers: dict[str, str] | None = None, timeout: float = 10) -> None:
+        split = urlsplit(base)
+        self.host, self.port = split.hostname or "127.0.0.1", split.port or 80
+        self.headers = dict(headers or {})
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def get(self, path: str) -> bytes:
+        """The body of a 200 answer; anything else raises, so that no failed call is timed as one."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        try:
+            connection.request("GET", path, headers=self.headers)
+            response = connection.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException):
+            connection.close()  # the server closed an idle connection: one new one, once
+            connection.request("GET", path, headers=self.headers)
+            response = connection.getresponse()
+            body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"benchmark call failed: {response.status} {body[:200]!r}")
+        return body

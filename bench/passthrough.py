@@ -10,7 +10,7 @@ import os
 
 import grpc
 from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from google.protobuf import json_format
 
 from crmkit.tokens import InternalTokens, Principal
@@ -31,7 +31,10 @@ def create_app() -> Flask:
 
     @app.get("/v1/contacts")
     def list_contacts() -> Response:
-        reply = stub.ListContacts(contacts_pb2.ListContactsRequest(page_size=10), metadata=metadata, timeout=5)
+        message = contacts_pb2.ListContactsRequest(
+            page_size=int(request.args.get("pageSize", 0)), filter=request.args.get("filter", "")
+        )
+        reply = stub.ListContacts(message, metadata=metadata, timeout=5)
         return jsonify(json_format.MessageToDict(reply, always_print_fields_with_no_presence=True))
 
     return app

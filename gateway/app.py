@@ -560,7 +560,11 @@ def create_app(
             except ServiceError as exc:
                 raise ApiError.from_service_error(exc) from None
         else:
-            metadata = [("authorization", f"Bearer {tokens.mint(principal)}"), ("x-request-id", g.request_id)]
+            deadline = route.deadline or settings.grpc_deadline_seconds
+            metadata = [
+                ("authorization", f"Bearer {tokens.reused(principal, deadline)}"),
+                ("x-request-id", g.request_id),
+            ]
             metadata += forwarded_headers(route)
             if route.streaming:
                 return streamed(route, message, metadata)

@@ -49,6 +49,9 @@ class RawBody:
 
 @dataclass(frozen=True)
 class Route:
+    """One REST route. What it derives from its method's descriptor is worked out once per route
+    (cached properties), not on every request."""
+
     http_method: str
     template: str
     flask_rule: str
@@ -66,13 +69,13 @@ class Route:
     # principal, rate-limited per client address.
     public: bool = False
 
-    @property
+    @functools.cached_property
     def streaming(self) -> bool:
         """A server-streaming method answering google.api.HttpBody pieces: the gateway passes them
         on as one streamed HTTP response of their content type (e.g. a CSV export)."""
         return bool(self.method.server_streaming)
 
-    @property
+    @functools.cached_property
     def redirects(self) -> bool:
         """Answered as `302 Found` to the reply's `location` (e.g. a tracked link), with no body."""
         return bool(self.method.output_type.full_name == REDIRECT)
@@ -82,7 +85,7 @@ class Route:
         option = self.method.GetOptions().Extensions[options_pb2.stream_content_type]
         return option or "application/octet-stream"
 
-    @property
+    @functools.cached_property
     def raw_body(self) -> bool:
         """The body field is a google.api.HttpBody: the request's bytes reach the service untouched
         (with their content type), as Envoy's transcoder and grpc-gateway pass them; a webhook's
@@ -92,29 +95,29 @@ class Route:
         field = self.method.input_type.fields_by_name[self.body]
         return field.message_type is not None and field.message_type.full_name == HTTP_BODY
 
-    @property
+    @functools.cached_property
     def raw_response(self) -> bool:
         """A unary method answering google.api.HttpBody: its bytes are the HTTP answer (an empty
         one is a 200 with no body, as webhook senders such as Xero require)."""
         return not self.streaming and self.method.output_type.full_name == HTTP_BODY
 
-    @property
+    @functools.cached_property
     def forward_headers(self) -> tuple[str, ...]:
         return tuple(h.lower() for h in self.method.GetOptions().Extensions[options_pb2.forward_headers])
 
-    @property
+    @functools.cached_property
     def full_method(self) -> str:
         return f"/{self.method.containing_service.full_name}/{self.method.name}"
 
-    @property
+    @functools.cached_property
     def request_class(self) -> type[Message]:
         return message_factory.GetMessageClass(self.method.input_type)
 
-    @property
+    @functools.cached_property
     def response_class(self) -> type[Message]:
         return message_factory.GetMessageClass(self.method.output_type)
 
-    @property
+    @functools.cached_property
     def query_fields(self) -> list[descriptor.FieldDescriptor]:
         """Top-level request fields taken from the query string: those not bound to path or body."""
         if self.body == "*":

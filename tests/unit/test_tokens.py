@@ -64,3 +64,38 @@ def test_a_tenantless_token_that_does_not_say_anonymous_is_refused():
     for forged in ({**claims, "anon": False}, {**claims, "anon": True, "tid": "T1"}):
         with pytest.raises(Unauthenticated):
             InternalTokens(SECRET).verify(jwt.encode(forged, SECRET, algorithm="HS256"))
+
+
+def test_a_reused_token_is_kept_for_half_its_lifetime_then_minted_again(monkeypatch):
+    tokens = InternalTokens(SECRET, ttl_seconds=60)
+    principal = Principal("t1", "apikey:k1", frozenset({"contacts:read"}))
+    clock = [1_000_000.0]
+    monkeypatch.setattr("crmkit.tokens.time.time", lambda: clock[0])
+    first = tokens.reused(principal)
+    clock[0] += 29
+    assert tokens.reused(principal) == first
+    clock[0] += 1  # half the TTL is gone: a new token, valid for a full TTL again
+    renewed = tokens.reused(principal)
+    assert renewed != first
+    assert jwt.decode(renewed, options={"verify_signature": False})["exp"] == 1_000_030 + 60
+
+
+def test_reused_tokens_are_per_principal():
+    tokens = InternalTokens(SECRET)
+    reader = Principal("t1", "apikey:k1", frozenset({"contacts:read"}))
+    writer = Principal("t1", "apikey:k1", frozenset({"contacts:read", "contacts:write"}))
+    assert tokens.verify(tokens.reused(reader)) == reader
+    assert tokens.verify(tokens.reused(writer)) == writer
+    assert tokens.verify(tokens.reused(reader)) == reader
+
+
+def test_a_call_with_a_long_deadline_gets_a_token_that_outlives_it(monkeypatch):
+    tokens = InternalTokens(SECRET, ttl_seconds=60)
+    clock = [1_000_000.0]
+    monkeypatch.setattr("crmkit.tokens.time.time", lambda: clock[0])
+    first = tokens.reused(ALICE)
+    clock[0] += 10
+    assert tokens.reused(ALICE, outlives_seconds=5) == first
+    fresh = tokens.reused(ALICE, outlives_seconds=55)  # 50 s left: not enough for a 55 s deadline
+    assert fresh != first
+    assert jwt.decode(fresh, options={"verify_signature": False})["exp"] == 1_000_010 + 60
