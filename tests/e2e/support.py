@@ -23,6 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 _GIVEN: set[int] = set()
 
+# How long a started stack may take to answer: generous, because under `make test` several workers
+# start stacks at once on 2 cores (ADR 71), and a stack's start-up is mostly imports, i.e. CPU.
+STARTUP_SECONDS = 180.0
+
 
 def _port_range() -> tuple[int, int]:
     """This test process's share of 20000-31999: pytest-xdist's workers (gw0, gw1, ...) each draw
@@ -214,7 +218,7 @@ def start_distributed(
         suite.metrics[target] = f"http://127.0.0.1:{port}/metrics"
         suite.start(target, extra_env={"CRM_METRICS_PORT": str(port)})
     try:
-        wait_until(lambda: all_ready(suite.base), 60, "the suite to be ready")
+        wait_until(lambda: all_ready(suite.base), STARTUP_SECONDS, "the suite to be ready")
     except AssertionError:
         suite.stop_all()
         raise AssertionError("suite not ready:\n" + "\n".join(suite.log(n) for n in ("gateway", "contacts"))) from None
@@ -242,6 +246,8 @@ class Partner(Suite):
         env = {"CRM_GATEWAY_ADDR": f"127.0.0.1:{port}", "CRM_METRICS_PORT": "0", **(extra_env or {})}
         self.start("gateway", name, env)
         base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: requests.get(base + "/healthz", timeout=2).status_code == 200, 60, f"gateway {name}")
+        wait_until(
+            lambda: requests.get(base + "/healthz", timeout=2).status_code == 200, STARTUP_SECONDS, f"gateway {name}"
+        )
         self.gateways[name] = base
         return base
