@@ -5,6 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
+# Test files run on this many pytest-xdist workers, each file whole on one worker and in
+# collection order, so the long end-to-end files start first (docs/adr/0071-parallel-test-workers.md).
+# Much of an end-to-end test is waiting on processes, so 4 workers pay off even on 2 cores;
+# WORKERS=0 runs everything in this one process, as before.
+WORKERS ?= 4
+XDIST = -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
 .DEFAULT_GOAL := help
 .PHONY: help install up up-distributed migrate tenant test test-unit test-integration test-e2e test-fault lint fmt typecheck bench protos openapi clean
@@ -39,17 +45,17 @@ migrate: install ## create databases and apply every migration (and declare queu
 tenant: install ## create a tenant and print its admin API key: make tenant NAME=acme
 	@$(BIN)/crm admin create-tenant "$(or $(NAME),demo)"
 
-test: install lint typecheck ## lint, type-check and run every test (needs PostgreSQL and RabbitMQ: see README)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+test: install lint typecheck ## lint, type-check and run every test on parallel workers, WORKERS=4 (needs PostgreSQL and RabbitMQ: see README)
+	$(BIN)/python -m pytest -q $(XDIST) $(PYTEST_ARGS)
 
 test-unit: install ## only the unit tests (no services needed)
 	$(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
 
 test-integration: install ## only the integration tests (PostgreSQL, RabbitMQ)
-	$(BIN)/python -m pytest -q tests/integration $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(XDIST) tests/integration $(PYTEST_ARGS)
 
 test-e2e: install ## only the end-to-end tests (the suite as separate processes)
-	$(BIN)/python -m pytest -q tests/e2e $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(XDIST) tests/e2e $(PYTEST_ARGS)
 
 test-fault: install ## only the fault tests (kill -9 brokers, databases, processes; about 2 minutes)
 	$(BIN)/python -m pytest -q -s tests/fault $(PYTEST_ARGS)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.oidc import IdentityProvider
-from tests.e2e.support import CONSUMERS, Api, Partner, free_port, wait_until
+from tests.e2e.support import CONSUMERS, STARTUP_SECONDS, Api, Partner, free_port, wait_until
 from tests.infra import delete_amqp_prefix, delete_redis_prefix
 
 
@@ -67,7 +67,9 @@ def partner(tmp_path_factory, databases, amqp_url, redis_server, identity_provid
     suite.contacts_db = template.replace("{service}", "contacts")
     suite.redis_url, suite.redis_prefix = redis_server, redis_prefix
     try:
-        wait_until(lambda: Api(suite.base, None).get("/readyz").status_code == 200, 60, "the partner suite")
+        wait_until(
+            lambda: Api(suite.base, None).get("/readyz").status_code == 200, STARTUP_SECONDS, "the partner suite"
+        )
         yield suite
     finally:
         suite.stop_all()

@@ -23,13 +23,30 @@ ROOT = Path(__file__).resolve().parents[2]
 
 _GIVEN: set[int] = set()
 
+# How long a started stack may take to answer: generous, because under `make test` several workers
+# start stacks at once on 2 cores (ADR 71), and a stack's start-up is mostly imports, i.e. CPU.
+STARTUP_SECONDS = 180.0
+
+
+def _port_range() -> tuple[int, int]:
+    """This test process's share of 20000-31999: pytest-xdist's workers (gw0, gw1, ...) each draw
+    from their own slice, so two workers never hand out the same port before either binds it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if not worker.startswith("gw") or count <= 1:
+        return 20000, 31999
+    size = 12000 // count
+    start = 20000 + int(worker[2:]) % count * size
+    return start, start + size - 1
+
 
 def free_port() -> int:
     """A free port below Linux's ephemeral range (32768 and up): a port the kernel picked would be
     free now, but any outgoing connection opened before the process given it binds it (AMQP,
     PostgreSQL, the next test) may take it meanwhile ("Address already in use")."""
+    low, high = _port_range()
     while True:
-        port = random.randint(20000, 32000)
+        port = random.randint(low, high)
         if port in _GIVEN:
             continue
         with socket.socket() as s:
@@ -68,7 +85,9 @@ class Suite:
         self.workdir = workdir
         # A developer's own CRM_* settings must not leak into the suite a test describes.
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
-        self.env = {**inherited, **env, "PYTHONUNBUFFERED": "1"}
+        # gunicorn puts its control socket in $XDG_RUNTIME_DIR (else ~/.gunicorn): one per suite, so
+        # gateways of suites running side by side (pytest-xdist workers) do not unlink each other's.
+        self.env = {**inherited, **env, "PYTHONUNBUFFERED": "1", "XDG_RUNTIME_DIR": str(workdir)}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def crm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -199,7 +218,7 @@ def start_distributed(
         suite.metrics[target] = f"http://127.0.0.1:{port}/metrics"
         suite.start(target, extra_env={"CRM_METRICS_PORT": str(port)})
     try:
-        wait_until(lambda: all_ready(suite.base), 60, "the suite to be ready")
+        wait_until(lambda: all_ready(suite.base), STARTUP_SECONDS, "the suite to be ready")
     except AssertionError:
         suite.stop_all()
         raise AssertionError("suite not ready:\n" + "\n".join(suite.log(n) for n in ("gateway", "contacts"))) from None
@@ -227,6 +246,8 @@ class Partner(Suite):
         env = {"CRM_GATEWAY_ADDR": f"127.0.0.1:{port}", "CRM_METRICS_PORT": "0", **(extra_env or {})}
         self.start("gateway", name, env)
         base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: requests.get(base + "/healthz", timeout=2).status_code == 200, 60, f"gateway {name}")
+        wait_until(
+            lambda: requests.get(base + "/healthz", timeout=2).status_code == 200, STARTUP_SECONDS, f"gateway {name}"
+        )
         self.gateways[name] = base
         return base

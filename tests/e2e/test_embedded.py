@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.support import Api, Suite, all_ready, free_port, wait_until
+from tests.e2e.support import STARTUP_SECONDS, Api, Suite, all_ready, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -21,7 +21,7 @@ def embedded(tmp_path_factory):
     suite.base = f"http://{env['CRM_GATEWAY_ADDR']}"
     suite.metrics = f"http://127.0.0.1:{env['CRM_METRICS_PORT']}/metrics"
     try:
-        wait_until(lambda: all_ready(suite.base), 60, "the embedded suite")
+        wait_until(lambda: all_ready(suite.base), STARTUP_SECONDS, "the embedded suite")
         yield suite
     finally:
         suite.stop_all()
