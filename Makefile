@@ -5,11 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
-# Test files run on this many pytest-xdist workers, each file whole on one worker and in
-# collection order, so the long end-to-end files start first (docs/adr/0071-parallel-test-workers.md).
-# Much of an end-to-end test is waiting on processes, so 4 workers pay off even on 2 cores;
-# WORKERS=0 runs everything in this one process, as before.
-WORKERS ?= 4
+# Test files can run on pytest-xdist workers, each file whole on one worker and in collection
+# order (docs/adr/0071-parallel-test-workers.md). 0 (the default) runs everything in this one
+# process: on a 2-core machine 4 workers were slower than one (concurrent stacks' start-up starves
+# the CPU). WORKERS=4 is for machines with more cores.
+WORKERS ?= 0
 XDIST = -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
 .DEFAULT_GOAL := help
@@ -45,7 +45,7 @@ migrate: install ## create databases and apply every migration (and declare queu
 tenant: install ## create a tenant and print its admin API key: make tenant NAME=acme
 	@$(BIN)/crm admin create-tenant "$(or $(NAME),demo)"
 
-test: install lint typecheck ## lint, type-check and run every test on parallel workers, WORKERS=4 (needs PostgreSQL and RabbitMQ: see README)
+test: install lint typecheck ## lint, type-check and run every test (WORKERS=N: on N parallel workers; needs PostgreSQL and RabbitMQ: see README)
 	$(BIN)/python -m pytest -q $(XDIST) $(PYTEST_ARGS)
 
 test-unit: install ## only the unit tests (no services needed)
