@@ -17,7 +17,6 @@ from crmkit.events.consumer import EventConsumer
 from crmkit.events.outbox import Outbox
 from crmkit.privacy import Identifiers, participant, row_dict
 from services.marketing import sequences, store
-from services.marketing.domain.consent import normalise_email
 from services.marketing.domain.sequences import CONTACT_DELETED
 from services.marketing.store import INBOX, AudienceMemberRow, MessageRow
 
@@ -54,7 +53,7 @@ def export(session: Session, tenant_id: str, contact_id: str, found: Identifiers
         "sequenceEnrolments": sequences.export(session, tenant_id, {contact_id, *(m.contact_id for m in members)}),
         "suppressions": [
             {"email": s.email, "reason": s.reason, "createTime": s.create_time.isoformat()}
-            for s in store.suppressions_of(session, tenant_id, contact_id, [normalise_email(e) for e in found.emails])
+            for s in store.suppressions_of(session, tenant_id, contact_id, found.email_keys)
         ],
     }
 
@@ -73,8 +72,7 @@ def erase(session: Session, tenant_id: str, contact_id: str, found: Identifiers)
         session, tenant_id, sorted({contact_id, *(m.contact_id for m in members)}), CONTACT_DELETED, "erased", utcnow()
     )
     # The address stays suppressed (a bounce or complaint must not be forgotten), as a digest.
-    addresses = sorted({normalise_email(e) for e in found.emails})
-    suppressions = store.erase_suppressions(session, tenant_id, contact_id, addresses)
+    suppressions = store.erase_suppressions(session, tenant_id, contact_id, found.email_keys)
     return {
         "audienceMembers": len(members),
         "messages": len(messages),
