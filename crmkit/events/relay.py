@@ -30,6 +30,9 @@ from crmkit.events.transport import Confirmation, OutgoingMessage, Publisher
 from crmkit.telemetry import context_from_headers, current_trace_headers, tracer
 
 log = logging.getLogger(__name__)
+# The listener's connection only reads: TCP keepalives find a dead peer (a failed-over database)
+# within about 25 s, after which the relay polls every `poll_seconds` until it listens again.
+_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
 
 
 class OutboxRelay:
@@ -45,6 +48,7 @@ class OutboxRelay:
         wakeup: threading.Event | None = None,
         in_flight: int = 4,
         confirm_timeout: float = 30.0,
+        listening_poll_seconds: float = 5.0,
     ) -> None:
         self.database = database
         self.outbox = outbox
@@ -55,6 +59,10 @@ class OutboxRelay:
         self.wakeup = wakeup or threading.Event()
         self.in_flight = max(1, in_flight)
         self.confirm_timeout = confirm_timeout
+        # While LISTEN is on, every commit wakes the relay: the poll is only a safety net, and an
+        # idle relay polling every `poll_seconds` would cost CPU for nothing (docs/adr/0086).
+        self.listening_poll_seconds = max(poll_seconds, listening_poll_seconds)
+        self.listening = threading.Event()
 
     def publish_batch(self) -> int:
         """Publish one batch and wait for its confirms; returns how many rows it sent (0 when the
@@ -120,15 +128,18 @@ class OutboxRelay:
         url = self.database.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         while not stop.is_set():
             try:
-                with psycopg.connect(url, autocommit=True) as connection:
+                with psycopg.connect(url, autocommit=True, **_KEEPALIVES) as connection:
                     connection.execute(f"LISTEN {notify_channel(self.source)}")
+                    self.listening.set()
                     self.wakeup.set()  # anything committed while we were not listening
                     while not stop.is_set():
                         for _ in connection.notifies(timeout=1.0, stop_after=1):
                             self.wakeup.set()
             except psycopg.Error as exc:  # polling goes on meanwhile; listen again shortly
                 log.debug("outbox listener for %s lost its connection: %s", self.source, type(exc).__name__)
-                stop.wait(1.0)
+            finally:
+                self.listening.clear()
+            stop.wait(1.0)
 
     def backlog(self) -> tuple[int, float]:
         """(unsent rows, age in seconds of the oldest) for the outbox gauges."""
@@ -178,8 +189,10 @@ class OutboxRelay:
                     batches[0].confirmation.done.wait(self.poll_seconds)  # a confirm frees a place
                 elif not full:
                     # The next commit or poll also commits the batches confirmed meanwhile: they
-                    # need not wake the relay, which would then look for rows in vain.
-                    self.wakeup.wait(self.poll_seconds)
+                    # need not wake the relay, which would then look for rows in vain. With none
+                    # in flight and LISTEN on, only a commit has anything for the relay to do.
+                    idle = not batches and self.listening.is_set()
+                    self.wakeup.wait(self.listening_poll_seconds if idle else self.poll_seconds)
         finally:
             self._settle_on_stop(batches)
             self.publisher.close()

@@ -111,6 +111,40 @@ def test_a_relay_in_another_process_is_woken_by_the_commit_not_by_polling(migrat
     assert received == [committed], "NOTIFY on commit woke the relay long before its next poll"
 
 
+def test_an_idle_relay_that_listens_does_not_poll_but_still_relays_at_once(migrated, bus):
+    database = migrated("contacts")
+    relay = OutboxRelay(database, OUTBOX, bus.publisher(), source="contacts", poll_seconds=0.05)
+    claims: list[str] = []
+
+    def count_claims(_conn, _cursor, statement, *_args) -> None:
+        if "FOR UPDATE SKIP LOCKED" in statement:
+            claims.append(statement)
+
+    sa.event.listen(database.engine, "before_cursor_execute", count_claims)
+    stop = threading.Event()
+    runner = threading.Thread(target=relay.run, args=(stop,))
+    runner.start()
+    try:
+        assert relay.listening.wait(10), "the relay listens for the outbox's NOTIFY"
+        time.sleep(0.5)
+        before = len(claims)
+        time.sleep(2)
+        idle_claims = len(claims) - before  # at 0.05 s without LISTEN: about 40
+        [committed] = add_events(database, Outbox("contacts", OUTBOX), 1)
+        deadline = time.monotonic() + 20
+        received: list[str] = []
+        while not received and time.monotonic() < deadline:
+            received = [p.message_id for p, _ in drain(bus, SINK.consumer)]
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        relay.wakeup.set()
+        runner.join(10)
+    assert idle_claims <= 1, f"an idle, listening relay looked for rows {idle_claims} times in 2 s"
+    assert received == [committed]
+    assert unsent(database) == 0
+
+
 def test_a_relay_with_batches_in_flight_sends_every_row_once_in_id_order(migrated, bus):
     database = migrated("contacts")
     ids = add_events(database, Outbox("contacts", OUTBOX), 600)
