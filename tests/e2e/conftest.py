@@ -7,7 +7,17 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.oidc import IdentityProvider
-from tests.e2e.support import CONSUMERS, STARTUP_SECONDS, Api, Partner, free_port, wait_until
+from tests.e2e.support import (
+    CONSUMERS,
+    STARTUP_SECONDS,
+    Api,
+    Partner,
+    Suite,
+    free_port,
+    start_distributed,
+    stop_distributed,
+    wait_until,
+)
 from tests.infra import delete_amqp_prefix, delete_redis_prefix
 
 
@@ -18,6 +28,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 CORS_ORIGIN = "https://app.partner.example"
+# The settings of the distributed suite the e2e modules share (`shared_suite`): what any of them
+# needs, and nothing another of them must not have.
+SHARED_ENV = {
+    # Connectors sync only when a test asks (webhooks, the manual :sync), never on a timer.
+    "CRM_CONNECTOR_POLL_SECONDS": "0",
+    "CRM_AUTOMATION_POLL_SECONDS": "0.1",
+    "CRM_AUTOMATION_MAX_DEPTH": "5",
+    # The contract fuzzer makes thousands of calls: no budget of the defaults' size may refuse them.
+    "CRM_RATE_LIMITS": "read=100000/60,write=100000/60,search=100000/60,bulk=100000/60",
+}
 
 
 @pytest.fixture(scope="session")
@@ -29,9 +49,10 @@ def identity_provider() -> Iterator[IdentityProvider]:
     provider.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def partner(tmp_path_factory, databases, amqp_url, redis_server, identity_provider) -> Iterator[Partner]:
-    """The suite as separate processes with one gateway under gunicorn (more on demand)."""
+    """The suite as separate processes with one gateway under gunicorn (more on demand); shared by
+    the e2e modules and stopped after the last of them, not left running beside the tests after."""
     amqp_prefix = f"crmtest-{uuid.uuid4().hex[:8]}"
     redis_prefix = f"crmtest-{uuid.uuid4().hex[:8]}"
     template = databases.template("partner")
@@ -77,12 +98,25 @@ def partner(tmp_path_factory, databases, amqp_url, redis_server, identity_provid
         delete_redis_prefix(redis_server, redis_prefix)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def acme(partner) -> dict[str, str]:
     """A tenant and its bootstrap admin key."""
     return partner.create_tenant("Acme")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def acme_api(partner, acme) -> Api:
     return Api(partner.base, acme["apiKey"])
+
+
+@pytest.fixture(scope="package")
+def shared_suite(tmp_path_factory, databases, amqp_url, redis_server) -> Iterator[Suite]:
+    """Every service, the relay and the gateway as processes, started once for the e2e modules
+    whose tests each work in tenants of their own (a stack per module cost 20 s to start and stop).
+    A module that stops processes, or needs settings of its own, starts its own suite instead."""
+    workdir = tmp_path_factory.mktemp("shared")
+    suite = start_distributed(workdir, databases.template("shared"), amqp_url, redis_server, SHARED_ENV)
+    try:
+        yield suite
+    finally:
+        stop_distributed(suite)

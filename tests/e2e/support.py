@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -127,9 +128,14 @@ class Suite:
             process.kill()
             return process.wait()
 
-    def stop_all(self) -> None:
+    def stop_all(self, timeout: float = 15.0) -> None:
+        """SIGTERM to every process at once, then wait for each: they shut down side by side."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + timeout
         for name in list(self.processes):
-            self.stop(name)
+            self.stop(name, max(0.0, deadline - time.monotonic()))
 
     def assert_running(self) -> None:
         for name, process in self.processes.items():
@@ -211,6 +217,7 @@ def start_distributed(
     suite.crm("migrate")
     suite.base = f"http://127.0.0.1:{ports['gateway']}"
     suite.amqp_url, suite.redis_url, suite.prefix = amqp_url, redis_url, prefix
+    suite.database_template = database_template
     suite.contacts_db = database_template.replace("{service}", "contacts")
     suite.metrics = {}
     for target in (*services, "relay", "gateway"):
@@ -231,6 +238,17 @@ def stop_distributed(suite: Suite) -> None:
     suite.stop_all()
     delete_amqp_prefix(suite.amqp_url, suite.prefix, CONSUMERS, retry_tiers=3)
     delete_redis_prefix(suite.redis_url, suite.prefix)
+
+
+class ModuleView:
+    """One test module's view of a suite shared by several: attributes a module sets (its tenant's
+    key, say) stay its own; everything else is the shared suite's."""
+
+    def __init__(self, shared: Suite) -> None:
+        self.shared = shared
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.shared, name)
 
 
 class Partner(Suite):

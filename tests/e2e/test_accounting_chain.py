@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.e2e.support import Api, start_distributed, stop_distributed, wait_until
+from tests.e2e.support import Api, ModuleView, wait_until
 from tests.simulators.odoo import OdooSimulator
 from tests.simulators.quickbooks import QuickBooksSimulator
 from tests.simulators.vendor import sign
@@ -47,16 +47,11 @@ def odoo() -> Iterator[OdooSimulator]:
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory, databases, amqp_url, redis_server):
-    template = databases.template("accounting_e2e")
-    # Only webhooks (and the manual :sync) trigger a sync here: the scheduled one is far away.
-    env = {"CRM_CONNECTOR_POLL_SECONDS": "0"}
-    suite = start_distributed(tmp_path_factory.mktemp("accounting"), template, amqp_url, redis_server, env)
+def suite(shared_suite):
+    """The shared distributed suite (tests/e2e/conftest.py), seen by this module with its own tenant."""
+    suite = ModuleView(shared_suite)
     suite.key = suite.create_tenant("Books")["apiKey"]
-    try:
-        yield suite
-    finally:
-        stop_distributed(suite)
+    return suite
 
 
 @pytest.fixture(scope="module")

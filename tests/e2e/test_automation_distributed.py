@@ -5,20 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.support import Api, start_distributed, stop_distributed, wait_until
+from tests.e2e.support import Api, ModuleView, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory, databases, amqp_url, redis_server):
-    workdir = tmp_path_factory.mktemp("automation")
-    env = {"CRM_AUTOMATION_POLL_SECONDS": "0.1", "CRM_AUTOMATION_MAX_DEPTH": "5"}
-    suite = start_distributed(workdir, databases.template("e2e_automation"), amqp_url, redis_server, env)
-    try:
-        yield suite
-    finally:
-        stop_distributed(suite)
+def suite(shared_suite):
+    """The shared distributed suite (tests/e2e/conftest.py), seen by this module."""
+    return ModuleView(shared_suite)
 
 
 @pytest.fixture(scope="module")

@@ -14,23 +14,18 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 
 from gateway import openapi
 from gateway.routes import Route, discover
-from tests.e2e.support import Api, start_distributed, stop_distributed, wait_until
+from tests.e2e.support import Api, ModuleView, wait_until
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 
+
 # Generous limits: the fuzzer must meet the API, not the rate limiter.
-ENV = {"CRM_RATE_LIMITS": "read=100000/60,write=100000/60,search=100000/60,bulk=100000/60"}
-
-
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory, databases, amqp_url, redis_server):
-    template = databases.template("contract")
-    suite = start_distributed(tmp_path_factory.mktemp("contract"), template, amqp_url, redis_server, ENV)
-    try:
-        yield suite
-    finally:
-        stop_distributed(suite)
+def suite(shared_suite):
+    """The shared distributed suite (tests/e2e/conftest.py), seen by this module; its rate limits
+    are high enough for the fuzzer (SHARED_ENV)."""
+    return ModuleView(shared_suite)
 
 
 @pytest.fixture(scope="module")

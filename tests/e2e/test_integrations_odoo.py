@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.support import Api, start_distributed, stop_distributed, wait_until
+from tests.e2e.support import Api, ModuleView, wait_until
 from tests.simulators.base import Reply
 from tests.simulators.odoo import OdooSimulator
 
@@ -20,15 +20,9 @@ LOGIN = "bot@acme.example.com"
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory, databases, amqp_url, redis_server):  # type: ignore[no-untyped-def]
-    template = databases.template("odoo_e2e")
-    suite = start_distributed(
-        tmp_path_factory.mktemp("odoo"), template, amqp_url, redis_server, {"CRM_CONNECTOR_POLL_SECONDS": "0"}
-    )
-    try:
-        yield suite
-    finally:
-        stop_distributed(suite)
+def suite(shared_suite):  # type: ignore[no-untyped-def]
+    """The shared distributed suite (tests/e2e/conftest.py), seen by this module; connectors sync only when asked."""
+    return ModuleView(shared_suite)
 
 
 @pytest.fixture(scope="module")

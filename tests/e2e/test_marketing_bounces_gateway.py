@@ -11,7 +11,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from tests.e2e.support import Api, start_distributed, stop_distributed, wait_until
+from tests.e2e.support import Api, ModuleView, wait_until
 from tests.e2e.test_marketing_campaigns_gateway import TEMPLATE, contact, subscribe
 from tests.integration.test_integrations_email import mail
 from tests.mail_reports import arf, dsn
@@ -41,14 +41,9 @@ def dovecot(certificate):
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory, databases, amqp_url, redis_server):
-    suite = start_distributed(
-        tmp_path_factory.mktemp("bounces"), databases.template("bounce_e2e"), amqp_url, redis_server, {}
-    )
-    try:
-        yield suite
-    finally:
-        stop_distributed(suite)
+def suite(shared_suite):
+    """The shared distributed suite (tests/e2e/conftest.py), seen by this module."""
+    return ModuleView(shared_suite)
 
 
 def send_campaign(api: Api, name: str, segment_id: str, template_id: str) -> str:

@@ -15,7 +15,7 @@ import requests
 from crm.marketing.v1 import events_pb2 as marketing_events
 
 from crmkit.events.rabbitmq import RabbitBus
-from tests.e2e.support import Api, start_distributed, stop_distributed, wait_until
+from tests.e2e.support import Api, ModuleView, wait_until
 from tests.integration.test_marketing import outgoing
 from tests.mailservers import SmtpServer, self_signed
 
@@ -45,14 +45,9 @@ def smtp(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory, databases, amqp_url, redis_server):
-    suite = start_distributed(
-        tmp_path_factory.mktemp("campaigns"), databases.template("mkt_e2e"), amqp_url, redis_server, {}
-    )
-    try:
-        yield suite
-    finally:
-        stop_distributed(suite)
+def suite(shared_suite):
+    """The shared distributed suite (tests/e2e/conftest.py), seen by this module."""
+    return ModuleView(shared_suite)
 
 
 @pytest.fixture(scope="module")

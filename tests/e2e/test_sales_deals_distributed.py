@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.support import Api, start_distributed, stop_distributed, wait_until
+from tests.e2e.support import Api, ModuleView, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -26,15 +26,12 @@ def usd(units: str, code: str = "USD") -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory, databases, amqp_url, redis_server):
-    template = databases.template("sales_e2e")
-    suite = start_distributed(tmp_path_factory.mktemp("sales"), template, amqp_url, redis_server, {})
-    suite.sales_db = template.replace("{service}", "sales")
+def suite(shared_suite):
+    """The shared distributed suite (tests/e2e/conftest.py), seen by this module with its own tenant."""
+    suite = ModuleView(shared_suite)
+    suite.sales_db = suite.database_template.replace("{service}", "sales")
     suite.key = suite.create_tenant("Deals")["apiKey"]
-    try:
-        yield suite
-    finally:
-        stop_distributed(suite)
+    return suite
 
 
 @pytest.fixture(scope="module")

@@ -6,21 +6,18 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.support import Api, start_distributed, stop_distributed, wait_until
+from tests.e2e.support import Api, ModuleView, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory, databases, amqp_url, redis_server):
-    template = databases.template("support_e2e")
-    suite = start_distributed(tmp_path_factory.mktemp("support"), template, amqp_url, redis_server, {})
-    suite.support_db = template.replace("{service}", "support")
+def suite(shared_suite):
+    """The shared distributed suite (tests/e2e/conftest.py), seen by this module with its own tenant."""
+    suite = ModuleView(shared_suite)
+    suite.support_db = suite.database_template.replace("{service}", "support")
     suite.key = suite.create_tenant("Helpdesk")["apiKey"]
-    try:
-        yield suite
-    finally:
-        stop_distributed(suite)
+    return suite
 
 
 @pytest.fixture(scope="module")
