@@ -6,12 +6,10 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from crmkit.db import Database
-from crmkit.migrations import upgrade
 from tests.infra import (
     ALL_CONSUMERS,
     Databases,
     delete_amqp_prefix,
-    migrations_of,
     postgres_admin_url,
     rabbitmq_url,
     redis_url,
@@ -68,9 +66,7 @@ def migrated(databases: Databases) -> Iterator[Callable[[str], Database]]:
     opened: list[Database] = []
 
     def make(service: str) -> Database:
-        url = databases.create(service)
-        upgrade(migrations_of(service), url)
-        database = Database(url)
+        database = Database(databases.migrated(service))
         opened.append(database)
         return database
 

@@ -149,6 +149,7 @@ class Databases:
         self.run = uuid.uuid4().hex[:8]
         self.created: list[str] = []
         self.admin = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+        self.migrated_templates: dict[str, str] = {}
 
     def template(self, label: str) -> str:
         """A CRM_DATABASE_URL template whose `{service}` databases are this run's (created by crm migrate)."""
@@ -165,6 +166,27 @@ class Databases:
         name = f"crmtest_{self.run}_{label}_{uuid.uuid4().hex[:6]}"
         with self.admin.connect() as connection:
             connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        return self.admin_url.set(database=name).render_as_string(hide_password=False)
+
+    def migrated(self, service: str, label: str | None = None) -> str:
+        """A fresh database of `service` migrated to head. The migrations run once per run, into a
+        template no one connects to; each database after that is a copy of it (CREATE DATABASE …
+        TEMPLATE), 0.05 s instead of 0.3 to 1 s of Alembic (docs/adr/0088)."""
+        template = self.migrated_templates.get(service)
+        if template is None:
+            url = self.create(f"tpl_{service}")
+            from crmkit.migrations import upgrade
+
+            upgrade(migrations_of(service), url)
+            template = sa.engine.make_url(url).database or ""
+            with self.admin.connect() as connection:
+                # Not even autovacuum may connect, or the copies below would find it "in use".
+                connection.execute(sa.text(f'ALTER DATABASE "{template}" WITH ALLOW_CONNECTIONS false'))
+            self.migrated_templates[service] = template
+        name = f"crmtest_{self.run}_{label or service}_{uuid.uuid4().hex[:6]}"
+        with self.admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
         self.created.append(name)
         return self.admin_url.set(database=name).render_as_string(hide_password=False)
 
