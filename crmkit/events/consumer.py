@@ -155,8 +155,11 @@ class EventConsumer:
         rows = [{"consumer": self.name, "message_id": m, "processed_at": now} for m in dict.fromkeys(message_ids)]
         dialect = session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(self.inbox).values(rows).on_conflict_do_nothing().returning(self.inbox.c.message_id)
-        return {row[0] for row in session.execute(statement)}
+        # One statement for any number of rows, given as executemany parameters: SQLAlchemy compiles
+        # it once and batches the rows itself ("insertmanyvalues"). A VALUES list of this batch's
+        # length was compiled anew for every batch: a fifth of a busy consumer's CPU.
+        statement = insert(self.inbox).on_conflict_do_nothing().returning(self.inbox.c.message_id)
+        return {row[0] for row in session.execute(statement, rows)}
 
     def _handle(
         self, envelope: Envelope, handles: Handles, payload: Message, attempt: int, span: trace.Span
