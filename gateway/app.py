@@ -334,7 +334,7 @@ def create_app(
         response.headers["X-Request-Id"] = g.get("request_id", "")
         # Added where the response has not set them: one pass over its headers, not one per name
         # (werkzeug's setdefault scans them all each time, a third of this hook's CPU).
-        present = {name.lower() for name in response.headers.keys()}
+        present = {name.lower() for name in response.headers.keys()}  # noqa: SIM118 - iterating Headers gives pairs
         response.headers.extend(
             (name, value)
             for defaults in (g.get("rate_headers", {}), SECURITY_HEADERS)
