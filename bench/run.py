@@ -8,6 +8,7 @@
     python -m bench.run --only forecast --forecast-size 1000000
     python -m bench.run --only dedup --dedup-size 1000000
     python -m bench.run --only segments --segment-size 1000000
+    python -m bench.run --only gateway,events --merge   # re-measure two, keep the others' figures
 
 PostgreSQL and RabbitMQ are found as the tests find them (CRM_TEST_* variables, testcontainers, or
 the local services). Every figure stands next to its raw baseline from the same run, with the
@@ -101,7 +102,18 @@ def run(
                 results.append(segments.run(segment_size, url, samples=max(20, min(size, 200))))
         finally:
             databases.drop_all()
+    for result in results:  # each scenario says when it ran: a merged report holds several runs
+        result["measured"] = f"{machine()['time']}, load average {os.getloadavg()[0]:.1f}"
     return {"size": size, "machine": machine(), "scenarios": results, "not_yet": NOT_YET}
+
+
+def merged(earlier: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+    """`earlier` with the scenarios `report` measured replaced by its figures, in SCENARIOS order."""
+    fresh = {result["scenario"]: result for result in report["scenarios"]}
+    when = earlier.get("machine", {}).get("time", "in an earlier run")
+    kept = {result["scenario"]: {"measured": when, **result} for result in earlier.get("scenarios", [])}
+    scenarios = [fresh.get(name) or kept[name] for name in SCENARIOS if name in fresh or name in kept]
+    return {**report, "size": earlier.get("size", report["size"]), "scenarios": scenarios}
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -116,7 +128,10 @@ def markdown(report: dict[str, Any]) -> str:
         "",
     ]
     for result in report["scenarios"]:
-        lines += [f"## {result['scenario']}", "", result["setup"], "", "| measured | figures |", "|---|---|"]
+        lines += [f"## {result['scenario']}", "", result["setup"], ""]
+        if "measured" in result:
+            lines += [f"Measured {result['measured']}.", ""]
+        lines += ["| measured | figures |", "|---|---|"]
         lines += [f"| ours: {name} | `{json.dumps(value)}` |" for name, value in result["ours"].items()]
         for baseline, values in result["baselines"].items():
             lines += [f"| baseline {baseline}: {name} | `{json.dumps(value)}` |" for name, value in values.items()]
@@ -146,6 +161,11 @@ def main() -> int:
         help="keep the search scenario's loaded contacts (database crmbench_search_<size>) and reuse them next time",
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent, help="where report.md and .json go")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="replace only the scenarios run now in the report already in --out; each scenario says when it ran",
+    )
     args = parser.parse_args()
     only = [s for s in args.only.split(",") if s]
     if unknown := set(only) - set(SCENARIOS):
@@ -161,6 +181,8 @@ def main() -> int:
         args.keep_search_database,
     )
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.merge and (args.out / "report.json").exists():
+        report = merged(json.loads((args.out / "report.json").read_text()), report)
     (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "report.md").write_text(markdown(report))
     print(markdown(report))
