@@ -130,7 +130,7 @@ def markdown(report: dict[str, Any]) -> str:
     for result in report["scenarios"]:
         lines += [f"## {result['scenario']}", "", result["setup"], ""]
         if "measured" in result:
-            lines += [f"Measured {result['measured']}.", ""]
+            lines += [f"Measured in the run that ended {result['measured']}.", ""]
         lines += ["| measured | figures |", "|---|---|"]
         lines += [f"| ours: {name} | `{json.dumps(value)}` |" for name, value in result["ours"].items()]
         for baseline, values in result["baselines"].items():
