@@ -13,9 +13,8 @@ from tests.e2e.support import (
     Api,
     Partner,
     Suite,
+    distributed,
     free_port,
-    start_distributed,
-    stop_distributed,
     wait_until,
 )
 from tests.infra import delete_amqp_prefix, delete_redis_prefix
@@ -115,8 +114,5 @@ def shared_suite(tmp_path_factory, databases, amqp_url, redis_server) -> Iterato
     whose tests each work in tenants of their own (a stack per module cost 20 s to start and stop).
     A module that stops processes, or needs settings of its own, starts its own suite instead."""
     workdir = tmp_path_factory.mktemp("shared")
-    suite = start_distributed(workdir, databases.template("shared"), amqp_url, redis_server, SHARED_ENV)
-    try:
+    with distributed(workdir, databases.template("shared"), amqp_url, redis_server, SHARED_ENV) as suite:
         yield suite
-    finally:
-        stop_distributed(suite)

@@ -11,7 +11,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +231,18 @@ def start_distributed(
         suite.stop_all()
         raise AssertionError("suite not ready:\n" + "\n".join(suite.log(n) for n in ("gateway", "contacts"))) from None
     return suite
+
+
+@contextmanager
+def distributed(
+    workdir: Path, database_template: str, amqp_url: str, redis_url: str, extra_env: Mapping[str, str]
+) -> Iterator[Suite]:
+    """`start_distributed`, stopped (and cleaned up after) when the block ends."""
+    suite = start_distributed(workdir, database_template, amqp_url, redis_url, extra_env)
+    try:
+        yield suite
+    finally:
+        stop_distributed(suite)
 
 
 def stop_distributed(suite: Suite) -> None:

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from crmkit.db import Database
-from tests.e2e.support import CONSUMER, Api, metric, start_distributed, stop_distributed, wait_until
+from tests.e2e.support import CONSUMER, Api, distributed, metric, wait_until
 from tests.integration.privacy_helpers import find_personal_data
 
 pytestmark = pytest.mark.e2e
@@ -17,14 +17,10 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory, databases, amqp_url, redis_server):
     workdir = tmp_path_factory.mktemp("distributed")
-    suite = start_distributed(
-        workdir, databases.template("e2e"), amqp_url, redis_server, {"CRM_MAX_BODY_BYTES": "65536"}
-    )
-    suite.marketing_metrics = suite.metrics["marketing"]
-    try:
+    env = {"CRM_MAX_BODY_BYTES": "65536"}
+    with distributed(workdir, databases.template("e2e"), amqp_url, redis_server, env) as suite:
+        suite.marketing_metrics = suite.metrics["marketing"]
         yield suite
-    finally:
-        stop_distributed(suite)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pika
 import pytest
 
 from tests.e2e.otlp import OtlpReceiver
-from tests.e2e.support import CONSUMER, Api, metric, start_distributed, stop_distributed, wait_until
+from tests.e2e.support import CONSUMER, Api, distributed, metric, wait_until
 
 pytestmark = pytest.mark.e2e
 SERVER, CLIENT, PRODUCER, CONSUMER_KIND = 2, 3, 4, 5  # OTLP SpanKind values
@@ -34,11 +34,8 @@ def receiver():
 def suite(tmp_path_factory, databases, amqp_url, redis_server, receiver):
     env = {**receiver.env(), "CRM_LOG_LEVEL": "DEBUG", "CRM_STATS_INTERVAL_SECONDS": "0.5"}
     workdir = tmp_path_factory.mktemp("observed")
-    suite = start_distributed(workdir, databases.template("obs"), amqp_url, redis_server, env)
-    try:
+    with distributed(workdir, databases.template("obs"), amqp_url, redis_server, env) as suite:
         yield suite
-    finally:
-        stop_distributed(suite)
 
 
 @pytest.fixture(scope="module")

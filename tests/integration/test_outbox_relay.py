@@ -89,6 +89,17 @@ def test_rows_stay_in_the_outbox_while_the_broker_is_unreachable(migrated, bus, 
     assert len(drain(bus, SINK.consumer)) == 3
 
 
+def commit_one_and_receive(database, bus) -> tuple[str, list[str]]:
+    """Commit one event, then what the sink queue received within 20 s (message ids)."""
+    [committed] = add_events(database, Outbox("contacts", OUTBOX), 1)
+    deadline = time.monotonic() + 20
+    received: list[str] = []
+    while not received and time.monotonic() < deadline:
+        received = [p.message_id for p, _ in drain(bus, SINK.consumer)]
+        time.sleep(0.05)
+    return committed, received
+
+
 def test_a_relay_in_another_process_is_woken_by_the_commit_not_by_polling(migrated, bus):
     database = migrated("contacts")
     # Its own wakeup event, as in a separate relay process; it would poll only once a minute.
@@ -98,12 +109,7 @@ def test_a_relay_in_another_process_is_woken_by_the_commit_not_by_polling(migrat
     runner.start()
     try:
         time.sleep(2)  # let the relay settle into its minute-long wait, listening
-        [committed] = add_events(database, Outbox("contacts", OUTBOX), 1)
-        deadline = time.monotonic() + 20
-        received: list[str] = []
-        while not received and time.monotonic() < deadline:
-            received = [p.message_id for p, _ in drain(bus, SINK.consumer)]
-            time.sleep(0.1)
+        committed, received = commit_one_and_receive(database, bus)
     finally:
         stop.set()
         relay.wakeup.set()
@@ -130,12 +136,7 @@ def test_an_idle_relay_that_listens_does_not_poll_but_still_relays_at_once(migra
         before = len(claims)
         time.sleep(2)
         idle_claims = len(claims) - before  # at 0.05 s without LISTEN: about 40
-        [committed] = add_events(database, Outbox("contacts", OUTBOX), 1)
-        deadline = time.monotonic() + 20
-        received: list[str] = []
-        while not received and time.monotonic() < deadline:
-            received = [p.message_id for p, _ in drain(bus, SINK.consumer)]
-            time.sleep(0.05)
+        committed, received = commit_one_and_receive(database, bus)
     finally:
         stop.set()
         relay.wakeup.set()
