@@ -30,9 +30,6 @@ from crmkit.events.transport import Confirmation, OutgoingMessage, Publisher
 from crmkit.telemetry import context_from_headers, current_trace_headers, tracer
 
 log = logging.getLogger(__name__)
-# The listener's connection only reads: TCP keepalives find a dead peer (a failed-over database)
-# within about 25 s, after which the relay polls every `poll_seconds` until it listens again.
-_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
 
 
 class OutboxRelay:
@@ -128,7 +125,11 @@ class OutboxRelay:
         url = self.database.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         while not stop.is_set():
             try:
-                with psycopg.connect(url, autocommit=True, **_KEEPALIVES) as connection:
+                # The listener only reads: TCP keepalives find a dead peer (a failed-over database)
+                # within about 25 s, after which the relay polls every `poll_seconds` again.
+                with psycopg.connect(
+                    url, autocommit=True, keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3
+                ) as connection:
                     connection.execute(f"LISTEN {notify_channel(self.source)}")
                     self.listening.set()
                     self.wakeup.set()  # anything committed while we were not listening
