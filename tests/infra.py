@@ -12,6 +12,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -191,6 +192,8 @@ class Databases:
         return self.admin_url.set(database=name).render_as_string(hide_password=False)
 
     def drop_all(self) -> None:
+        """Drop every database of this run. Four at a time: one DROP DATABASE takes about 0.17 s here
+        and a run makes hundreds, so dropping them one by one held the suite's end for 20-27 s."""
         with self.admin.connect() as connection:
             names = [
                 row[0]
@@ -198,8 +201,13 @@ class Databases:
                     sa.text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": f"crmtest_{self.run}_%"}
                 )
             ]
-            for name in names:
+
+        def drop(name: str) -> None:
+            with self.admin.connect() as connection:
                 connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(drop, names))
         self.admin.dispose()
 
 
