@@ -107,6 +107,10 @@ class Backends:
         self._channels: dict[str, grpc.Channel] = {}
         self._calls: dict[str, Callable[..., Any]] = {}
 
+    def deadline_of(self, route: Route) -> float:
+        """Seconds a call on `route` may take, retries included: its own deadline or the default."""
+        return route.deadline or self.deadline
+
     def channel(self, backend: str) -> grpc.Channel:
         if backend not in self._channels:
             self._channels[backend] = grpcclient.channel(self.addresses[backend])
@@ -122,7 +126,7 @@ class Backends:
             )
             self._calls[route.full_method] = call
         # One deadline for the whole call, retries included: the caller never waits longer than it.
-        ends = time.monotonic() + (route.deadline or self.deadline)
+        ends = time.monotonic() + self.deadline_of(route)
         # Only reads are retried, and only on UNAVAILABLE (the call did not reach a handler):
         # repeating a write could apply it twice.
         attempts = 1 + (self.get_retries if route.http_method == "GET" else 0)
@@ -149,7 +153,7 @@ class Backends:
                 response_deserializer=route.response_class.FromString,
             )
             self._calls[route.full_method] = call
-        replies = call(message, timeout=route.deadline or self.deadline, metadata=metadata)
+        replies = call(message, timeout=self.deadline_of(route), metadata=metadata)
         first = next(replies, None)
 
         def rest() -> Iterator[Any]:
@@ -565,9 +569,8 @@ def create_app(
             except ServiceError as exc:
                 raise ApiError.from_service_error(exc) from None
         else:
-            deadline = route.deadline or settings.grpc_deadline_seconds
             metadata = [
-                ("authorization", f"Bearer {tokens.reused(principal, deadline)}"),
+                ("authorization", f"Bearer {tokens.reused(principal, backends.deadline_of(route))}"),
                 ("x-request-id", g.request_id),
             ]
             metadata += forwarded_headers(route)
@@ -639,7 +642,7 @@ def create_app(
         store_key = f"{settings.redis_prefix}:idem:{principal.tenant_id}:{principal.subject}:{digest}"
         content = {"sha256": hashlib.sha256(body.data).hexdigest()} if isinstance(body, RawBody) else body
         print_ = fingerprint(route.http_method, request.path, request.query_string.decode(), content)
-        hold = 2 * (route.deadline or settings.grpc_deadline_seconds) + 10
+        hold = 2 * backends.deadline_of(route) + 10
         try:
             outcome = idempotency.begin(store_key, print_, hold)
         except ServiceError as exc:
