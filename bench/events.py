@@ -72,8 +72,9 @@ def _relay_process(contacts_url: str, amqp_url: str, prefix: str, ready: Any, go
 def _consumer_process(
     marketing_url: str, amqp_url: str, prefix: str, ready: Any, go: Any, stop: Any, count: Any, results: Any
 ) -> None:
-    """Two consumer threads in one process, as the marketing service runs them: inbox, the
-    deliveries waiting (up to 64) in one transaction. Sends {event id: commit time} when stopped."""
+    """One replica of the marketing service's consumer, CONSUMER_THREADS threads as the service runs
+    them: inbox, the deliveries waiting (up to 64) in one transaction. Adds what it applied to the
+    shared `count` as it goes, and sends {event id: commit time} when stopped."""
     bus = RabbitBus(amqp_url, prefix, retry_delays_ms=(500,), prefetch=256)
     consumer, applied = _consumer(marketing_url)
     ready.set()
@@ -103,16 +104,18 @@ def _consumer_process(
 
 
 class Pipeline:
-    """The producer here, the relay and the consumer each in a process of its own (as deployed: the
-    contacts service, `--target relay`, the marketing service), over the real outbox, broker and
-    inbox; records commit -> commit time. Time stamps are time.perf_counter(), CLOCK_MONOTONIC on
-    Linux: one clock for every process on the machine."""
+    """The producer here, the relay and CONSUMER_PROCESSES consumer replicas each in a process of
+    its own (as deployed: the contacts service, `--target relay`, the marketing service's replicas),
+    over the real outbox, broker and inbox; records commit -> commit time. Time stamps are
+    time.perf_counter(), CLOCK_MONOTONIC on Linux: one clock for every process on the machine."""
 
     def __init__(self, contacts: Database, marketing_url: str, amqp_url: str, prefix: str) -> None:
         self.contacts = contacts
         self.outbox = Outbox("contacts", OUTBOX)
         bus = RabbitBus(amqp_url, prefix, retry_delays_ms=(500,))
-        bus.declare(_consumer(marketing_url)[0].subscription)  # before the first publish, or it is unroutable
+        declared, _ = _consumer(marketing_url)
+        bus.declare(declared.subscription)  # before the first publish, or it is unroutable
+        declared.database.dispose()
         self.committed: dict[str, float] = {}
         self.applied: dict[str, float] = {}
         context = multiprocessing.get_context("spawn")
