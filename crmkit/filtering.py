@@ -398,7 +398,8 @@ def keyset_page(
     `selected` is a mapped entity (rows come as its objects) or a list of table columns, `tiebreak`
     among them (rows come as plain rows: for a page read only to answer, without the ORM objects an
     entity costs per row)."""
-    columns = list(selected) if isinstance(selected, Sequence) else [selected]
+    plain = isinstance(selected, Sequence)  # columns, or a mapped entity
+    columns = list(selected) if plain else [selected]
     sort_values = [o.field.column.label(f"sort_{i}") for i, o in enumerate(orders)]
     query = sa.select(*columns, *sort_values).where(*(c for c in conditions if c is not None))
     if after:
@@ -406,7 +407,7 @@ def keyset_page(
             raise LookupError("position does not match the order")
         query = query.where(after_position(orders, tiebreak, after))
     query = query.order_by(*order_clauses(orders, tiebreak)).limit(limit)
-    if not isinstance(selected, Sequence):
+    if not plain:
         rows = session.execute(query).all()
         return [(row[0], [*row[1:], getattr(row[0], tiebreak.key)]) for row in rows]
     count = len(columns)
