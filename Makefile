@@ -13,7 +13,7 @@ WORKERS ?= 0
 XDIST = -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
 .DEFAULT_GOAL := help
-.PHONY: help install up up-distributed migrate tenant test test-unit test-integration test-e2e test-fault lint fmt typecheck bench protos openapi clean
+.PHONY: help install up up-distributed services migrate tenant test test-unit test-integration test-e2e test-fault lint fmt typecheck bench protos openapi clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,7 +36,7 @@ up: install ## run the whole suite in one process (SQLite, in-process bus) on 12
 	@echo ""
 	@$(BIN)/crm run --target all
 
-up-distributed: install ## every target its own process on PostgreSQL/RabbitMQ/Redis, 2 replicas of contacts, marketing, relay
+up-distributed: install services ## every target its own process on PostgreSQL/RabbitMQ/Redis, 2 replicas of contacts, marketing, relay
 	$(BIN)/python tools/run_distributed.py $(if $(REPLICAS),--replicas $(REPLICAS))
 
 migrate: install ## create databases and apply every migration (and declare queues on RabbitMQ)
@@ -45,20 +45,23 @@ migrate: install ## create databases and apply every migration (and declare queu
 tenant: install ## create a tenant and print its admin API key: make tenant NAME=acme
 	@$(BIN)/crm admin create-tenant "$(or $(NAME),demo)"
 
-test: install lint typecheck ## lint, type-check and run every test (WORKERS=N: on N parallel workers; needs PostgreSQL and RabbitMQ: see README)
+test: install services lint typecheck ## lint, type-check and run every test (WORKERS=N: on N parallel workers; needs PostgreSQL and RabbitMQ: see README)
 	$(BIN)/python -m pytest -q $(XDIST) $(PYTEST_ARGS)
 
 test-unit: install ## only the unit tests (no services needed)
 	$(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
 
-test-integration: install ## only the integration tests (PostgreSQL, RabbitMQ)
+test-integration: install services ## only the integration tests (PostgreSQL, RabbitMQ)
 	$(BIN)/python -m pytest -q $(XDIST) tests/integration $(PYTEST_ARGS)
 
-test-e2e: install ## only the end-to-end tests (the suite as separate processes)
+test-e2e: install services ## only the end-to-end tests (the suite as separate processes)
 	$(BIN)/python -m pytest -q $(XDIST) tests/e2e $(PYTEST_ARGS)
 
-test-fault: install ## only the fault tests (kill -9 brokers, databases, processes; about 2 minutes)
+test-fault: install services ## only the fault tests (kill -9 brokers, databases, processes; about 2 minutes)
 	$(BIN)/python -m pytest -q -s tests/fault $(PYTEST_ARGS)
+
+services: ## start the local PostgreSQL, RabbitMQ and Redis if down; raise their limits for the suite (ADR 89)
+	@bash tools/local-services.sh
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .
@@ -71,7 +74,7 @@ fmt: install ## format and auto-fix
 typecheck: install ## mypy on the shared library, the domain modules and the gateway
 	$(BIN)/mypy crmkit gateway suite services/*/domain.py services/support/domain services/sales/domain services/contacts/dedup.py services/contacts/survivorship.py services/marketing/domain
 
-bench: install ## benchmarks next to raw baselines; writes bench/report.md (SIZE=2000 by default)
+bench: install services ## benchmarks next to raw baselines; writes bench/report.md (SIZE=2000 by default)
 	$(BIN)/python -m bench.run --size $(or $(SIZE),2000)
 
 protos: install ## regenerate gen/ from protos/ (a test fails when gen/ is stale)
