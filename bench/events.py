@@ -323,7 +323,7 @@ def run(size: int, contacts_url: str, marketing_url: str, amqp_url: str) -> dict
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     contacts = Database(contacts_url)
     steady_count = max(200, size)
-    backlog = max(1000, size * 2)
+    backlog = max(1000, size * 10)  # 20,000 at the default size: seconds of draining, not a burst
     try:
         # 1. Latency at a steady RATE, committed ten at a time, once a warm-up at the same rate has
         #    gone through (connections opened, statements compiled): the steady state is measured.
@@ -367,8 +367,9 @@ def run(size: int, contacts_url: str, marketing_url: str, amqp_url: str) -> dict
     return {
         "scenario": "events",
         "setup": f"ContactCreated events; a producer committing 10 at a time, a relay process (woken by the "
-        "outbox's NOTIFY; publisher confirms; batches of up to 500, up to 4 in flight) and a consumer process "
-        "with two consumer threads (inbox; the deliveries waiting, up to 64, in one transaction), as deployed. "
+        "outbox's NOTIFY; publisher confirms; batches of up to 500, up to 4 in flight) and "
+        f"{CONSUMER_PROCESSES} consumer replica processes of {CONSUMER_THREADS} consumer thread(s) each "
+        "(inbox; the deliveries waiting, up to 64, in one transaction), as deployed. "
         f"Steady: {steady_count} at {RATE}/s after {WARMUP} at that rate to warm up, from the producer's "
         "commit returning to the consumer's commit. "
         f"Sustained: a backlog of {backlog} drained end to end. Raw pika, same payloads and broker, "
