@@ -40,8 +40,12 @@ cluster() { ls /etc/postgresql 2>/dev/null | head -n1; }
 
 tune_postgres() {
   local have
-  have=$(psql -h 127.0.0.1 -U postgres -Atc 'show max_connections' 2>/dev/null || echo 0)
-  [ "${have:-0}" -ge "$PG_CONNECTIONS" ] && return 0
+  have=$(psql -h 127.0.0.1 -U postgres -Atc 'show max_connections' 2>/dev/null | tr -dc 0-9 || true)
+  if [ -z "$have" ]; then
+    say "cannot read PostgreSQL's max_connections (psql as postgres on 127.0.0.1 failed); the suite needs $PG_CONNECTIONS"
+    return 0
+  fi
+  [ "$have" -ge "$PG_CONNECTIONS" ] && return 0
   if [ -n "$(cluster)" ] && psql -h 127.0.0.1 -U postgres -qc "ALTER SYSTEM SET max_connections = $PG_CONNECTIONS" 2>/dev/null; then
     say "raising PostgreSQL max_connections from $have to $PG_CONNECTIONS (a restart)"
     pg_ctlcluster --skip-systemctl-redirect "$(cluster)" main restart
