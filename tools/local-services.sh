@@ -48,7 +48,10 @@ tune_postgres() {
   [ "$have" -ge "$PG_CONNECTIONS" ] && return 0
   if [ -n "$(cluster)" ] && psql -h 127.0.0.1 -U postgres -qc "ALTER SYSTEM SET max_connections = $PG_CONNECTIONS" 2>/dev/null; then
     say "raising PostgreSQL max_connections from $have to $PG_CONNECTIONS (a restart)"
-    pg_ctlcluster --skip-systemctl-redirect "$(cluster)" main restart
+    if ! pg_ctlcluster --skip-systemctl-redirect "$(cluster)" main restart; then
+      say "max_connections = $PG_CONNECTIONS is set but applies after a restart this user cannot do: restart PostgreSQL" >&2
+      exit 1
+    fi
     wait_port PostgreSQL 5432
   else
     say "PostgreSQL allows $have connections and this user cannot raise it; the suite needs $PG_CONNECTIONS:" >&2
@@ -64,7 +67,7 @@ tune_rabbitmq() {
     return 0
   fi
   timeout 60 rabbitmqctl await_startup >/dev/null 2>&1 || true
-  limit=$(rabbitmqctl eval 'proplists:get_value(sockets_limit, file_handle_cache:info()).' 2>/dev/null | tr -dc 0-9)
+  limit=$(rabbitmqctl eval 'proplists:get_value(sockets_limit, file_handle_cache:info()).' 2>/dev/null | tr -dc 0-9 || true)
   if [ -z "$limit" ]; then
     say "cannot read RabbitMQ's descriptor limit (rabbitmqctl eval failed); the suite needs $RABBIT_SOCKETS sockets"
     return 0
