@@ -51,9 +51,11 @@ def amqp_prefix(amqp_url: str) -> Iterator[str]:
         prefix,
         [
             *ALL_CONSUMERS,
+            "test.batched",
             "test.consumer",
             "test.flaky",
             "test.poison",
+            "test.poisoned-batch",
             "test.count",
         ],
         retry_tiers=3,
