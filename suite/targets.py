@@ -7,7 +7,6 @@ import datetime as dt
 import importlib
 import logging
 import secrets
-import signal
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from crmkit.grpcserver import RunningServer, start_server
 from crmkit.logs import setup_logging
 from crmkit.migrations import upgrade
 from crmkit.module import ServiceModule
+from crmkit.signals import stop_on_signals
 from crmkit.telemetry import setup_tracing, shutdown_tracing
 from crmkit.tokens import InternalTokens
 
@@ -216,8 +216,7 @@ def run(target: str, settings: Settings) -> None:
     # Handlers first: a SIGTERM while the components start (the gRPC server already answers health
     # checks, consumers still declare their queues) stops the target cleanly once they are up.
     process = Process()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: process.stop.set())
+    stop_on_signals(process.stop)
     start(target, settings, tokens, process)
     if target == "all":
         log.info("CRM suite running: gateway on http://%s", settings.gateway_addr)

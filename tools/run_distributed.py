@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +20,8 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+
+from crmkit.signals import stop_on_signals
 
 SERVICES = ("contacts", "sales", "support", "marketing", "integrations")
 DEFAULTS = {
@@ -144,8 +145,7 @@ def main() -> int:
     if migrated.returncode != 0:
         return migrated.returncode
     supervisor = Supervisor()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: supervisor.stopping.set())
+    stop_on_signals(supervisor.stopping)
     for name, entry in plan.items():
         child_env = {**env, **{k: v for k, v in entry.items() if k != "target"}}
         supervisor.start(name, [*crm, "run", "--target", entry["target"]], child_env)

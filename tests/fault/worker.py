@@ -6,7 +6,6 @@ python -m tests.fault.worker consume <marketing-db-url> <amqp-url> <prefix>
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 
@@ -16,6 +15,7 @@ from crmkit.db import Database
 from crmkit.events.consumer import EventConsumer, Handles
 from crmkit.events.rabbitmq import RabbitBus
 from crmkit.events.relay import OutboxRelay
+from crmkit.signals import stop_on_signals
 from services.contacts.store import OUTBOX
 from services.marketing.store import INBOX
 from tests.fault.ledger import record_application
@@ -32,7 +32,7 @@ def main(role: str, database_url: str, amqp_url: str, prefix: str) -> None:
     database = Database(database_url)
     bus = RabbitBus(amqp_url, prefix, retry_delays_ms=(200, 500, 1000), prefetch=64)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop_on_signals(stop)
     if role == "relay":
         OutboxRelay(database, OUTBOX, bus.publisher(), source="contacts", batch_size=500, poll_seconds=0.05).run(stop)
     else:
